@@ -1,0 +1,122 @@
+"""The contract between the harness and one framework's implementation of a benchmark.
+
+An implementation supplies only what is framework-specific. The harness owns the loop over
+epochs, each epoch's permutation, the clock and every `sync()` around it, the accuracy (computed
+from the logits `predict` returns) and the results.
+
+Each implementation file reads the same way, top to bottom, in sections marked by comments
+`# == data ==`, `# == model ==`, `# == loss and optimizer ==`, `# == training epoch ==`,
+`# == prediction ==` (training) and `# == data ==`, `# == model ==`, `# == features ==` (inference),
+so that `python -m harness show` can put two implementations side by side. Julia sources use the
+same markers.
+
+Arrays cross this boundary as NumPy arrays in the canonical layout (SPEC 0): images NCHW float32
+in C order, token ids and labels int32, permutations int64 and 0-based. A Julia implementation
+behind a Python-Julia bridge satisfies the same contract (a C-ordered NCHW array is Julia's WHCN
+without a copy).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.config import CNNConfig, InferenceConfig, RNNConfig
+
+
+@dataclass
+class TrainingData:
+    """One training benchmark's arrays, already preprocessed (images scaled to 0..1 float32)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # int32 class indices, 0-based
+    x_test: np.ndarray
+    y_test: np.ndarray
+    kind: str = "synthetic"  # "real" or "synthetic"
+
+
+@dataclass
+class RunInfo:
+    """What an implementation reports about itself; stored with every result."""
+
+    framework: str
+    framework_version: str
+    language: str = "python"
+    language_version: str = ""
+    device: str = "cpu"  # resolved device: "cpu" or "cuda"
+    device_name: str = ""
+    precision: str = "fp32"  # in effect: fp32-strict, tf32-where-allowed (say which), bf16-mixed
+    cudnn: bool | None = None  # RNN: did the fused/cuDNN GRU run
+    extra: dict[str, Any] = field(default_factory=dict)  # CUDA/cuDNN versions, threads, notes
+
+
+class Implementation(ABC):
+    """Common to every benchmark: construction with the requested device, `sync`, `info`."""
+
+    def __init__(self, device: str = "auto", **options: Any) -> None:
+        # device: "auto" (a GPU where the framework sees one), "cuda" or "cpu".
+        self.requested_device = device
+        self.options = options
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Block until all work queued on the device has finished (SPEC 6)."""
+
+    @abstractmethod
+    def info(self) -> RunInfo:
+        """Framework, version, resolved device, precision in effect."""
+
+
+class TrainingImplementation(Implementation):
+    """CNN and RNN benchmarks. The harness calls, in order (each followed by `sync()` and a
+    clock read): prepare, build, train_epoch once per epoch, predict."""
+
+    config: CNNConfig | RNNConfig
+
+    @abstractmethod
+    def prepare(self, data: TrainingData) -> None:
+        """Put the data into the framework's layout (and onto its device, if the variant keeps
+        data resident). Any copy or transpose happens here, before timing of training starts."""
+
+    @abstractmethod
+    def build(self, config: CNNConfig | RNNConfig, seed: int) -> None:
+        """Model (Glorot-uniform weights, zero biases, seeded), loss and optimizer."""
+
+    @abstractmethod
+    def train_epoch(self, order: np.ndarray) -> None:
+        """One epoch: for each consecutive slice of `config.batch_size` indices of `order`
+        (0-based rows of x_train; its length is a whole number of batches), one optimizer step
+        with dropout active."""
+
+    @abstractmethod
+    def predict(self) -> np.ndarray:
+        """Logits (n_test, n_classes) for all of x_test in inference mode, in batches of
+        `config.batch_size` (the last one partial)."""
+
+    # For `verify` (SPEC 5): weights in PyTorch state_dict names and layouts.
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot load canonical weights yet")
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} cannot export canonical weights yet")
+
+
+class InferenceImplementation(Implementation):
+    """ResNet-50 feature extraction. The harness calls prepare, build, then extract per batch
+    (each timed batch between two `sync()`ed clock reads)."""
+
+    @abstractmethod
+    def prepare(self, images: np.ndarray) -> None:
+        """Images (N, 3, 224, 224) float32 in [0, 1): into the framework's layout (and device)."""
+
+    @abstractmethod
+    def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None, seed: int) -> None:
+        """ResNet-50 v1.5 in inference mode, cut after global average pooling. `weights` are
+        canonical (torchvision state_dict names and layouts); None: seeded random init."""
+
+    @abstractmethod
+    def extract(self, start: int, stop: int) -> np.ndarray:
+        """Features (stop - start, 2048) float32 of images[start:stop], as a NumPy array."""

@@ -1,0 +1,1 @@
+"""One module per Python framework; each holds the framework-specific code of the benchmarks."""

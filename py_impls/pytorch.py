@@ -1,0 +1,308 @@
+"""PyTorch: the CNN, the GRU and ResNet-50 features, in idiomatic eager PyTorch (fp32).
+
+Data stay on the host as tensors and each batch is copied to the device per step (SPEC 7's
+"batches copied from host each step"). cuDNN autotuning is on; PyTorch's own fp32 default is
+kept, which lets cuDNN convolutions use TF32 but not matmuls (SPEC 8) - `info()` records it.
+
+ResNet-50 is torchvision's `resnet50` where torchvision imports; otherwise (PyPI's torchvision
+does not import next to a local CPU build of torch) the same v1.5 network defined below in
+torch.nn, with torchvision's parameter names so canonical weights load into either.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.interface import (
+    InferenceImplementation,
+    RunInfo,
+    TrainingData,
+    TrainingImplementation,
+)
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch.cuda.is_available() is False "
+                           "(a CPU build of torch, or no visible GPU)")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        torch.backends.cudnn.benchmark = True  # autotune convolutions; lands in the first epoch
+    return torch.device(requested)
+
+
+class _TorchRun:
+    """Device, synchronisation and the run's description, shared by the three benchmarks."""
+
+    requested_device: str
+
+    @property
+    def device(self) -> torch.device:
+        if not hasattr(self, "_device"):
+            self._device = resolve_device(self.requested_device)
+        return self._device
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def info(self) -> RunInfo:
+        cuda = self.device.type == "cuda"
+        if cuda:
+            precision = (f"fp32 (PyTorch default: cuDNN conv TF32="
+                         f"{torch.backends.cudnn.allow_tf32}, matmul TF32="
+                         f"{torch.backends.cuda.matmul.allow_tf32})")
+        else:
+            precision = "fp32"
+        return RunInfo(
+            framework="PyTorch",
+            framework_version=torch.__version__,
+            device=self.device.type,
+            device_name=torch.cuda.get_device_name(self.device) if cuda else "cpu",
+            precision=precision,
+            extra={
+                "cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version() if cuda else None,
+                "torch_threads": torch.get_num_threads(),
+            },
+        )
+
+
+def glorot_uniform_(model: nn.Module) -> None:
+    """SPEC 1: Glorot-uniform weights and zero biases for every conv and dense layer."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
+    return {name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()}
+
+
+def numpy_to_state(model: nn.Module, params: dict[str, np.ndarray]) -> None:
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
+
+
+class CNN(_TorchRun, TrainingImplementation):
+    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum."""
+
+    # == data ==
+    def prepare(self, data: TrainingData) -> None:
+        # NCHW float32 is PyTorch's native layout: no copy, the tensors share NumPy's memory.
+        self.x_train = torch.from_numpy(data.x_train)
+        self.y_train = torch.from_numpy(data.y_train).long()  # cross_entropy wants int64
+        self.x_test = torch.from_numpy(data.x_test)
+
+    # == model ==
+    def build(self, config: CNNConfig, seed: int) -> None:
+        self.config = config
+        torch.manual_seed(seed)
+        self.model = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, 50, kernel_size=3, padding=1)), ("relu1", nn.ReLU()),
+            ("conv2", nn.Conv2d(50, 50, kernel_size=3, padding=1)),
+            ("pool1", nn.MaxPool2d(2, stride=2)), ("relu2", nn.ReLU()), ("drop1", nn.Dropout(0.25)),
+            ("conv3", nn.Conv2d(50, 100, kernel_size=3, padding=1)), ("relu3", nn.ReLU()),
+            ("conv4", nn.Conv2d(100, 100, kernel_size=3, padding=1)),
+            ("pool2", nn.MaxPool2d(2, stride=2)), ("relu4", nn.ReLU()), ("drop2", nn.Dropout(0.25)),
+            ("flatten", nn.Flatten()),  # C,H,W order
+            ("fc1", nn.Linear(100 * 8 * 8, 512)), ("relu5", nn.ReLU()), ("drop3", nn.Dropout(0.5)),
+            ("fc2", nn.Linear(512, config.n_classes)),  # logits: softmax lives in the loss
+        ]))
+        glorot_uniform_(self.model)
+        self.model.to(self.device)
+
+        # == loss and optimizer ==
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr,
+                                         momentum=config.momentum)
+
+    # == training epoch ==
+    def train_epoch(self, order: np.ndarray) -> None:
+        self.model.train()
+        for idx in torch.from_numpy(order).split(self.config.batch_size):
+            x = self.x_train[idx].to(self.device, non_blocking=True)
+            y = self.y_train[idx].to(self.device, non_blocking=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(x), y)
+            loss.backward()
+            self.optimizer.step()
+
+    # == prediction ==
+    @torch.no_grad()
+    def predict(self) -> np.ndarray:
+        self.model.eval()
+        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        return torch.cat(logits).cpu().numpy()
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        numpy_to_state(self.model, params)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return state_to_numpy(self.model)
+
+
+class RNN(_TorchRun, TrainingImplementation):
+    """SPEC 2: embedding -> GRU (cuDNN formulation: nn.GRU is it) -> last step -> dense.
+
+    Embedding and GRU keep PyTorch's default initialisation; the dense layer is Glorot."""
+
+    # == data ==
+    def prepare(self, data: TrainingData) -> None:
+        self.x_train = torch.from_numpy(data.x_train).long()  # nn.Embedding wants int64 ids
+        self.y_train = torch.from_numpy(data.y_train).long()
+        self.x_test = torch.from_numpy(data.x_test).long()
+
+    # == model ==
+    class GRUClassifier(nn.Module):
+        def __init__(self, config: RNNConfig) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+            self.gru = nn.GRU(config.embedding_dim, config.hidden, batch_first=True)
+            self.fc = nn.Linear(config.hidden, config.n_classes)
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            outputs, _ = self.gru(self.embedding(tokens))  # initial state: zeros
+            return self.fc(outputs[:, -1])  # the last time step, padding included
+
+    def build(self, config: RNNConfig, seed: int) -> None:
+        self.config = config
+        torch.manual_seed(seed)
+        self.model = self.GRUClassifier(config)
+        glorot_uniform_(self.model.fc)
+        self.model.to(self.device)
+
+        # == loss and optimizer ==
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
+                                          betas=(config.beta1, config.beta2), eps=config.eps)
+
+    # == training epoch ==
+    def train_epoch(self, order: np.ndarray) -> None:
+        self.model.train()
+        for idx in torch.from_numpy(order).split(self.config.batch_size):
+            x = self.x_train[idx].to(self.device, non_blocking=True)
+            y = self.y_train[idx].to(self.device, non_blocking=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(x), y)
+            loss.backward()
+            self.optimizer.step()
+
+    # == prediction ==
+    @torch.no_grad()
+    def predict(self) -> np.ndarray:
+        self.model.eval()
+        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        return torch.cat(logits).cpu().numpy()
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        # nn.GRU dispatches to cuDNN's fused kernel on a CUDA device whenever cuDNN is enabled.
+        run.cudnn = self.device.type == "cuda" and torch.backends.cudnn.enabled
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        numpy_to_state(self.model, params)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return state_to_numpy(self.model)
+
+
+class _Bottleneck(nn.Module):
+    """torchvision's ResNet v1.5 bottleneck: the stride sits on the 3x3 convolution."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class _ResNet50(nn.Module):
+    """torchvision.models.resnet50 with the same module names, for when torchvision is absent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        inplanes, layers = 64, []
+        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes * 4, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * 4))
+            stage = [_Bottleneck(inplanes, planes, stride, downsample)]
+            inplanes = planes * 4
+            stage += [_Bottleneck(inplanes, planes) for _ in range(blocks - 1)]
+            layers.append(nn.Sequential(*stage))
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2048, 1000)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet50() -> tuple[nn.Module, str]:
+    """torchvision's ResNet-50 where it imports, else the torch.nn definition above."""
+    try:
+        from torchvision.models import resnet50 as tv_resnet50
+    except Exception as error:  # noqa: BLE001 - a broken torchvision raises RuntimeError at import
+        return _ResNet50(), f"torch.nn definition (torchvision unavailable: {type(error).__name__})"
+    return tv_resnet50(weights=None), "torchvision.models.resnet50"
+
+
+class ResNet50Features(_TorchRun, InferenceImplementation):
+    """SPEC 3: ResNet-50 v1.5, batch-norm in inference mode, cut after global average pooling."""
+
+    # == data ==
+    def prepare(self, images: np.ndarray) -> None:
+        self.images = torch.from_numpy(images)  # NCHW already; batches are copied per call
+
+    # == model ==
+    def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None,
+              seed: int) -> None:
+        torch.manual_seed(seed)
+        self.model, self.definition = resnet50()
+        self.model.fc = nn.Identity()  # cut after the global average pool: 2048-d features
+        if weights is not None:
+            numpy_to_state(self.model, {k: v for k, v in weights.items()
+                                        if not k.startswith("fc.")})
+        self.model.eval().to(self.device)
+
+    # == features ==
+    @torch.inference_mode()
+    def extract(self, start: int, stop: int) -> np.ndarray:
+        return self.model(self.images[start:stop].to(self.device)).cpu().numpy()
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.extra["resnet50"] = getattr(self, "definition", "not built")
+        return run
