@@ -1,0 +1,63 @@
+"""What every result carries about the machine it was measured on (SPEC 6).
+
+Gathered in the parent without importing any framework; the child adds what only the
+framework knows (its version, device name, CUDA/cuDNN) through `RunInfo`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def host_environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "host": platform.node(),
+        "cpu": cpu_model(),
+        "threads": os.cpu_count(),
+        "commit": project_commit(),
+        **nvidia_driver(),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def project_commit() -> str | None:
+    """HEAD of the project's checkout, marked "-dirty" when files differ from it."""
+    try:
+        head = _run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"])
+        dirty = _run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"])
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def nvidia_driver() -> dict[str, Any]:
+    try:
+        out = _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    except (OSError, subprocess.SubprocessError):
+        return {"gpu": None, "gpu_driver": None}
+    first = out.splitlines()[0].split(",") if out else ["", ""]
+    return {"gpu": first[0].strip() or None, "gpu_driver": first[-1].strip() or None}
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=20, check=True)
+    return done.stdout.strip()

@@ -1,0 +1,149 @@
+"""Every implementation the project knows, and whether it can run on this machine.
+
+Readiness is decided without importing any framework (the parent process never does):
+`importlib.util.find_spec` finds a package, `importlib.metadata` reads its version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A Python distribution an implementation imports, with the oldest version it supports."""
+
+    distribution: str  # as pip names it
+    module: str  # as `import` names it
+    minimum: str = ""
+
+    def problem(self) -> str | None:
+        """None when satisfied, else the exact reason."""
+        if importlib.util.find_spec(self.module) is None:
+            return f"{self.distribution} is not installed"
+        if self.minimum:
+            try:
+                found = importlib.metadata.version(self.distribution)
+            except importlib.metadata.PackageNotFoundError:
+                return f"{self.distribution} is importable but has no package metadata"
+            if version_tuple(found) < version_tuple(self.minimum):
+                return f"{self.distribution} {found} is too old (need >= {self.minimum})"
+        return None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One row of the comparison: a framework (and variant) implementing some benchmarks."""
+
+    name: str  # the row's name, e.g. "pytorch", "jax-flax-scan"
+    framework: str  # e.g. "PyTorch"
+    language: str  # "python" or "julia"
+    entry_points: dict[str, str]  # benchmark -> "module:Class"
+    description: str
+    requires: tuple[Requirement, ...] = ()
+    install: str = ""  # the command that makes it ready
+    options: dict = field(default_factory=dict)  # keyword arguments for the class
+    env: dict[str, str] = field(default_factory=dict)  # environment of its child process
+    readiness_check: Callable[[], str | None] | None = None  # extra check: None = fine
+    unavailable: str | None = None  # permanently impossible here (retired upstream, ...)
+    needs_gpu: bool = False
+
+    def source_module(self, benchmark: str) -> str:
+        return self.entry_points[benchmark].split(":")[0]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str = "ready"
+    fix: str = ""
+
+
+def readiness(impl: Implementation, benchmark: str, gpu: bool | None = None) -> Readiness:
+    """Can `impl` run `benchmark` here? The first problem found, and its fix."""
+    if benchmark not in impl.entry_points:
+        return Readiness(False, f"{impl.name} does not implement {benchmark}")
+    if impl.unavailable:
+        return Readiness(False, impl.unavailable)
+    for requirement in impl.requires:
+        problem = requirement.problem()
+        if problem:
+            return Readiness(False, problem, impl.install)
+    if impl.readiness_check is not None:
+        problem = impl.readiness_check()
+        if problem:
+            return Readiness(False, problem, impl.install)
+    if impl.needs_gpu and not (gpu if gpu is not None else gpu_present()):
+        return Readiness(False, "needs an NVIDIA GPU; none found (nvidia-smi)")
+    return Readiness(True)
+
+
+@lru_cache(maxsize=1)
+def gpu_present() -> bool:
+    """An NVIDIA GPU visible to this machine, found without importing any framework."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listing.returncode == 0 and "GPU" in listing.stdout
+
+
+def _entries(module: str, cnn: str | None = "CNN", rnn: str | None = "RNN",
+             inference: str | None = "ResNet50Features") -> dict[str, str]:
+    classes = {"cnn": cnn, "rnn": rnn, "inference": inference}
+    return {b: f"{module}:{c}" for b, c in classes.items() if c is not None}
+
+
+IMPLEMENTATIONS: list[Implementation] = [
+    Implementation(
+        name="pytorch",
+        framework="PyTorch",
+        language="python",
+        entry_points=_entries("py_impls.pytorch"),
+        description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
+        requires=(Requirement("torch", "torch", "2.0"),),
+        install='pip install -e ".[torch]"',
+    ),
+]
+
+
+def load_plugins(modules: str | None = None) -> None:
+    """Add the implementations listed in modules named by `HARNESS_PLUGINS` (comma-separated;
+    each module holds a list `IMPLEMENTATIONS`): out-of-tree rows without editing this file."""
+    for module_name in filter(None, (modules or os.environ.get("HARNESS_PLUGINS", "")).split(",")):
+        module = importlib.import_module(module_name.strip())
+        for impl in module.IMPLEMENTATIONS:
+            if all(impl.name != known.name for known in IMPLEMENTATIONS):
+                IMPLEMENTATIONS.append(impl)
+
+
+def by_name(name: str) -> Implementation:
+    for impl in IMPLEMENTATIONS:
+        if impl.name == name:
+            return impl
+    known = ", ".join(i.name for i in IMPLEMENTATIONS)
+    raise KeyError(f"unknown implementation {name!r}; known: {known}")
+
+
+def select(names: list[str] | None, benchmark: str) -> list[Implementation]:
+    """The implementations named (all that implement `benchmark` when `names` is empty)."""
+    if not names:
+        return [i for i in IMPLEMENTATIONS if benchmark in i.entry_points]
+    return [impl for impl in (by_name(n) for n in names) if benchmark in impl.entry_points]
+

@@ -1,0 +1,223 @@
+"""The parent side of a benchmark run: one fresh child process per (implementation, benchmark,
+repeat), a timeout for each, and a result record for each, whatever happened to the child.
+
+The parent never imports a framework. A crash, a hang past the timeout, an out-of-memory kill
+or an import error becomes a failed record with its reason, and the next run goes on. Ctrl-C
+stops the child in progress, keeps every finished record, and ends the plan early.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.environment import REPO_ROOT, host_environment
+from harness.job import Job
+from harness.registry import Implementation
+from harness.results import SCHEMA, append_result
+
+Event = dict[str, Any]
+
+
+@dataclass
+class ChildOutcome:
+    status: str  # "ok", "failed", "timeout", "crashed", "interrupted"
+    reason: str | None
+    outcome: dict[str, Any]
+    returncode: int | None
+    wall_s: float
+
+
+def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log_path: Path,
+              on_event: Callable[[Event], None] = lambda e: None) -> ChildOutcome:
+    """Run one job in a fresh process; never raises for anything the child does."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    job_path = log_path.with_suffix(".job.json")
+    result_path = log_path.with_suffix(".result.json")
+    job.save(job_path)
+    read_end, write_end = os.pipe()
+    child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1",
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                              os.environ.get("PYTHONPATH")]))}
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [python, "-m", "harness.worker", str(job_path), str(result_path),
+             "--events-fd", str(write_end)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            env=child_env, pass_fds=(write_end,), start_new_session=True)
+    os.close(write_end)
+    events: queue.Queue[Event] = queue.Queue()
+    reader = threading.Thread(target=_read_events, args=(read_end, events), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        while proc.poll() is None:
+            _drain(events, on_event, wait=0.1)
+            if time.perf_counter() - start > timeout:
+                timed_out = True
+                _kill(proc)
+                break
+    finally:
+        if proc.poll() is None:  # Ctrl-C or any error in the parent: the child goes too
+            _kill(proc)
+    reader.join(timeout=5)
+    _drain(events, on_event, wait=0)
+    wall_s = time.perf_counter() - start
+    outcome = _read_outcome(result_path)
+    rc = proc.returncode
+    if timed_out:
+        return ChildOutcome("timeout", f"timed out after {timeout:g} s and was killed",
+                            outcome, rc, wall_s)
+    if rc == 0 and "error" not in outcome and outcome:
+        return ChildOutcome("ok", None, outcome, rc, wall_s)
+    if "error" in outcome:
+        return ChildOutcome("failed", outcome["error"], outcome, rc, wall_s)
+    if rc is not None and rc < 0:
+        name = signal.Signals(-rc).name
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return ChildOutcome("crashed", f"killed by {name}{hint}; log: {log_path}", outcome, rc,
+                            wall_s)
+    return ChildOutcome("crashed", f"exited with code {rc} without a result: "
+                        f"{_last_line(log_path)}", outcome, rc, wall_s)
+
+
+def _read_events(fd: int, sink: queue.Queue) -> None:
+    with os.fdopen(fd, "r", errors="replace") as pipe:
+        for line in pipe:
+            try:
+                sink.put(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+
+
+def _drain(events: queue.Queue, on_event: Callable[[Event], None], wait: float) -> None:
+    try:
+        event = events.get(timeout=wait) if wait else events.get_nowait()
+    except queue.Empty:
+        return
+    on_event(event)
+    while True:
+        try:
+            on_event(events.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _kill(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """Terminate the child's whole process group, then kill it if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _read_outcome(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
+
+
+@dataclass
+class RunSettings:
+    profile: str
+    data: str
+    device: str
+    timeout: float
+    results: Path
+    data_dir: str | None = None
+    weights: str | None = None
+    seed: int = 0
+
+
+def make_record(impl: Implementation, job: Job, child: ChildOutcome, started: datetime,
+                settings: RunSettings, run_id: str, log_path: Path) -> dict[str, Any]:
+    """One results line: what ran, how it went, its figures and its environment."""
+    out = child.outcome if child.status == "ok" else {}
+    extra = out.get("extra", {}) or {}
+    return {
+        "schema": SCHEMA, "run_id": run_id,
+        "benchmark": job.benchmark, "impl": impl.name,
+        "variant": impl.options.get("variant", "default"), "description": impl.description,
+        "framework": out.get("framework", impl.framework),
+        "framework_version": out.get("framework_version"),
+        "language": out.get("language", impl.language),
+        "language_version": out.get("language_version"),
+        "status": child.status, "reason": child.reason, "repeat": job.repeat,
+        "profile": settings.profile,
+        "data": out.get("data", "synthetic" if job.benchmark == "inference" else settings.data),
+        "device": out.get("device", settings.device), "device_name": out.get("device_name"),
+        "precision": out.get("precision"), "cudnn": out.get("cudnn"),
+        "timings": out.get("timings"), "accuracy": out.get("accuracy"),
+        **{k: out.get(k) for k in ("n_train", "n_test", "epochs", "batch_size",
+                                   "steps_per_epoch", "n_images", "passes", "feature_shape",
+                                   "weights") if k in out},
+        "env": {**host_environment(), "framework_extra": extra, "seed": job.seed},
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(child.wall_s, 3), "log": str(log_path),
+    }
+
+
+def new_run_id(benchmark: str, impl: str, repeat: int) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{benchmark}-{impl}-r{repeat}-{uuid.uuid4().hex[:6]}"
+
+
+def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSettings,
+            on_event: Callable[[Event], None] = lambda e: None,
+            python: str | None = None) -> dict[str, Any]:
+    """Run one (implementation, benchmark, repeat) in a child and append its record."""
+    job = Job(benchmark=benchmark, impl=impl.name, entry_point=impl.entry_points[benchmark],
+              options=dict(impl.options), device=settings.device, profile=settings.profile,
+              data=settings.data, data_dir=settings.data_dir, weights=settings.weights,
+              seed=settings.seed, repeat=repeat)
+    run_id = new_run_id(benchmark, impl.name, repeat)
+    log_path = settings.results.parent / "logs" / f"{run_id}.log"
+    started = datetime.now(timezone.utc)
+    child = run_child(job, python=python or sys.executable, env=dict(impl.env),
+                      timeout=settings.timeout, log_path=log_path, on_event=on_event)
+    record = make_record(impl, job, child, started, settings, run_id, log_path)
+    append_result(settings.results, record)
+    return record
+
+
+def interrupted_record(impl: Implementation, benchmark: str, repeat: int) -> dict[str, Any]:
+    """A row for the table only (not stored): the run Ctrl-C stopped, or never started."""
+    return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
+            "repeat": repeat, "status": "interrupted", "reason": "stopped by Ctrl-C",
+            "timings": None, "accuracy": None}
+
+
+def skipped_record(impl: Implementation, benchmark: str, reason: str, fix: str) -> dict[str, Any]:
+    """A row for the table only: an implementation that cannot run here, and why."""
+    text = f"{reason}; fix: {fix}" if fix else reason
+    return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
+            "repeat": 0, "status": "skipped", "reason": text, "timings": None,
+            "accuracy": None}

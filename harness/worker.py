@@ -1,0 +1,121 @@
+"""The child process of one run: `python -m harness.worker JOB.json RESULT.json --events-fd N`.
+
+It imports exactly one implementation, runs the timed protocol and writes the result as JSON.
+Progress events go, one JSON object a line, to the pipe `--events-fd` (the framework's own
+output goes to stdout/stderr, which the parent keeps in the run's log). Any exception is written
+to the result file as a one-line reason before the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config import DATASET_OF, PROFILES, config_for
+from harness.interface import TrainingData
+from harness.job import Job
+from harness.protocol import run_inference, run_training
+
+
+def load_class(entry_point: str) -> type:
+    module_name, _, class_name = entry_point.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def training_data(job: Job) -> TrainingData:
+    from harness.data.store import load_dataset
+
+    profile = PROFILES[job.profile]
+    dataset = load_dataset(DATASET_OF[job.benchmark], kind=job.data, data_dir=job.data_dir,
+                           n_train=profile.n_train[job.benchmark],
+                           n_test=profile.n_test[job.benchmark])
+    x_train, x_test = dataset.x_train, dataset.x_test
+    if job.benchmark == "cnn":  # SPEC 1: pixels 0..255 -> 0..1 float32, once, for everyone
+        x_train = np.ascontiguousarray(x_train, dtype=np.float32) / np.float32(255)
+        x_test = np.ascontiguousarray(x_test, dtype=np.float32) / np.float32(255)
+    return TrainingData(x_train=np.ascontiguousarray(x_train), x_test=np.ascontiguousarray(x_test),
+                        y_train=np.asarray(dataset.y_train, dtype=np.int32),
+                        y_test=np.asarray(dataset.y_test, dtype=np.int32), kind=dataset.kind)
+
+
+def load_weight_file(path: str) -> dict[str, np.ndarray]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        params: dict[str, np.ndarray] = {}
+        f.visititems(lambda name, obj: params.__setitem__(name.replace("/", "."), obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return params
+
+
+def run(job: Job, emit) -> dict[str, Any]:
+    profile = PROFILES[job.profile]
+    if job.benchmark == "inference":
+        config = profile.inference
+        rng = np.random.default_rng(job.seed)  # SPEC 3: uniform [0, 1), seeded
+        images = rng.random((config.timed_batches * config.batch_size, 3, config.image_size,
+                             config.image_size), dtype=np.float32)
+        weights = load_weight_file(job.weights) if job.weights else None
+        impl = load_class(job.entry_point)(device=job.device, **job.options)
+        outcome = run_inference(impl, config, images, weights, job.seed, emit)
+        outcome["data"] = "synthetic"  # random images by design (SPEC 3)
+        outcome["weights"] = job.weights or "random (seeded, framework's own init)"
+    else:
+        data = training_data(job)
+        config = config_for(job.benchmark)
+        epochs = profile.epochs[job.benchmark] or config.epochs
+        impl = load_class(job.entry_point)(device=job.device, **job.options)
+        outcome = run_training(impl, config, data, epochs, job.seed, emit)
+        outcome["data"] = data.kind
+    info = asdict(impl.info())
+    info["language_version"] = info["language_version"] or (
+        platform.python_version() if info["language"] == "python" else "")
+    outcome.update(info)
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("job", type=Path)
+    parser.add_argument("result", type=Path)
+    parser.add_argument("--events-fd", type=int, default=None)
+    args = parser.parse_args(argv)
+    events = os.fdopen(args.events_fd, "w", buffering=1) if args.events_fd is not None else None
+
+    def emit(event: dict[str, Any]) -> None:
+        if events is not None:
+            events.write(json.dumps(event) + "\n")
+
+    try:
+        outcome = run(Job.load(args.job), emit)
+        status = 0
+    except BaseException as error:  # noqa: BLE001 - every failure becomes a reported row
+        traceback.print_exc()
+        outcome = {"error": one_line(error)}
+        status = 130 if isinstance(error, KeyboardInterrupt) else 1
+    tmp = args.result.with_suffix(".tmp")
+    tmp.write_text(json.dumps(outcome, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+    os.replace(tmp, args.result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return status
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Runs in child processes: crashes, hangs, abrupt exits and kills become failed rows, the
+others finish, results are appended, and Ctrl-C keeps what finished."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import cli, registry
+from harness.results import read_results
+from harness.runner import RunSettings, run_one
+from tests import fake_registry
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch):
+    monkeypatch.setattr(registry, "IMPLEMENTATIONS",
+                        registry.IMPLEMENTATIONS + fake_registry.IMPLEMENTATIONS)
+
+
+def settings(tmp_path, timeout=60.0):
+    return RunSettings(profile="quick", data="synthetic", device="cpu", timeout=timeout,
+                       results=tmp_path / "results.jsonl")
+
+
+@pytest.mark.parametrize("name, status, reason", [
+    ("fake-raises", "failed", "ValueError: broken on purpose"),
+    ("fake-exits", "crashed", "exited with code 3"),
+    ("fake-killed", "crashed", "killed by SIGKILL (out of memory?)"),
+])
+def test_a_misbehaving_run_becomes_a_failed_record(tmp_path, name, status, reason):
+    record = run_one(registry.by_name(name), "inference", 0, settings(tmp_path))
+    assert record["status"] == status
+    assert reason in record["reason"]
+    assert record["timings"] is None
+    assert read_results(tmp_path / "results.jsonl") == [record]
+
+
+def test_a_hanging_run_is_killed_at_the_timeout(tmp_path):
+    start = time.monotonic()
+    record = run_one(registry.by_name("fake-hangs"), "inference", 0,
+                     settings(tmp_path, timeout=8))
+    assert record["status"] == "timeout"
+    assert "timed out after 8 s" in record["reason"]
+    assert time.monotonic() - start < 30
+
+
+def test_a_good_run_records_figures_and_environment(tmp_path):
+    events = []
+    record = run_one(registry.by_name("fake-ok"), "inference", 0, settings(tmp_path),
+                     on_event=events.append)
+    assert record["status"] == "ok", record["reason"]
+    assert record["timings"]["s_per_1000"] > 0 and record["timings"]["images_per_s"] > 0
+    assert record["feature_shape"] == [32, 2048]
+    for key in ("python", "cpu", "threads", "commit", "host"):
+        assert key in record["env"]
+    for key in ("framework", "framework_version", "language", "language_version", "device",
+                "profile", "data", "started_at", "finished_at", "precision"):
+        assert record[key] not in (None, ""), key
+    assert record["profile"] == "quick" and record["data"] == "synthetic"
+    assert [e["event"] for e in events if e["event"] == "pass"] == ["pass"]
+    assert Path(record["log"]).exists()
+
+
+def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    code = cli.main(["inference", "--impl", "fake-ok,fake-raises,fake-exits,fake-ok2",
+                     "--profile", "quick", "--results", str(results)])
+    assert code == 1  # some runs failed
+    statuses = {r["impl"]: r["status"] for r in read_results(results)}
+    assert statuses == {"fake-ok": "ok", "fake-raises": "failed", "fake-exits": "crashed",
+                        "fake-ok2": "ok"}
+    out = capsys.readouterr().out
+    assert "broken on purpose" in out and "fake-ok2" in out
+
+
+def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
+    results = tmp_path / "r.jsonl"
+    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "inference", "--impl", "fake-ok,fake-hangs,fake-ok2",
+         "--profile", "quick", "--results", str(results)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (results.exists() and results.read_text()):
+        time.sleep(0.2)
+    time.sleep(2)  # the hanging run has started
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
+    assert "Interrupted" in out and "fake-ok2" in out and "interrupted" in out
+
+
+def test_unknown_implementation_is_refused_with_the_known_names(capsys):
+    assert cli.main(["cnn", "--impl", "nope", "--profile", "quick"]) == 2
+    assert "known:" in capsys.readouterr().out
+
+
+def test_results_file_is_append_only(tmp_path):
+    s = settings(tmp_path)
+    run_one(registry.by_name("fake-ok"), "inference", 0, s)
+    first = (tmp_path / "results.jsonl").read_text()
+    run_one(registry.by_name("fake-raises"), "inference", 0, s)
+    text = (tmp_path / "results.jsonl").read_text()
+    assert text.startswith(first) and len(text.splitlines()) == 2
+    assert all(json.loads(line)["schema"] == 1 for line in text.splitlines())
