@@ -120,6 +120,28 @@ IMPLEMENTATIONS: list[Implementation] = [
         requires=(Requirement("torch", "torch", "2.0"),),
         install='pip install -e ".[torch]"',
     ),
+    # Retired frameworks of the original comparison that no supported Python can install: named,
+    # with the reason, never silently dropped (checked with pip on Python 3.11, 2026-11-26).
+    Implementation(
+        name="cntk",
+        framework="CNTK",
+        language="python",
+        entry_points={"cnn": "", "rnn": "", "inference": ""},
+        description="Microsoft Cognitive Toolkit (retired 2019)",
+        unavailable=("not implemented: CNTK cannot be installed here - its last wheels "
+                     "(2.7.post2, 2019) are for Python 3.5/3.6 only; pip on Python 3.11 finds no "
+                     "version"),
+    ),
+    Implementation(
+        name="caffe2",
+        framework="Caffe2",
+        language="python",
+        entry_points={"cnn": "", "rnn": "", "inference": ""},
+        description="Caffe2 (merged into PyTorch in 2018, removed from it since)",
+        unavailable=("not implemented: Caffe2 cannot be installed here - it was merged into "
+                     "PyTorch and later removed from it; PyPI's `caffe2` is a placeholder that "
+                     "fails to build"),
+    ),
 ]
 
 
