@@ -61,6 +61,9 @@ class Implementation:
     readiness_check: Callable[[], str | None] | None = None  # extra check: None = fine
     unavailable: str | None = None  # permanently impossible here (retired upstream, ...)
     needs_gpu: bool = False
+    # An isolated environment (harness.envs) whose interpreter runs this row's child processes,
+    # for frameworks whose pins conflict with the main environment (e.g. numpy < 2).
+    environment: str | None = None
 
     def source_module(self, benchmark: str) -> str:
         return self.entry_points[benchmark].split(":")[0]
@@ -79,7 +82,13 @@ def readiness(impl: Implementation, benchmark: str, gpu: bool | None = None) -> 
         return Readiness(False, f"{impl.name} does not implement {benchmark}")
     if impl.unavailable:
         return Readiness(False, impl.unavailable)
-    for requirement in impl.requires:
+    if impl.environment:  # its packages live in that environment, not in this process's
+        from harness import envs
+
+        problem = envs.environment_problem(impl.environment)
+        if problem:
+            return Readiness(False, problem, f"python -m harness setup {impl.environment}")
+    for requirement in () if impl.environment else impl.requires:
         problem = requirement.problem()
         if problem:
             return Readiness(False, problem, impl.install)

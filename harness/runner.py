@@ -201,6 +201,10 @@ def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSett
     run_id = new_run_id(benchmark, impl.name, repeat)
     log_path = settings.results.parent / "logs" / f"{run_id}.log"
     started = datetime.now(timezone.utc)
+    if python is None and impl.environment:
+        from harness import envs
+
+        python = str(envs.interpreter(impl.environment))
     child = run_child(job, python=python or sys.executable, env=dict(impl.env),
                       timeout=settings.timeout, log_path=log_path, on_event=on_event)
     record = make_record(impl, job, child, started, settings, run_id, log_path)
