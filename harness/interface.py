@@ -96,12 +96,37 @@ class TrainingImplementation(Implementation):
         """Logits (n_test, n_classes) for all of x_test in inference mode, in batches of
         `config.batch_size` (the last one partial)."""
 
-    # For `verify` (SPEC 5): weights in PyTorch state_dict names and layouts.
+    # For `verify` (SPEC 5; harness/verify.py, harness/oracle/README.md). Optional: an
+    # implementation without them runs every benchmark; `verify` reports the check it could not
+    # make as "not supported". verify calls, on a few samples: prepare (x_train = x_test = the
+    # batch), build, load_weights, predict, activations, then verify_step, get_weights,
+    # verify_step, get_weights, predict.
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        """Replace every parameter with canonical ones (PyTorch state_dict names and layouts,
+        float32, see harness/weights.py: conv O,I,kH,kW; dense out,in; GRU gate blocks r,z,n
+        with bias_ih and bias_hh apart), converting to the framework's layout, and reset the
+        optimizer state to what `build` made (no steps taken). Called after `build`."""
         raise NotImplementedError(f"{type(self).__name__} cannot load canonical weights yet")
 
     def get_weights(self) -> dict[str, np.ndarray]:
+        """Every parameter, converted back to the canonical names and layouts."""
         raise NotImplementedError(f"{type(self).__name__} cannot export canonical weights yet")
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One optimizer step on the batch (x, y), exactly as `train_epoch` does one, but with
+        dropout disabled; returns that step's mean loss (computed before the update) as a
+        float. x and y are in the canonical layout (NCHW float32 images or int32 token ids;
+        int32 labels); the batch may be smaller than `config.batch_size`."""
+        raise NotImplementedError(f"{type(self).__name__} has no verify_step")
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Intermediate outputs of a forward pass in inference mode, by canonical layer name,
+        each as a NumPy array in the canonical layout, so `verify` can name the first layer
+        that departs from the oracle. CNN: conv1 relu1 conv2 pool1 relu2 conv3 relu3 conv4
+        pool2 relu4 (all NCHW) flatten (N, 6400 in C,H,W order) fc1 relu5 fc2. GRU: embedding
+        (N, T, E), gru (N, T, H: the output at every step), fc (logits). Any subset may be
+        returned (a fused layer may hide its inside); those present are compared."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no activations")
 
 
 class InferenceImplementation(Implementation):
@@ -120,3 +145,10 @@ class InferenceImplementation(Implementation):
     @abstractmethod
     def extract(self, start: int, stop: int) -> np.ndarray:
         """Features (stop - start, 2048) float32 of images[start:stop], as a NumPy array."""
+
+    # For `verify`: optional, as for training. Canonical weights arrive through `build`.
+    def activations(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Intermediate outputs on images (N, 3, H, W), canonical layout (NCHW), by torchvision
+        module name: conv1 bn1 relu maxpool, layer1.0 ... layer4.2 (each bottleneck's output),
+        avgpool (N, 2048). Any subset may be returned. H, W may be smaller than 224."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no activations")

@@ -87,7 +87,47 @@ def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
 
 
 def numpy_to_state(model: nn.Module, params: dict[str, np.ndarray]) -> None:
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in params.items()})
+    state = {k: torch.from_numpy(np.asarray(v)) for k, v in params.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Batch-norm's num_batches_tracked is a counter, not a weight: canonical files omit it.
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise KeyError(f"canonical weights do not fit the model: missing {missing[:5]}, "
+                       f"unexpected {unexpected[:5]}")
+
+
+# Hooks for `python -m harness verify` (harness/verify.py).
+def verification_step(impl, x: np.ndarray, y: np.ndarray) -> float:
+    """One optimizer step as in train_epoch, on one given batch, with dropout off."""
+    impl.model.train()  # training mode (cuDNN's GRU backward needs it) ...
+    for module in impl.model.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()  # ... but dropout is the identity
+    inputs = torch.from_numpy(x).to(impl.device)
+    if not inputs.is_floating_point():
+        inputs = inputs.long()
+    impl.optimizer.zero_grad(set_to_none=True)
+    loss = impl.loss_fn(impl.model(inputs), torch.from_numpy(y).long().to(impl.device))
+    loss.backward()
+    impl.optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def module_outputs(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[str, np.ndarray]:
+    """The outputs of the named submodules during one forward pass, by forward hooks (copied
+    at once: a later in-place ReLU would overwrite them)."""
+    modules = dict(model.named_modules())
+    outputs: dict[str, np.ndarray] = {}
+    hooks = [modules[name].register_forward_hook(
+        lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().cpu().numpy().copy()))
+        for name in names if name in modules]
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return outputs
 
 
 class CNN(_TorchRun, TrainingImplementation):
@@ -146,6 +186,14 @@ class CNN(_TorchRun, TrainingImplementation):
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return state_to_numpy(self.model)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return verification_step(self, x, y)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        self.model.eval()
+        names = [n for n, m in self.model.named_children() if not isinstance(m, nn.Dropout)]
+        return module_outputs(self.model, names, torch.from_numpy(x).to(self.device))
 
 
 class RNN(_TorchRun, TrainingImplementation):
@@ -212,6 +260,17 @@ class RNN(_TorchRun, TrainingImplementation):
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return state_to_numpy(self.model)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return verification_step(self, x, y)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        self.model.eval()
+        tokens = torch.from_numpy(x).long().to(self.device)
+        out = module_outputs(self.model, ["embedding", "fc"], tokens)
+        with torch.no_grad():  # nn.GRU returns (outputs, state): keep the outputs
+            out["gru"] = self.model.gru(self.model.embedding(tokens))[0].cpu().numpy()
+        return out
 
 
 class _Bottleneck(nn.Module):
@@ -306,3 +365,11 @@ class ResNet50Features(_TorchRun, InferenceImplementation):
         run = super().info()
         run.extra["resnet50"] = getattr(self, "definition", "not built")
         return run
+
+    def activations(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        names = ["conv1", "bn1", "relu", "maxpool", "avgpool"] + [
+            f"{stage}.{i}" for stage, blocks in (("layer1", 3), ("layer2", 4), ("layer3", 6),
+                                                 ("layer4", 3)) for i in range(blocks)]
+        out = module_outputs(self.model, names, torch.from_numpy(images).to(self.device))
+        out["avgpool"] = out["avgpool"].reshape(len(images), -1)  # (N, 2048, 1, 1) -> (N, 2048)
+        return out
