@@ -1,0 +1,129 @@
+"""PNG plots of a report: time per implementation (with the spread over repeats) and, for the
+training benchmarks, accuracy versus training time with its Pareto front.
+
+Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no display,
+no global state, safe in a headless process. No bar is singled out; bars are in table order.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from harness.report import Group, Section
+from harness.report_render import fmt, row_name, section_heading
+
+UNIT = {"cnn": "training seconds (sum of epochs)", "rnn": "training seconds (sum of epochs)",
+        "inference": "seconds per 1,000 images"}
+BAR_COLOUR = "#4c72b0"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def file_stem(section: Section) -> str:
+    return "-".join(_slug(part) for part in (section.benchmark, section.profile, section.data,
+                                             section.device))
+
+
+def time_figure(section: Section) -> Figure:
+    """Horizontal bars: median headline per implementation, whiskers from the fastest to the
+    slowest repeat. A row without any result keeps its place, with why instead of a bar."""
+    groups = section.groups
+    measured = [(i, g) for i, g in enumerate(groups) if g.headline]
+    figure = Figure(figsize=(8.5, 1.5 + 0.45 * max(len(groups), 1)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = [i for i, _ in measured]
+    spreads = [g.headline for _, g in measured]
+    axes.barh(positions, [s.median for s in spreads], color=BAR_COLOUR, height=0.6)
+    repeated = [(p, s) for p, s in zip(positions, spreads) if s.n > 1]
+    if repeated:  # a single run has no spread to draw
+        axes.errorbar([s.median for _, s in repeated], [p for p, _ in repeated],
+                      xerr=[[s.median - s.low for _, s in repeated],
+                            [s.high - s.median for _, s in repeated]],
+                      fmt="none", ecolor="black", capsize=4, elinewidth=1)
+    axes.set_yticks(range(len(groups)), [row_name(g) for g in groups])
+    axes.set_ylim(len(groups) - 0.5, -0.5)  # first table row on top
+    for position, spread in zip(positions, spreads):
+        label = f" {fmt(spread.median)}" + (f"  (n={spread.n})" if spread.n > 1 else "")
+        axes.text(spread.high, position, label, va="center", ha="left", fontsize=8)
+    right = max((s.high for s in spreads), default=1.0)
+    axes.set_xlim(0, right * 1.25)
+    for position, group in enumerate(groups):
+        if not group.headline:
+            axes.text(right * 0.01, position, f"no result: {_short(group.status)}",
+                      va="center", ha="left", fontsize=8, color="#a00000")
+    axes.set_xlabel(UNIT[section.benchmark] + "  (bar: median; whiskers: min-max over repeats)")
+    axes.set_title(section_heading(section), fontsize=10, loc="left")
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_axisbelow(True)
+    return figure
+
+
+def accuracy_figure(section: Section) -> Figure | None:
+    """Accuracy against training time, one point per implementation (median; horizontal
+    whiskers: min-max time), and the Pareto front: no other row is both faster and more
+    accurate. None for inference or when no row has both figures."""
+    if section.benchmark == "inference":
+        return None
+    points = [g for g in section.groups if g.headline and g.accuracy]
+    if not points:
+        return None
+    figure = Figure(figsize=(7.5, 5.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for group in points:
+        t, a = group.headline, group.accuracy
+        axes.errorbar(t.median, a.median, xerr=[[t.median - t.low], [t.high - t.median]],
+                      fmt="o", color=BAR_COLOUR, ecolor="grey", capsize=3)
+        axes.annotate(row_name(group), (t.median, a.median), textcoords="offset points",
+                      xytext=(6, 4), fontsize=8)
+    front = pareto_front(points)
+    if len(front) > 1:
+        axes.step([g.headline.median for g in front], [g.accuracy.median for g in front],
+                  where="post", linestyle="--", color="grey", linewidth=1,
+                  label="Pareto front")
+        axes.legend(loc="lower right", fontsize=8)
+    axes.set_xlabel(UNIT[section.benchmark] + " (median)")
+    axes.set_ylabel("test accuracy (median)")
+    axes.set_title(section_heading(section) + "\nupper left: faster and more accurate",
+                   fontsize=10, loc="left")
+    axes.grid(alpha=0.3)
+    axes.margins(x=0.15, y=0.15)
+    return figure
+
+
+def pareto_front(groups: list[Group]) -> list[Group]:
+    """Rows no other row beats on both time (lower) and accuracy (higher), fastest first."""
+    ordered = sorted(groups, key=lambda g: (g.headline.median, -g.accuracy.median))
+    front: list[Group] = []
+    for group in ordered:
+        if not front or group.accuracy.median > front[-1].accuracy.median:
+            front.append(group)
+    return front
+
+
+def write_plots(sections: list[Section], folder: Path) -> list[Path]:
+    """Both plots for every table; returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for section in sections:
+        stem = file_stem(section)
+        for suffix, figure in (("time", time_figure(section)),
+                               ("accuracy", accuracy_figure(section))):
+            if figure is None:
+                continue
+            path = folder / f"{stem}-{suffix}.png"
+            figure.savefig(path, dpi=120)
+            written.append(path)
+    return written
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -1,0 +1,442 @@
+"""`python -m harness report`: rebuild the comparison from stored results, without rerunning.
+
+Loading is tolerant: a line that is not JSON (a run killed mid-write, a hand edit) is reported
+with its line number and skipped; a record missing keys (older or newer schema) gets defaults.
+Repeats collapse into one row per (benchmark, impl, variant, device, profile, data) with the
+median, min-max spread and count of the headline figure; one table per (benchmark, device,
+profile, data), since a ratio between a quick and a full run, or two devices, means nothing.
+
+`--compare OTHER` matches rows of two result sets by (benchmark, impl, variant, profile, data,
+cpu/cuda) - the device name may differ: comparing two machines is a purpose - and reports the
+ratio of medians. A change is called noise when the two sets' min-max ranges over repeats
+overlap; with a single run on either side there is no spread to judge by, and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.config import BENCHMARKS
+from harness.reference import ReferenceFigure, reference_for
+
+HEADLINE = {"cnn": "train_s", "rnn": "train_s", "inference": "s_per_1000"}
+# Further per-row medians shown next to the headline.
+TRAINING_METRICS = ("first_epoch_s", "steady_epoch_s", "eval_s", "samples_per_s")
+INFERENCE_METRICS = ("images_per_s",)
+OK = "ok"
+
+
+# ---------------------------------------------------------------- loading
+
+@dataclass
+class Loaded:
+    records: list[dict[str, Any]]
+    warnings: list[str]
+    sources: list[Path]
+
+
+def results_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the `*.jsonl` files inside folders named."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+            if not found:
+                raise FileNotFoundError(f"{path} is a folder without *.jsonl results files")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no results at {path}: run a benchmark first "
+                                    f"(python -m harness all) or name a results file")
+    return files
+
+
+def load_results(paths: Iterable[str | Path]) -> Loaded:
+    """Every usable record of the files (or folders) named, with a warning per skipped line."""
+    files = results_files(paths)
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    warnings.append(f"{path}:{number}: not valid JSON ({error.msg}), skipped")
+                    continue
+                problem = _unusable(record)
+                if problem:
+                    warnings.append(f"{path}:{number}: {problem}, skipped")
+                    continue
+                records.append(record)
+    return Loaded(records, warnings, files)
+
+
+def _unusable(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [k for k in ("benchmark", "impl") if not record.get(k)]
+    if missing:
+        return f"no {' or '.join(missing)}"
+    if record["benchmark"] not in HEADLINE:
+        return f"unknown benchmark {record['benchmark']!r}"
+    return None
+
+
+def status_of(record: dict[str, Any]) -> str:
+    """A record without a status (an older schema) counts as ok when it has its headline."""
+    status = record.get("status")
+    if status:
+        return str(status)
+    return OK if _number((record.get("timings") or {}).get(HEADLINE[record["benchmark"]])) \
+        is not None else "unknown"
+
+
+def device_label(record: dict[str, Any]) -> str:
+    """The device's name; for a CPU run (no device name) the CPU model."""
+    name = record.get("device_name")
+    if name:
+        return str(name)
+    device = record.get("device") or "cpu"
+    cpu = (record.get("env") or {}).get("cpu")
+    return f"{device}: {cpu}" if cpu and device == "cpu" else str(device)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+# ---------------------------------------------------------------- grouping
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> "Spread | None":
+        present = [v for v in values if v is not None]
+        if not present:
+            return None
+        return cls(statistics.median(present), min(present), max(present), len(present))
+
+
+@dataclass
+class Group:
+    """The repeats of one implementation on one device, profile and data kind."""
+
+    benchmark: str
+    impl: str
+    variant: str
+    device: str  # device_label
+    profile: str
+    data: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    ratio: float | None = None  # headline median / fastest row's, within its table
+    reference: dict[str, ReferenceFigure] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if status_of(r) == OK]
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if status_of(r) != OK]
+
+    @property
+    def headline_key(self) -> str:
+        return HEADLINE[self.benchmark]
+
+    def metric(self, key: str) -> Spread | None:
+        return Spread.of(_number((r.get("timings") or {}).get(key)) for r in self.ok)
+
+    @property
+    def headline(self) -> Spread | None:
+        return self.metric(self.headline_key)
+
+    @property
+    def accuracy(self) -> Spread | None:
+        return Spread.of(_number(r.get("accuracy")) for r in self.ok)
+
+    def _first(self, key: str) -> str:
+        values = [str(r[key]) for r in (self.ok or self.runs) if r.get(key)]
+        return ", ".join(dict.fromkeys(values))  # distinct, in order
+
+    @property
+    def framework(self) -> str:
+        return self._first("framework")
+
+    @property
+    def framework_version(self) -> str:
+        return self._first("framework_version")
+
+    @property
+    def precision(self) -> str:
+        return self._first("precision")
+
+    @property
+    def device_kind(self) -> str:
+        return self._first("device") or "cpu"
+
+    @property
+    def status(self) -> str:
+        """'ok', else the failures' statuses with counts when some runs did succeed."""
+        failures = self.failures
+        if not failures:
+            return OK
+        counts: dict[str, int] = {}
+        for run in failures:
+            counts[status_of(run)] = counts.get(status_of(run), 0) + 1
+        if not self.ok and len(counts) == 1:
+            return next(iter(counts))
+        return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+    @property
+    def failure_reasons(self) -> list[str]:
+        """Each distinct failure, one line: 'timeout: no result after 1200 s' (x2 if twice)."""
+        seen: dict[str, int] = {}
+        for run in self.failures:
+            reason = " ".join(str(run.get("reason") or "no reason recorded").split())
+            text = f"{status_of(run)}: {reason}"
+            seen[text] = seen.get(text, 0) + 1
+        return [text + (f" (x{n})" if n > 1 else "") for text, n in seen.items()]
+
+
+@dataclass
+class Section:
+    """One table: a benchmark on one device, profile and data kind."""
+
+    benchmark: str
+    device: str
+    profile: str
+    data: str
+    groups: list[Group]
+
+    @property
+    def title(self) -> str:
+        return f"{self.benchmark} · {self.device} · profile {self.profile} · {self.data} data"
+
+
+def group_key(record: dict[str, Any]) -> tuple[str, ...]:
+    return (record["benchmark"], record["impl"], str(record.get("variant") or "default"),
+            device_label(record), str(record.get("profile") or "?"),
+            str(record.get("data") or "?"))
+
+
+def build_sections(records: list[dict[str, Any]], with_reference: bool = True) -> list[Section]:
+    """Group repeats, split into tables, rank rows by headline median (failed rows last)."""
+    groups: dict[tuple[str, ...], Group] = {}
+    for record in records:
+        if status_of(record) in ("skipped", "interrupted"):
+            continue  # table-only rows of a live run; never part of a stored comparison
+        key = group_key(record)
+        if key not in groups:
+            groups[key] = Group(*key)
+        groups[key].runs.append(record)
+    tables: dict[tuple[str, ...], list[Group]] = {}
+    for group in groups.values():
+        tables.setdefault((group.benchmark, group.device, group.profile, group.data),
+                          []).append(group)
+    sections = []
+    for (benchmark, device, profile, data), members in tables.items():
+        best = min((g.headline.median for g in members if g.headline), default=None)
+        for group in members:
+            headline = group.headline
+            group.ratio = headline.median / best if headline and best else None
+            # The original's figures are full runs on real-size data: only comparable to `full`.
+            if with_reference and profile == "full" and group.variant == "default":
+                group.reference = reference_for(benchmark, group.impl)
+        members.sort(key=lambda g: (g.headline is None,
+                                    g.headline.median if g.headline else 0.0, g.impl))
+        sections.append(Section(benchmark, device, profile, data, members))
+    order = {b: i for i, b in enumerate(BENCHMARKS)}
+    sections.sort(key=lambda s: (order.get(s.benchmark, 99), s.profile != "full", s.device,
+                                 s.data))
+    return sections
+
+
+# ---------------------------------------------------------------- comparing two result sets
+
+@dataclass
+class Comparison:
+    benchmark: str
+    impl: str
+    variant: str
+    profile: str
+    data: str
+    base: Group | None  # from --compare OTHER: the baseline
+    this: Group | None  # from RESULTS
+
+    @property
+    def ratio(self) -> float | None:
+        """this / base of the headline medians: < 1 means this set is faster."""
+        if self.base and self.this and self.base.headline and self.this.headline:
+            return self.this.headline.median / self.base.headline.median
+        return None
+
+    @property
+    def verdict(self) -> str:
+        if self.base is None:
+            return "only in this set"
+        if self.this is None:
+            return "only in the baseline"
+        a, b = self.base.headline, self.this.headline
+        if a is None or b is None:
+            return "failed in " + ("both" if a is None and b is None
+                                   else "baseline" if a is None else "this set")
+        if a.n < 2 or b.n < 2:
+            word = "faster" if b.median < a.median else "slower" if b.median > a.median \
+                else "same"
+            return f"{word}? (1 run: no spread)"
+        if b.low <= a.high and a.low <= b.high:
+            return "noise"
+        return "faster" if b.median < a.median else "slower"
+
+
+def compare(this: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[Comparison]:
+    """Rows of both sets matched by benchmark, impl, variant, profile, data and cpu/cuda; where
+    one set holds several devices of a kind, the device name has to match as well."""
+    this_groups = [g for s in build_sections(this, False) for g in s.groups]
+    base_groups = [g for s in build_sections(base, False) for g in s.groups]
+
+    def index(groups: list[Group]) -> dict[tuple[str, ...], list[Group]]:
+        found: dict[tuple[str, ...], list[Group]] = {}
+        for g in groups:
+            found.setdefault((g.benchmark, g.impl, g.variant, g.profile, g.data, g.device_kind),
+                             []).append(g)
+        return found
+
+    mine, theirs = index(this_groups), index(base_groups)
+    rows = []
+    for key in dict.fromkeys([*mine, *theirs]):
+        a, b = mine.get(key, []), theirs.get(key, [])
+        if len(a) <= 1 and len(b) <= 1:
+            pairs = [(b[0] if b else None, a[0] if a else None)]
+        else:  # several devices of one kind in a set: pair them by device name
+            pairs = [(_on_device(b, name), _on_device(a, name))
+                     for name in dict.fromkeys(g.device for g in a + b)]
+        for base_group, this_group in pairs:
+            g = this_group or base_group
+            rows.append(Comparison(g.benchmark, g.impl, g.variant, g.profile, g.data,
+                                   base=base_group, this=this_group))
+    order = {b: i for i, b in enumerate(BENCHMARKS)}
+    rows.sort(key=lambda c: (order.get(c.benchmark, 99), c.profile, c.data, c.impl, c.variant))
+    return rows
+
+
+def _on_device(groups: list[Group], name: str) -> Group | None:
+    return next((g for g in groups if g.device == name), None)
+
+
+# ---------------------------------------------------------------- the command
+
+def register(subparsers: Any) -> None:
+    from harness.results import default_results_path
+
+    parser = subparsers.add_parser(
+        "report", help="rebuild the comparison tables (and exports, plots) from stored results",
+        description="Rebuild the comparison from stored results without rerunning anything: "
+                    "repeats grouped (median, min-max, count), one table per benchmark and "
+                    "device, the original project's K80/P100 figures beside the rows that "
+                    "correspond (full profile only).")
+    parser.add_argument("results", nargs="*", type=Path, metavar="RESULTS",
+                        help=f"results files or folders (default: {default_results_path()})")
+    parser.add_argument("--compare", type=Path, metavar="OTHER", action="append",
+                        help="a baseline result set (file or folder; repeatable): per-row "
+                             "ratios RESULTS / OTHER, changes within the repeat spread marked "
+                             "as noise")
+    parser.add_argument("--format", choices=("table", "markdown", "csv", "json"),
+                        default="table", help="table: rich tables in the terminal; the others "
+                        "go to stdout, or to DIR/report.* with --out")
+    parser.add_argument("--plots", action="store_true",
+                        help="write PNG plots: time per implementation with spread, and "
+                             "accuracy versus training time")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder for exports and plots (plots default: a `report` folder "
+                             "beside the first results file)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="leave out the original project's K80/P100 columns")
+    parser.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness import report_render as render
+    from harness.results import default_results_path
+
+    out = Console()
+    if not out.is_terminal:  # piped or redirected: wide enough that tables keep their shape
+        out = Console(width=150)
+    err = Console(stderr=True, soft_wrap=True)  # messages stay one line, greppable
+    try:
+        loaded = load_results(args.results or [default_results_path()])
+        baseline = load_results(args.compare) if args.compare else None
+    except (FileNotFoundError, OSError) as error:
+        err.print(f"[red]{error}[/]")
+        return 2
+    for warning in loaded.warnings + (baseline.warnings if baseline else []):
+        err.print(f"[yellow]warning:[/] {render.escape(warning)}")
+    if not loaded.records:
+        err.print(f"[red]no usable results in {', '.join(map(str, loaded.sources))}[/]")
+        return 1
+
+    if baseline is not None:
+        rows = compare(loaded.records, baseline.records)
+        names = (_set_name(loaded.sources), _set_name(baseline.sources))
+        if args.format == "table":
+            for table in render.comparison_tables(rows, *names):
+                out.print(table)
+            out.print(render.COMPARE_NOTE)
+        else:
+            text = render.export_comparison(rows, args.format, *names)
+            _emit(text, args.format, args.out, "comparison", out, err)
+        return 0
+
+    sections = build_sections(loaded.records, with_reference=not args.no_reference)
+    if args.format == "table":
+        for table in render.rich_tables(sections):
+            out.print(table)
+        out.print(render.table_footnote(sections))
+    else:
+        _emit(render.export(sections, args.format), args.format, args.out, "report", out, err)
+    if args.plots:
+        from harness import plots
+
+        folder = args.out or loaded.sources[0].parent / "report"
+        written = plots.write_plots(sections, folder)
+        console = err if args.format != "table" and args.out is None else out
+        console.print(f"Plots written to [bold]{folder}[/]:")
+        for path in written:
+            console.print(f"  {path}")
+    return 0
+
+
+def _set_name(sources: list[Path]) -> str:
+    return sources[0].name if len(sources) == 1 else f"{sources[0].parent.name}/ ({len(sources)})"
+
+
+SUFFIX = {"markdown": "md", "csv": "csv", "json": "json"}
+
+
+def _emit(text: str, fmt: str, folder: Path | None, stem: str, out: Any, err: Any) -> None:
+    if folder is None:
+        sys.stdout.write(text)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.{SUFFIX[fmt]}"
+    path.write_text(text, encoding="utf-8")
+    out.print(f"{fmt} written to [bold]{path}[/]")

@@ -1,0 +1,325 @@
+"""How a report looks: rich tables for the terminal; Markdown, CSV and JSON exports.
+
+The exports carry one flat record per row (`flat_rows`), so a spreadsheet or
+`pandas.read_csv` / `pandas.read_json` gets the same columns for every benchmark (empty where a
+figure does not apply). Markdown repeats the terminal's tables, formatted, for READMEs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Iterable
+
+from rich.table import Table
+from rich.text import Text
+
+from harness.config import BENCHMARK_TITLES
+from harness.reference import GPUS, YEAR
+from harness.report import (INFERENCE_METRICS, TRAINING_METRICS, Comparison, Group, Section,
+                            Spread)
+
+LABELS = {
+    "train_s": "train s", "first_epoch_s": "first epoch s", "steady_epoch_s": "steady epoch s",
+    "eval_s": "eval s", "samples_per_s": "samples/s", "s_per_1000": "s / 1000 images",
+    "images_per_s": "images/s",
+}
+COMPARE_NOTE = ("ratio = this set's median / the baseline's (< 1: faster now). noise: the two "
+                "sets' min-max ranges over repeats overlap. '?': a single run on one side, so "
+                "no spread to judge by - rerun with --repeat 3.")
+
+
+def fmt(value: float | None, digits: int | None = None) -> str:
+    """Numbers for people: thousands separated, about three significant digits, and a fixed
+    number of decimals below 1 so that a column of seconds lines up."""
+    if value is None:
+        return "-"
+    if digits is not None:
+        return f"{value:.{digits}f}"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.1e}"
+
+
+def escape(text: str) -> str:
+    """Literal text inside rich markup."""
+    return text.replace("[", "\\[")
+
+
+def section_heading(section: Section) -> str:
+    data = "SYNTHETIC data" if section.data == "synthetic" else f"{section.data} data"
+    return (f"{BENCHMARK_TITLES.get(section.benchmark, section.benchmark)} - {section.device} "
+            f"- profile {section.profile} - {data}")
+
+
+def row_name(group: Group) -> str:
+    return group.impl if group.variant == "default" else f"{group.impl} ({group.variant})"
+
+
+def spread_text(spread: Spread | None) -> str:
+    if spread is None or spread.n < 2:
+        return "-"
+    return f"{fmt(spread.low)}-{fmt(spread.high)}"
+
+
+def metrics_of(benchmark: str) -> tuple[str, ...]:
+    return INFERENCE_METRICS if benchmark == "inference" else TRAINING_METRICS
+
+
+def reference_gpus(section: Section) -> list[str]:
+    return [gpu for gpu in GPUS if any(gpu in g.reference for g in section.groups)]
+
+
+def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
+    """Headers and plain-text cells of one table (terminal and Markdown alike)."""
+    headline = "s / 1000 images" if section.benchmark == "inference" else "train s"
+    headers = ["implementation", headline, "min-max"]
+    headers += [LABELS[m] for m in metrics_of(section.benchmark)]
+    if section.benchmark != "inference":
+        headers.append("accuracy")
+    headers.append("x fastest")
+    gpus = reference_gpus(section)
+    headers += [f"{gpu} {YEAR[gpu]}" for gpu in gpus]
+    headers += ["runs", "status"]
+    rows = []
+    for g in section.groups:
+        cells = [row_name(g), fmt(g.headline.median) if g.headline else "-",
+                 spread_text(g.headline)]
+        for key in metrics_of(section.benchmark):
+            spread = g.metric(key)
+            cells.append(fmt(spread.median) if spread else "-")
+        if section.benchmark != "inference":
+            cells.append(fmt(g.accuracy.median, digits=3) if g.accuracy else "-")
+        cells.append(f"{g.ratio:.2f}" if g.ratio is not None else "-")
+        cells += [fmt(g.reference[gpu].value) if gpu in g.reference else "-" for gpu in gpus]
+        cells += [f"{len(g.ok)}/{len(g.runs)}", g.status]
+        rows.append(cells)
+    return headers, rows
+
+
+def section_notes(section: Section) -> list[str]:
+    """Below a table: what each row ran (framework, version, precision) and why runs failed."""
+    notes = []
+    for g in section.groups:
+        what = " ".join(filter(None, (g.framework, g.framework_version)))
+        if g.precision:
+            what += f", {g.precision}"
+        notes.append(f"{row_name(g)}: {what or 'framework not recorded'}")
+        notes += [f"{row_name(g)}: {reason}" for reason in g.failure_reasons]
+    return notes
+
+
+# Two-line headers keep the terminal table narrow.
+SHORT_HEADERS = {"first epoch s": "first\nepoch s", "steady epoch s": "steady\nepoch s",
+                 "s / 1000 images": "s / 1000\nimages", "x fastest": "x\nfastest",
+                 "K80 2017": "K80\n2017", "P100 2018": "P100\n2018", "train s": "train\ns",
+                 "eval s": "eval\ns"}
+
+
+def rich_tables(sections: list[Section]) -> list[Table]:
+    tables = []
+    for section in sections:
+        headers, rows = display_rows(section)
+        title = escape(section_heading(section)).replace(
+            "SYNTHETIC data", "[bold yellow]SYNTHETIC data[/]")
+        notes = "\n".join(escape(n) for n in section_notes(section))
+        table = Table(title=title, title_justify="left", header_style="bold",
+                      caption=notes, caption_justify="left", caption_style="dim")
+        for header in headers:
+            text = header in ("implementation", "status")
+            table.add_column(SHORT_HEADERS.get(header, header),
+                             justify="left" if text else "right", no_wrap=not text,
+                             style="cyan" if header == "implementation" else None,
+                             overflow="fold")
+        for cells in rows:
+            status = cells[-1]
+            colour = "green" if status == "ok" else "yellow" if status[0].isdigit() else "red"
+            table.add_row(*cells[:-1], Text(status, style=colour))
+        tables.append(table)
+    return tables
+
+
+def table_footnote(sections: list[Section]) -> str:
+    lines = ["x fastest: the row's median over the fastest median in its table. min-max: the "
+             "spread over repeats (runs: ok/total)."]
+    if any(reference_gpus(s) for s in sections):
+        lines.append("K80 2017 / P100 2018: what the original project (ilkarman/"
+                     "DeepLearningFrameworks) printed for the same benchmark on those GPUs: "
+                     "10 CNN / 3 GRU epochs in s, or s per 1000 images "
+                     "(harness/reference_data/README.md).")
+    elif any(s.profile != "full" for s in sections):
+        lines.append("The original project's K80/P100 figures appear beside full-profile rows "
+                     "only (a quick run is not the same workload).")
+    return "\n".join(escape(line) for line in lines)
+
+
+# ---------------------------------------------------------------- exports
+
+FLAT_COLUMNS = [
+    "benchmark", "device", "profile", "data", "impl", "variant", "framework",
+    "framework_version", "precision", "metric", "median", "min", "max", "runs", "ok_runs",
+    "ratio_to_fastest", "first_epoch_s", "steady_epoch_s", "eval_s", "samples_per_s",
+    "images_per_s", "accuracy", "ref_k80", "ref_p100", "status", "failures",
+]
+
+
+def flat_rows(sections: list[Section]) -> list[dict[str, Any]]:
+    """One record per row, the same keys for every benchmark (None where not applicable)."""
+    rows = []
+    for section in sections:
+        for g in section.groups:
+            headline = g.headline
+            accuracy = g.accuracy
+            row: dict[str, Any] = {
+                "benchmark": g.benchmark, "device": g.device, "profile": g.profile,
+                "data": g.data, "impl": g.impl, "variant": g.variant,
+                "framework": g.framework, "framework_version": g.framework_version,
+                "precision": g.precision, "metric": g.headline_key,
+                "median": headline.median if headline else None,
+                "min": headline.low if headline else None,
+                "max": headline.high if headline else None,
+                "runs": len(g.runs), "ok_runs": len(g.ok), "ratio_to_fastest": g.ratio,
+            }
+            for key in (*TRAINING_METRICS, *INFERENCE_METRICS):
+                spread = g.metric(key)
+                row[key] = spread.median if spread else None
+            row["accuracy"] = accuracy.median if accuracy else None
+            for gpu in GPUS:
+                row[f"ref_{gpu.lower()}"] = g.reference[gpu].value if gpu in g.reference \
+                    else None
+            row["status"] = g.status
+            row["failures"] = "; ".join(g.failure_reasons) or None
+            rows.append(row)
+    return rows
+
+
+def export(sections: list[Section], fmt_name: str) -> str:
+    if fmt_name == "markdown":
+        return markdown(sections)
+    return _write(flat_rows(sections), FLAT_COLUMNS, fmt_name)
+
+
+def markdown(sections: list[Section]) -> str:
+    parts = []
+    for section in sections:
+        headers, rows = display_rows(section)
+        notes = "\n".join(f"- {note}" for note in section_notes(section))
+        parts.append(f"### {section_heading(section)}\n\n{_pipe_table(headers, rows)}\n\n"
+                     f"{notes}")
+    notes = table_footnote(sections).replace("\\[", "[")
+    return "\n\n".join(parts) + "\n\n" + "\n\n".join(notes.splitlines()) + "\n"
+
+
+def _pipe_table(headers: list[str], rows: Iterable[list[str]]) -> str:
+    def line(cells: Iterable[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = ["---" if h in ("implementation", "framework", "status", "verdict") else "---:"
+             for h in headers]
+    return "\n".join([line(headers), line(align), *(line(r) for r in rows)])
+
+
+def _write(rows: list[dict[str, Any]], columns: list[str], fmt_name: str) -> str:
+    if fmt_name == "json":
+        return json.dumps(rows, indent=1) + "\n"
+    if fmt_name != "csv":
+        raise ValueError(f"unknown export format {fmt_name!r}")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- comparisons
+
+COMPARE_COLUMNS = [
+    "benchmark", "impl", "variant", "profile", "data", "metric", "baseline_device",
+    "baseline_framework_version", "baseline_median", "baseline_min", "baseline_max",
+    "baseline_runs", "this_device", "this_framework_version", "this_median", "this_min",
+    "this_max", "this_runs", "ratio", "verdict",
+]
+
+
+def comparison_rows(rows: list[Comparison]) -> list[dict[str, Any]]:
+    flat = []
+    for c in rows:
+        record: dict[str, Any] = {"benchmark": c.benchmark, "impl": c.impl,
+                                  "variant": c.variant, "profile": c.profile, "data": c.data,
+                                  "metric": (c.this or c.base).headline_key}
+        for side, group in (("baseline", c.base), ("this", c.this)):
+            spread = group.headline if group else None
+            record[f"{side}_device"] = group.device if group else None
+            record[f"{side}_framework_version"] = group.framework_version if group else None
+            record[f"{side}_median"] = spread.median if spread else None
+            record[f"{side}_min"] = spread.low if spread else None
+            record[f"{side}_max"] = spread.high if spread else None
+            record[f"{side}_runs"] = f"{len(group.ok)}/{len(group.runs)}" if group else None
+        record["ratio"] = c.ratio
+        record["verdict"] = c.verdict
+        flat.append(record)
+    return flat
+
+
+def _side(group: Group | None) -> str:
+    if group is None:
+        return "-"
+    spread = group.headline
+    if spread is None:
+        return f"{group.status} (0/{len(group.runs)})"
+    text = fmt(spread.median)
+    if spread.n > 1:
+        text += f" ({fmt(spread.low)}-{fmt(spread.high)})"
+    return f"{text} n={spread.n}"
+
+
+def comparison_display(rows: list[Comparison], this_name: str, base_name: str
+                       ) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per benchmark: headers and cells."""
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for c in rows:
+        unit = "s / 1000 images" if c.benchmark == "inference" else "train s"
+        headers = ["implementation", "profile", "data", "device (baseline -> this)",
+                   f"baseline: {unit}", f"this: {unit}", "ratio", "verdict"]
+        devices = [g.device for g in (c.base, c.this) if g]
+        device = devices[0] if len(set(devices)) == 1 else " -> ".join(devices)
+        name = c.impl if c.variant == "default" else f"{c.impl} ({c.variant})"
+        cells = [name, c.profile, c.data, device, _side(c.base), _side(c.this),
+                 f"{c.ratio:.2f}" if c.ratio is not None else "-", c.verdict]
+        tables.setdefault(c.benchmark, (headers, []))[1].append(cells)
+    return tables
+
+
+def comparison_tables(rows: list[Comparison], this_name: str, base_name: str) -> list[Table]:
+    tables = []
+    for benchmark, (headers, cells) in comparison_display(rows, this_name, base_name).items():
+        table = Table(title=f"{escape(BENCHMARK_TITLES.get(benchmark, benchmark))}: this = "
+                            f"{escape(this_name)}, baseline = {escape(base_name)}",
+                      title_justify="left", header_style="bold")
+        for header in headers:
+            table.add_column(header, justify="right" if header.startswith(
+                ("baseline", "this", "ratio")) else "left",
+                style="cyan" if header == "implementation" else None, overflow="fold")
+        for row in cells:
+            table.add_row(*row)
+        tables.append(table)
+    return tables
+
+
+def export_comparison(rows: list[Comparison], fmt_name: str, this_name: str,
+                      base_name: str) -> str:
+    if fmt_name == "markdown":
+        parts = [f"### {BENCHMARK_TITLES.get(b, b)}: this = {this_name}, baseline = "
+                 f"{base_name}\n\n"
+                 f"{_pipe_table(headers, cells)}"
+                 for b, (headers, cells) in comparison_display(rows, this_name,
+                                                               base_name).items()]
+        return "\n\n".join(parts) + f"\n\n- {COMPARE_NOTE}\n"
+    return _write(comparison_rows(rows), COMPARE_COLUMNS, fmt_name)

@@ -1,0 +1,393 @@
+"""`python -m harness show BENCHMARK IMPL [IMPL...]`: the Rosetta Stone itself - the
+framework-specific code of implementations side by side, aligned section by section.
+
+Sections are marked in the sources by comment lines (harness/interface.py):
+`# == data ==`, `# == model ==`, `# == loss and optimizer ==`, `# == training epoch ==`,
+`# == prediction ==` for training and `# == data ==`, `# == model ==`, `# == features ==` for
+inference. A section runs from its marker to the next marker of any name, or to the end of the
+region being read; any other marker name (say `# == verification ==`) ends the section before
+it and is shown only with `--all`.
+
+Which part of a source file belongs to a benchmark:
+- Python: the class named by the registry's entry point (`py_impls.pytorch:CNN` -> class `CNN`),
+  found with `ast`. A section the class does not mark itself is taken from its base classes in
+  the same file, nearest first (so `class CNNWholeEpoch(_WholeEpoch, CNN)` shows `_WholeEpoch`'s
+  `# == training epoch ==` and `CNN`'s model); each section says which class it came from.
+- Julia, or any file holding several benchmarks without classes: the lines after a marker
+  `# == benchmark: cnn ==` (or `rnn`, `inference`) up to the next benchmark marker.
+- Otherwise the whole file.
+An implementation whose registry entry point is not its source (a Julia row behind a Python
+bridge) names its source in `Implementation.options["source"]`: "path[:Symbol]" relative to the
+project root, or a dict benchmark -> "path[:Symbol]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group as RenderGroup
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from harness.config import BENCHMARKS
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = {
+    "cnn": ("data", "model", "loss and optimizer", "training epoch", "prediction"),
+    "rnn": ("data", "model", "loss and optimizer", "training epoch", "prediction"),
+    "inference": ("data", "model", "features"),
+}
+MARKER = re.compile(r"^\s*#\s*==\s*(?P<name>[^=]*?)\s*==\s*$")
+BENCHMARK_MARKER = re.compile(r"^benchmark:\s*(?P<benchmark>\w+)$")
+LEXER = {".py": "python", ".jl": "julia"}
+
+
+class ShowError(Exception):
+    """A request `show` cannot satisfy; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Source:
+    label: str  # what the user asked for: an implementation name or a path
+    path: Path
+    symbol: str | None  # Python class holding the benchmark
+
+    @property
+    def language(self) -> str:
+        return LEXER.get(self.path.suffix, "text")
+
+
+@dataclass
+class Part:
+    code: str  # dedented
+    first_line: int  # 1-based line number in the file
+    origin: str = ""  # the class it came from, where that is not the class asked for
+    note: str = ""
+
+
+@dataclass
+class SectionCode:
+    name: str
+    parts: list[Part]
+
+    @property
+    def code(self) -> str:
+        return "\n".join(part.code for part in self.parts)
+
+
+@dataclass
+class Extract:
+    source: Source
+    sections: dict[str, SectionCode] = field(default_factory=dict)
+    region: str = ""  # "class CNN, lines 133-197" and the like
+
+
+@dataclass(frozen=True)
+class PyClass:
+    name: str
+    start: int  # first line, decorators included
+    end: int
+    bases: tuple[str, ...]
+    methods: dict[str, tuple[int, int]]  # name -> (first line incl. decorators, last line)
+
+
+# Methods of the implementation interface that belong to no section (verification hooks and
+# bookkeeping): in a Python class, a section ends where one of them begins.
+OUTSIDE_SECTIONS = frozenset({"load_weights", "get_weights", "verify_step", "activations",
+                              "info", "sync"})
+
+
+# ---------------------------------------------------------------- finding the source
+
+def source_for(name: str, benchmark: str) -> Source:
+    """An implementation name from the registry, or a path "file.py[:Class]" / "file.jl"."""
+    from harness import registry
+
+    try:
+        impl = registry.by_name(name)
+    except KeyError as unknown:
+        if "/" in name or name.split(":")[0].endswith(tuple(LEXER)):
+            return _path_source(name, name)
+        raise ShowError(f"{unknown.args[0]} (or give a source file: path/to/impl.py:Class)") \
+            from None
+    if benchmark not in impl.entry_points:
+        raise ShowError(f"{name} does not implement {benchmark}")
+    option = impl.options.get("source")
+    if isinstance(option, dict):
+        option = option.get(benchmark)
+    if option:
+        return _path_source(name, str(option))
+    entry = impl.entry_points[benchmark]
+    if not entry:
+        raise ShowError(f"{name} has no source in this project: "
+                        f"{impl.unavailable or 'no entry point registered'}")
+    module, _, symbol = entry.partition(":")
+    if module.endswith(tuple(LEXER)) or "/" in module:
+        return _path_source(name, entry)
+    return Source(name, module_file(module), symbol or None)
+
+
+def _path_source(label: str, spec: str) -> Source:
+    path_text, _, symbol = spec.partition(":")
+    path = Path(path_text)
+    if not path.is_absolute() and not path.exists():
+        path = ROOT / path
+    if not path.is_file():
+        raise ShowError(f"no source file {path_text} (for {label})")
+    return Source(label, path, symbol or None)
+
+
+def module_file(module: str) -> Path:
+    """The file of a module of this project, found without importing it."""
+    candidate = ROOT.joinpath(*module.split("."))
+    for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+        if path.is_file():
+            return path
+    spec = importlib.util.find_spec(module)  # outside the project: imports parent packages
+    if spec is None or not spec.origin:
+        raise ShowError(f"cannot find the source of module {module}")
+    return Path(spec.origin)
+
+
+# ---------------------------------------------------------------- cutting it into sections
+
+def extract(source: Source, benchmark: str) -> Extract:
+    lines = source.path.read_text(encoding="utf-8").splitlines()
+    result = Extract(source)
+    if source.language == "python" and source.symbol:
+        classes = _python_classes(lines, source.path)
+        if source.symbol in classes:
+            _extract_class(lines, classes, source.symbol, result)
+            return result
+    start, end = _benchmark_region(lines, benchmark)
+    result.region = (f"lines {start}-{end}" if (start, end) != (1, len(lines))
+                     else "whole file")
+    for name, first, last in _sections(lines, start, end):
+        result.sections.setdefault(name, SectionCode(name, [_part(lines, first, last)]))
+    return result
+
+
+def _extract_class(lines: list[str], classes: dict[str, PyClass], name: str,
+                   result: Extract) -> None:
+    """Sections of class `name`; a section it does not mark comes from its nearest base that
+    does, preceded by the methods of that section which a nearer class overrides."""
+    lineage = _lineage(name, classes)
+    for depth, owner in enumerate(lineage):
+        cls = classes[owner]
+        cuts = [first for method, (first, _) in cls.methods.items() if method in OUTSIDE_SECTIONS]
+        for section, first, last in _sections(lines, cls.start, cls.end, cuts):
+            if section in result.sections:
+                continue
+            parts = []
+            for method, (m_first, _) in cls.methods.items():
+                if not first <= m_first <= last:
+                    continue
+                for nearer in lineage[:depth]:  # most derived first
+                    if method in classes[nearer].methods:
+                        o_first, o_last = classes[nearer].methods[method]
+                        parts.append(_part(lines, o_first, o_last, origin=nearer,
+                                           note=f"overrides {owner}.{method}"))
+                        break
+            parts.append(_part(lines, first, last, origin=owner if owner != name else ""))
+            result.sections[section] = SectionCode(section, parts)
+    cls = classes[name]
+    result.region = f"class {name}, lines {cls.start}-{cls.end}"
+
+
+def _part(lines: list[str], first: int, last: int, origin: str = "", note: str = "") -> Part:
+    return Part(textwrap.dedent("\n".join(lines[first - 1:last])), first, origin, note)
+
+
+def _python_classes(lines: list[str], path: Path) -> dict[str, PyClass]:
+    """Top-level classes, with their base names and methods."""
+    try:
+        tree = ast.parse("\n".join(lines), filename=str(path))
+    except SyntaxError as error:
+        raise ShowError(f"{path} does not parse as Python: {error}") from None
+    classes = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            methods = {item.name: (_first_line(item), item.end_lineno or item.lineno)
+                       for item in node.body
+                       if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            bases = tuple(b.id for b in node.bases if isinstance(b, ast.Name))
+            classes[node.name] = PyClass(node.name, _first_line(node),
+                                         node.end_lineno or node.lineno, bases, methods)
+    return classes
+
+
+def _first_line(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators])
+
+
+def _lineage(name: str, classes: dict[str, PyClass]) -> list[str]:
+    """The class, then its bases defined in the same file, nearest first (depth-first, left to
+    right, each once: the method resolution order for the usual mixin hierarchies)."""
+    order: list[str] = []
+
+    def visit(cls: str) -> None:
+        if cls in classes and cls not in order:
+            order.append(cls)
+            for base in classes[cls].bases:
+                visit(base)
+
+    visit(name)
+    return order
+
+
+def _markers(lines: list[str], start: int, end: int) -> list[tuple[int, str]]:
+    found = []
+    for number in range(start, end + 1):
+        match = MARKER.match(lines[number - 1])
+        if match:
+            found.append((number, match.group("name").strip()))
+    return found
+
+
+def _benchmark_region(lines: list[str], benchmark: str) -> tuple[int, int]:
+    starts = [(n, BENCHMARK_MARKER.match(name)) for n, name in _markers(lines, 1, len(lines))]
+    starts = [(n, m.group("benchmark")) for n, m in starts if m]
+    for i, (number, name) in enumerate(starts):
+        if name == benchmark:
+            end = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(lines)
+            return number + 1, end
+    if starts:
+        raise ShowError(f"no `# == benchmark: {benchmark} ==` marker in this file (it marks "
+                        f"{', '.join(n for _, n in starts)})")
+    return 1, len(lines)
+
+
+def _sections(lines: list[str], start: int, end: int, cuts: list[int] = ()
+              ) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of each marked section between `start` and `end`; a
+    section ends at the next marker, the next line in `cuts`, or `end`; trailing blank lines
+    are left out."""
+    markers = [(n, name) for n, name in _markers(lines, start, end)
+               if not BENCHMARK_MARKER.match(name)]
+    sections = []
+    for i, (number, name) in enumerate(markers):
+        stop = markers[i + 1][0] - 1 if i + 1 < len(markers) else end
+        stop = min([stop] + [cut - 1 for cut in cuts if cut > number])
+        while stop > number and not lines[stop - 1].strip():
+            stop -= 1
+        sections.append((name, number + 1, stop))
+    return sections
+
+
+# ---------------------------------------------------------------- drawing
+
+def section_names(benchmark: str, extracts: list[Extract], everything: bool) -> list[str]:
+    names = list(SECTIONS[benchmark])
+    if everything:
+        names += [n for e in extracts for n in e.sections if n not in names]
+    return list(dict.fromkeys(names))
+
+
+def _code(extract_: Extract, name: str, line_numbers: bool) -> Any:
+    section = extract_.sections.get(name)
+    if section is None:
+        return Text(f"(no `# == {name} ==` section)", style="dim italic")
+    blocks: list[Any] = []
+    for part in section.parts:
+        label = " - ".join(filter(None, (f"from class {part.origin}" if part.origin else "",
+                                         part.note)))
+        if label:
+            blocks.append(Text(label, style="dim"))
+        blocks.append(Syntax(part.code or " ", extract_.source.language, theme="ansi_dark",
+                             line_numbers=line_numbers, start_line=part.first_line,
+                             word_wrap=True, background_color="default"))
+    return blocks[0] if len(blocks) == 1 else RenderGroup(*blocks)
+
+
+def _header(extract_: Extract) -> Text:
+    path = extract_.source.path
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    text = Text(extract_.source.label, style="bold cyan")
+    text.append(f"\n{shown}, {extract_.region}" if extract_.source.label.partition(":")[0]
+                not in (str(path), str(shown)) else f"\n{extract_.region}", style="dim")
+    return text
+
+
+def side_by_side(benchmark: str, extracts: list[Extract], names: list[str],
+                 line_numbers: bool = True) -> Table:
+    table = Table(box=box.SIMPLE_HEAVY, show_lines=False, expand=True, padding=(0, 1))
+    table.add_column("section", style="bold magenta", width=12, overflow="fold")
+    for extract_ in extracts:
+        table.add_column(_header(extract_), ratio=1)
+    for name in names:
+        table.add_row(name, *(_code(e, name, line_numbers) for e in extracts),
+                      end_section=True)
+    return table
+
+
+def stacked(extracts: list[Extract], names: list[str], line_numbers: bool = True) -> list[Any]:
+    parts: list[Any] = []
+    for name in names:
+        parts.append(Rule(f"[bold magenta]{name}[/]"))
+        for extract_ in extracts:
+            parts += [_header(extract_), _code(extract_, name, line_numbers), Text()]
+    return parts
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "show", help="the code of implementations side by side, section by section",
+        description="The framework-specific code of two or more implementations side by side "
+                    "(data, model, loss and optimizer, training epoch, prediction; inference: "
+                    "data, model, features), for reading one framework next to another.")
+    parser.add_argument("benchmark", choices=BENCHMARKS, metavar="BENCHMARK",
+                        help=f"one of {', '.join(BENCHMARKS)}")
+    parser.add_argument("impls", nargs="+", metavar="IMPL",
+                        help="implementation names (python -m harness list), or source files "
+                             "as path/to/file.py:Class or path/to/file.jl")
+    parser.add_argument("--section", action="append", metavar="NAME",
+                        help="only this section (repeatable), e.g. --section model")
+    parser.add_argument("--all", action="store_true",
+                        help="also sections outside the common set (e.g. verification)")
+    parser.add_argument("--stacked", action="store_true",
+                        help="one implementation under the other (default when the terminal "
+                             "is too narrow for side by side)")
+    parser.add_argument("--no-line-numbers", action="store_true")
+    parser.set_defaults(func=cmd_show)
+
+
+def cmd_show(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    if console is not None and not console.is_terminal and console.width == 80:
+        console = Console(width=min(240, 20 + 100 * len(args.impls)))
+    try:
+        extracts = [extract(source_for(name, args.benchmark), args.benchmark)
+                    for name in args.impls]
+    except (ShowError, OSError) as error:
+        console.print(f"[red]{error}[/]")
+        return 2
+    names = section_names(args.benchmark, extracts, args.all)
+    if args.section:
+        unknown = [s for s in args.section if s not in names]
+        if unknown:
+            console.print(f"[red]no section {', '.join(unknown)}; sections: "
+                          f"{', '.join(names)}[/]")
+            return 2
+        names = [n for n in names if n in args.section]
+    for extract_ in extracts:
+        if not extract_.sections:
+            console.print(f"[yellow]{extract_.source.label}: no `# == section ==` markers in "
+                          f"{extract_.source.path} ({extract_.region})[/]")
+    line_numbers = not args.no_line_numbers
+    if args.stacked or console.width < 45 * len(extracts) + 12:
+        for part in stacked(extracts, names, line_numbers):
+            console.print(part)
+    else:
+        console.print(side_by_side(args.benchmark, extracts, names, line_numbers))
+    return 0
