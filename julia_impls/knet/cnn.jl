@@ -1,0 +1,128 @@
+# Knet.jl: SPEC 1, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
+#
+# Called from Python through harness/julia_bridge.py (`JuliaCNN(flavor="knet")`), which hands
+# over NumPy arrays already in Julia's layout: images (W, H, C, N) - the canonical C-ordered
+# NCHW array read column-major, no copy -, labels 1-based, each epoch's permutation 1-based.
+# Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
+#   conv4, pool, mat        src/ops20/conv.jl   (conv4 mode=1: cross-correlation, as cuDNN and
+#                                                PyTorch compute it, so canonical kernels load
+#                                                unflipped; pool defaults: 2x2 max, stride 2)
+#   dropout                 src/ops20/dropout.jl (active only inside @diff: training only)
+#   nll                     src/ops20/loss.jl    (log-softmax + mean negative log-likelihood:
+#                                                softmax folded into the loss, labels 1-based)
+#   param, param0           src/train20/param.jl (Param(atype(xavier_uniform(dims...)));
+#                                                xavier_uniform's fans for (3,3,I,O) are 3*3*I
+#                                                and 3*3*O, PyTorch's Glorot fans)
+#   Momentum, update!       src/train20/update.jl (velocity = gamma*velocity - lr*g; w += velocity:
+#                                                PyTorch's heavy-ball v = 0.9v + g, w -= lr*v
+#                                                with the sign folded in, for a constant lr)
+#   @diff, grad, params     AutoGrad.jl, as used by Knet's own minimize (src/train20/train.jl)
+
+module KnetCNN
+
+using Knet: Knet, conv4, pool, mat, dropout, nll, param, param0, relu, Momentum, update!,
+            @diff, grad, params, value
+using Random: Random
+
+include("device.jl")
+
+mutable struct State
+    atype::Type
+    xtrain::Array{Float32,4}
+    ytrain::Vector{Int}
+    xtest::Array{Float32,4}
+    w::Any  # the model's Params, a NamedTuple
+    batch::Int
+    State(device::AbstractString) = new(array_type(device))
+end
+
+# == data ==
+"Host copies in Knet's WHCN layout; each batch goes to the device per step (as PyTorch's row)."
+function prepare(s::State, xtrain, ytrain, xtest)
+    s.xtrain = Array{Float32,4}(xtrain)  # (32, 32, 3, N)
+    s.ytrain = Vector{Int}(ytrain)       # 1..10
+    s.xtest = Array{Float32,4}(xtest)
+    return nothing
+end
+
+# == model ==
+"Glorot-uniform weights, zero biases: conv kernels (kW, kH, in, out), dense (out, in)."
+function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
+    Random.seed!(seed)
+    s.batch = batch_size
+    p(d...) = param(d...; atype=s.atype)    # xavier_uniform
+    p0(d...) = param0(d...; atype=s.atype)  # zeros
+    s.w = (conv1=p(3, 3, 3, 50), b1=p0(1, 1, 50, 1),
+           conv2=p(3, 3, 50, 50), b2=p0(1, 1, 50, 1),
+           conv3=p(3, 3, 50, 100), b3=p0(1, 1, 100, 1),
+           conv4=p(3, 3, 100, 100), b4=p0(1, 1, 100, 1),
+           fc1=p(512, 100 * 8 * 8), fb1=p0(512),
+           fc2=p(n_classes, 512), fb2=p0(n_classes))
+
+    # == loss and optimizer ==
+    # nll (below, in `loss`) is the softmax cross-entropy; one Momentum per parameter, since
+    # each keeps its own velocity.
+    for w in params(s.w)
+        w.opt = Momentum(lr=lr, gamma=momentum)
+    end
+    return nothing
+end
+
+conv(w, x) = conv4(w, x; padding=1, mode=1)
+
+"Logits (classes, batch). Dropout acts only while @diff records (training)."
+function forward(w, x)
+    x = relu.(conv(w.conv1, x) .+ w.b1)
+    x = conv(w.conv2, x) .+ w.b2
+    x = dropout(relu.(pool(x)), 0.25)       # 2x2 max-pool, then ReLU, then dropout
+    x = relu.(conv(w.conv3, x) .+ w.b3)
+    x = conv(w.conv4, x) .+ w.b4
+    x = dropout(relu.(pool(x)), 0.25)
+    x = mat(x)                              # (8*8*100, batch): W fastest, C slowest = PyTorch's
+                                            # C,H,W flatten order
+    x = dropout(relu.(w.fc1 * x .+ w.fb1), 0.5)
+    return w.fc2 * x .+ w.fb2
+end
+
+loss(w, x, y) = nll(forward(w, x), y)
+
+# == training epoch ==
+function train_epoch(s::State, order)
+    order = Vector{Int}(order)
+    for i in 1:s.batch:length(order)
+        idx = order[i:i+s.batch-1]
+        x = s.atype(s.xtrain[:, :, :, idx])
+        y = s.ytrain[idx]
+        J = @diff loss(s.w, x, y)
+        for w in params(J)
+            update!(w, grad(J, w))  # w.opt: its Momentum
+        end
+    end
+    return nothing
+end
+
+# == prediction ==
+"Logits (classes, n_test) on the host, in batches (the last one partial), dropout off."
+function predict(s::State)
+    n = size(s.xtest, 4)
+    batches = [Array(forward(s.w, s.atype(s.xtest[:, :, :, i:min(i + s.batch - 1, n)])))
+               for i in 1:s.batch:n]
+    return reduce(hcat, batches)
+end
+
+sync(s::State) = sync_device(s.atype)
+info(s::State) = run_info(s.atype)
+
+"Canonical weights (converted by the bridge: kernels (kW, kH, in, out), dense (out, in))."
+function load_weight(s::State, name::AbstractString, value)
+    key = Dict("conv1.weight" => :conv1, "conv1.bias" => :b1, "conv2.weight" => :conv2,
+               "conv2.bias" => :b2, "conv3.weight" => :conv3, "conv3.bias" => :b3,
+               "conv4.weight" => :conv4, "conv4.bias" => :b4, "fc1.weight" => :fc1,
+               "fc1.bias" => :fb1, "fc2.weight" => :fc2, "fc2.bias" => :fb2)[name]
+    w = getfield(s.w, key)
+    copyto!(Knet.value(w), s.atype(reshape(Array{Float32}(value), size(w))))
+    w.opt = Momentum(lr=w.opt.lr, gamma=w.opt.gamma)  # no steps taken yet
+    return nothing
+end
+
+end # module

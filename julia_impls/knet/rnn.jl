@@ -1,0 +1,115 @@
+# Knet.jl: SPEC 2, the GRU sentiment classifier on IMDB, trained with Adam.
+#
+# Called from Python through harness/julia_bridge.py (`JuliaRNN(flavor="knet")`): token ids
+# arrive as (T, N) - the canonical C-ordered (N, T) array read column-major - and stay 0-based
+# (0 = padding); labels and permutations arrive 1-based.
+# Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
+#   RNN(input, hidden; rnnType=:gru)  src/ops20/rnn.jl: the cuDNN GRU formulation (reset gate
+#       applied to (R*h + bR), i.e. after the recurrent matmul, separate input and recurrent
+#       biases) on the GPU via cuDNN (src/ops20_gpu/rnn.jl), the same formulas on the CPU
+#       (`rnntest`). Input (X, B, T), output (H, B, T); h=nothing: zero initial state.
+#   param, nll, dropout, Adam, update!, @diff, grad, params: see cnn.jl. Adam's update
+#       (src/train20/update.jl) is PyTorch's: bias-corrected moments, eps outside the sqrt.
+
+module KnetRNN
+
+using Knet: Knet, RNN, param, param0, nll, Adam, update!, @diff, grad, params, value
+using Random: Random
+
+include("device.jl")
+
+mutable struct State
+    atype::Type
+    xtrain::Matrix{Int32}  # (N, T): a batch is x[idx, :], (B, T)
+    ytrain::Vector{Int}
+    xtest::Matrix{Int32}
+    model::Any
+    adam::NamedTuple
+    batch::Int
+    State(device::AbstractString) = new(array_type(device))
+end
+
+# == data ==
+function prepare(s::State, xtrain, ytrain, xtest)
+    # (T, N) from the bridge -> (N, T), so that a batch's ids index the embedding as (B, T)
+    # and the embedded batch is (E, B, T), the layout Knet's RNN takes.
+    s.xtrain = permutedims(Matrix{Int32}(xtrain))
+    s.ytrain = Vector{Int}(ytrain)
+    s.xtest = permutedims(Matrix{Int32}(xtest))
+    return nothing
+end
+
+# == model ==
+mutable struct GRUClassifier
+    embedding  # Param (E, vocab): one word a column
+    gru::RNN
+    fc         # Param (classes, H)
+    fb         # Param (classes,)
+end
+
+"Embedding -> GRU -> the output at the last step (padding included) -> dense (logits)."
+function (m::GRUClassifier)(tokens::AbstractMatrix{<:Integer})
+    e = m.embedding[:, tokens .+ 1]  # ids are 0-based (0 = padding): column id+1; (E, B, T)
+    y = m.gru(e)                      # (H, B, T)
+    return m.fc * y[:, :, end] .+ m.fb
+end
+
+function build(s::State, seed::Integer; batch_size, vocab_size, embedding_dim, hidden,
+               n_classes, lr, beta1, beta2, eps)
+    Random.seed!(seed)
+    s.batch = batch_size
+    s.model = GRUClassifier(
+        param(embedding_dim, vocab_size; atype=s.atype),
+        RNN(embedding_dim, hidden; rnnType=:gru, h=nothing, atype=s.atype),  # xavier, zero biases
+        param(n_classes, hidden; atype=s.atype),
+        param0(n_classes; atype=s.atype))
+
+    # == loss and optimizer ==
+    s.adam = (lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    reset_optimizers!(s)
+    return nothing
+end
+
+function reset_optimizers!(s::State)
+    a = s.adam
+    for w in params(s.model)  # embedding, the GRU's packed cuDNN vector, dense
+        w.opt = Adam(lr=a.lr, beta1=a.beta1, beta2=a.beta2, eps=a.eps)
+    end
+end
+
+loss(m, x, y) = nll(m(x), y)  # softmax cross-entropy, mean over the batch
+
+# == training epoch ==
+function train_epoch(s::State, order)
+    order = Vector{Int}(order)
+    for i in 1:s.batch:length(order)
+        idx = order[i:i+s.batch-1]
+        J = @diff loss(s.model, s.xtrain[idx, :], s.ytrain[idx])
+        for w in params(J)
+            update!(w, grad(J, w))
+        end
+    end
+    return nothing
+end
+
+# == prediction ==
+function predict(s::State)
+    n = size(s.xtest, 1)
+    return reduce(hcat, [Array(s.model(s.xtest[i:min(i + s.batch - 1, n), :]))
+                         for i in 1:s.batch:n])
+end
+
+sync(s::State) = sync_device(s.atype)
+info(s::State) = run_info(s.atype; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
+
+"Canonical weights, converted by the bridge (`gru.w`: Knet's packed cuDNN vector)."
+function load_weight(s::State, name::AbstractString, value)
+    m = s.model
+    target = Dict("embedding.weight" => m.embedding, "gru.w" => m.gru.w,
+                  "fc.weight" => m.fc, "fc.bias" => m.fb)[name]
+    copyto!(Knet.value(target), s.atype(reshape(Array{Float32}(value), size(target))))
+    reset_optimizers!(s)  # no steps taken yet
+    return nothing
+end
+
+end # module

@@ -1,0 +1,525 @@
+"""The Python side of the Julia rows (harness/julia_bridge.py), tested without Julia: array
+layouts, 1-based shifts, weight conversion, readiness with Julia absent or the wrong version,
+and the adapters' calls, made against a stand-in for the Julia module."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import julia_bridge as jb
+from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.interface import TrainingData
+from harness.oracle import gru as gru_oracle
+
+RNG = np.random.default_rng(0)
+
+
+# -- layouts -----------------------------------------------------------------------------------
+
+def test_nchw_in_c_order_is_whcn_column_major_without_a_copy():
+    x = RNG.random((2, 3, 4, 5), dtype=np.float32)  # N, C, H, W
+    v = jb.julia_images(x)
+    assert v.shape == (5, 4, 3, 2)  # W, H, C, N
+    assert v.flags.f_contiguous and not v.flags.owndata
+    assert np.shares_memory(v, x)
+    assert v.strides == (4, 4 * 5, 4 * 5 * 4, 4 * 5 * 4 * 3)  # W moves fastest
+    # x's own memory, read column-major with the dimensions reversed, is that array
+    column_major = np.ndarray((5, 4, 3, 2), dtype=np.float32, buffer=x, order="F")
+    np.testing.assert_array_equal(column_major, v)
+    for n, c, h, w in [(0, 0, 0, 0), (1, 2, 3, 4), (1, 0, 2, 3)]:
+        assert v[w, h, c, n] == x[n, c, h, w]
+
+
+def test_images_must_be_c_ordered_nchw():
+    with pytest.raises(ValueError, match="C-contiguous NCHW"):
+        jb.julia_images(np.asfortranarray(RNG.random((2, 3, 4, 5), dtype=np.float32)))
+    with pytest.raises(ValueError, match="NCHW"):
+        jb.julia_images(np.zeros((3, 4, 5), dtype=np.float32))
+
+
+def test_tokens_become_one_review_a_column():
+    x = np.arange(12, dtype=np.int32).reshape(3, 4)  # (N, T)
+    v = jb.julia_tokens(x)
+    assert v.shape == (4, 3) and v.flags.f_contiguous and np.shares_memory(v, x)
+    np.testing.assert_array_equal(v[:, 1], x[1])
+
+
+def test_labels_shift_to_one_based():
+    y = np.array([0, 9, 3], dtype=np.int32)
+    out = jb.julia_labels(y, 10)
+    np.testing.assert_array_equal(out, [1, 10, 4])
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(y, [0, 9, 3])  # the caller's array is left alone
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([0, 10]), "0..9"), (np.array([-1, 2]), "0..9"),
+    (np.array([0.0, 1.0]), "integer"), (np.zeros((2, 2), dtype=int), "1-D")])
+def test_bad_labels_are_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        jb.julia_labels(bad, 10)
+
+
+def test_permutation_shifts_to_one_based():
+    order = np.random.default_rng(1).permutation(8)[:6].astype(np.int64)
+    out = jb.julia_order(order, n=8, batch_size=3)
+    np.testing.assert_array_equal(out, order + 1)
+    assert out.min() >= 1 and out.max() <= 8
+
+
+@pytest.mark.parametrize("order, match", [
+    (np.arange(5), "whole number of batches"), (np.array([0, 8, 1]), "rows 0..8 of 8"),
+    (np.array([-1, 0, 1]), "rows -1"), (np.array([0.0, 1.0, 2.0]), "integer")])
+def test_bad_permutations_are_refused(order, match):
+    with pytest.raises(ValueError, match=match):
+        jb.julia_order(order, n=8, batch_size=3)
+
+
+def test_half_open_range_becomes_one_based_closed():
+    assert jb.julia_range(0, 32) == (1, 32)
+    assert jb.julia_range(32, 64) == (33, 64)
+    with pytest.raises(ValueError):
+        jb.julia_range(5, 5)
+
+
+def test_columns_from_julia_become_rows():
+    julia_logits = np.asfortranarray(RNG.random((10, 7), dtype=np.float32))  # (classes, N)
+    out = jb.from_julia_columns(julia_logits, rows=7, width=10)
+    assert out.shape == (7, 10) and out.flags.c_contiguous
+    np.testing.assert_array_equal(out[3], julia_logits[:, 3])
+    with pytest.raises(ValueError, match=r"expected \(10, 8\)"):
+        jb.from_julia_columns(julia_logits, rows=8, width=10)
+
+
+# -- weights -----------------------------------------------------------------------------------
+
+def correlate(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """2-D cross-correlation, 'valid' (what PyTorch's and cuDNN's conv compute)."""
+    kh, kw = k.shape
+    return np.array([[np.sum(x[i:i + kh, j:j + kw] * k) for j in range(x.shape[1] - kw + 1)]
+                     for i in range(x.shape[0] - kh + 1)])
+
+
+def convolve(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """2-D true convolution, 'valid' (what Flux's Conv and Knet's conv4 mode=0 compute)."""
+    return correlate(x, k[::-1, ::-1])
+
+
+def test_conv_weight_oihw_becomes_whio():
+    w = RNG.random((4, 3, 2, 5), dtype=np.float32)  # O, I, kH, kW
+    j = jb.julia_conv_weight(w, flip=False)
+    assert j.shape == (5, 2, 3, 4) and j.flags.f_contiguous
+    for o, i, a, b in [(0, 0, 0, 0), (3, 2, 1, 4), (1, 1, 0, 3)]:
+        assert j[b, a, i, o] == w[o, i, a, b]
+
+
+def test_flipped_kernel_makes_a_true_convolution_compute_the_canonical_one():
+    w = RNG.random((1, 1, 3, 3)).astype(np.float32)
+    x = RNG.random((6, 5)).astype(np.float32)
+    j = jb.julia_conv_weight(w, flip=True)  # (kW, kH, 1, 1)
+    julia_kernel = j[:, :, 0, 0].T  # back to (kH, kW) to compute in NumPy
+    np.testing.assert_allclose(convolve(x, julia_kernel), correlate(x, w[0, 0]), rtol=1e-6)
+    unflipped = jb.julia_conv_weight(w, flip=False)[:, :, 0, 0].T
+    np.testing.assert_allclose(correlate(x, unflipped), correlate(x, w[0, 0]))
+    assert not np.allclose(convolve(x, unflipped), correlate(x, w[0, 0]))
+
+
+def test_dense_weight_keeps_out_in():
+    w = RNG.random((3, 5), dtype=np.float32)
+    j = jb.julia_dense_weight(w)
+    assert j.shape == (3, 5) and j.flags.f_contiguous
+    x = RNG.random(5, dtype=np.float32)
+    np.testing.assert_allclose(j @ x, w @ x)  # Julia's W * x on a column vector
+
+
+def knet_rnnparam(w: np.ndarray, inputs: int, hidden: int, gate: int, par: int) -> np.ndarray:
+    """Knet's `rnnparam(r, 1, id, par)` for a one-layer GRU (src/ops20/rnn.jl), in NumPy:
+    matrices first (ids 1-3 (in, hidden), ids 4-6 (hidden, hidden), each a column-major
+    reshape(view, :, hidden)), then the six biases."""
+    if par == 1:
+        lengths = [inputs * hidden] * 3 + [hidden * hidden] * 3
+        end = sum(lengths[:gate])
+        flat = w[end - lengths[gate - 1]:end]
+        return flat.reshape((-1, hidden), order="F")
+    start = len(w) - 6 * hidden + (gate - 1) * hidden
+    return w[start:start + hidden]
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_knet_gru_vector_puts_pytorch_gates_where_knet_reads_them():
+    e, h = 5, 4
+    p = {"gru.weight_ih_l0": RNG.standard_normal((3 * h, e)),
+         "gru.weight_hh_l0": RNG.standard_normal((3 * h, h)),
+         "gru.bias_ih_l0": RNG.standard_normal(3 * h), "gru.bias_hh_l0": RNG.standard_normal(3 * h)}
+    w = jb.knet_gru_vector(*p.values())
+    assert w.shape == (3 * h * e + 3 * h * h + 6 * h,) and w.dtype == np.float32
+    for gate in range(3):  # PyTorch r, z, n = Knet ids 1, 2, 3 (input) and 4, 5, 6 (hidden)
+        rows = slice(gate * h, (gate + 1) * h)
+        np.testing.assert_array_equal(knet_rnnparam(w, e, h, gate + 1, 1),
+                                      p["gru.weight_ih_l0"][rows].T.astype(np.float32))
+        np.testing.assert_array_equal(knet_rnnparam(w, e, h, gate + 4, 1),
+                                      p["gru.weight_hh_l0"][rows].T.astype(np.float32))
+        np.testing.assert_array_equal(knet_rnnparam(w, e, h, gate + 1, 2),
+                                      p["gru.bias_ih_l0"][rows].astype(np.float32))
+        np.testing.assert_array_equal(knet_rnnparam(w, e, h, gate + 4, 2),
+                                      p["gru.bias_hh_l0"][rows].astype(np.float32))
+
+    # Knet's documented GRU formulas on those slices compute the oracle's (PyTorch's) step.
+    x, h0 = RNG.standard_normal((2, e)), RNG.standard_normal((2, h))
+    W = {k: knet_rnnparam(w, e, h, k, 1).T.astype(np.float64) for k in range(1, 7)}
+    b = {k: knet_rnnparam(w, e, h, k, 2).astype(np.float64) for k in range(1, 7)}
+    i = sigmoid(x @ W[2].T + h0 @ W[5].T + b[2] + b[5])  # Knet's "input gate" = z
+    r = sigmoid(x @ W[1].T + h0 @ W[4].T + b[1] + b[4])
+    n = np.tanh(x @ W[3].T + r * (h0 @ W[6].T + b[6]) + b[3])
+    knet_h = (1 - i) * n + i * h0
+    expected, _ = gru_oracle.gru_step({k: v.astype(np.float32).astype(np.float64)
+                                       for k, v in p.items()}, x, h0)
+    np.testing.assert_allclose(knet_h, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_knet_gru_vector_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="GRU shapes"):
+        jb.knet_gru_vector(np.zeros((12, 5)), np.zeros((12, 3)), np.zeros(12), np.zeros(12))
+
+
+def rnn_params(vocab=11, e=5, h=4):
+    return {"embedding.weight": RNG.standard_normal((vocab, e)),
+            "gru.weight_ih_l0": RNG.standard_normal((3 * h, e)),
+            "gru.weight_hh_l0": RNG.standard_normal((3 * h, h)),
+            "gru.bias_ih_l0": RNG.standard_normal(3 * h),
+            "gru.bias_hh_l0": RNG.standard_normal(3 * h),
+            "fc.weight": RNG.standard_normal((2, h)), "fc.bias": RNG.standard_normal(2)}
+
+
+def test_rnn_weights_per_flavor():
+    p = rnn_params()
+    knet = jb.julia_weights("rnn", p, "knet")
+    assert set(knet) == {"embedding.weight", "gru.w", "fc.weight", "fc.bias"}
+    assert knet["embedding.weight"].shape == (5, 11)  # one word a column
+    np.testing.assert_allclose(knet["embedding.weight"][:, 7], p["embedding.weight"][7], rtol=1e-6)
+    flux = jb.julia_weights("rnn", p, "flux")
+    assert set(flux) == {"embedding.weight", "gru.Wi", "gru.Wh", "gru.bi", "gru.bh",
+                         "fc.weight", "fc.bias"}
+    np.testing.assert_allclose(flux["gru.Wi"], p["gru.weight_ih_l0"], rtol=1e-6)
+    assert all(a.dtype == np.float32 and a.flags.f_contiguous for a in flux.values())
+
+
+def test_cnn_and_resnet_kernels_flip_for_flux_only():
+    p = {"conv1.weight": RNG.standard_normal((50, 3, 3, 3)), "conv1.bias": np.zeros(50),
+         "fc1.weight": RNG.standard_normal((512, 6400))}
+    knet, flux = jb.julia_weights("cnn", p, "knet"), jb.julia_weights("cnn", p, "flux")
+    assert knet["conv1.weight"].shape == flux["conv1.weight"].shape == (3, 3, 3, 50)
+    np.testing.assert_allclose(knet["conv1.weight"][0, 1, 2, 7], p["conv1.weight"][7, 2, 1, 0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(flux["conv1.weight"][0, 1, 2, 7], p["conv1.weight"][7, 2, 1, 2],
+                               rtol=1e-6)  # kH flipped (1 -> 1), kW flipped (0 -> 2)
+    assert knet["fc1.weight"].shape == (512, 6400)
+    with pytest.raises(ValueError, match="unknown Julia flavor"):
+        jb.julia_weights("cnn", p, "mxnet.jl")
+
+
+# -- readiness ---------------------------------------------------------------------------------
+
+def fake_julia(directory: Path, version_line: str, name: str = "julia") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+@pytest.fixture
+def no_julia(monkeypatch, tmp_path):
+    """A PATH with no julia on it, no julia variables, juliacall bridge, and environments in
+    tmp_path (so a real Manifest.toml never leaks in)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jb.BRIDGE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    for name, flavor in list(jb.FLAVORS.items()):
+        project = tmp_path / f"env-{name}"
+        project.mkdir()
+        monkeypatch.setitem(jb.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    jb._version_output.cache_clear()
+    return tmp_path
+
+
+def write_manifest(flavor: str, packages: dict[str, str], format2: bool = True) -> None:
+    lines = ['julia_version = "1.10.4"', 'manifest_format = "2.0"'] if format2 else []
+    for name, version in packages.items():
+        lines += [f"[[{'deps.' if format2 else ''}{name}]]", f'version = "{version}"']
+    (jb.FLAVORS[flavor].project / "Manifest.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_readiness_without_julia_names_what_is_missing_and_the_fix(no_julia):
+    ready, reason = jb.julia_readiness("flux")
+    assert not ready
+    assert reason.startswith("julia not found on PATH (need Julia 1.6-1.9 for Knet / >= 1.10 "
+                             "for Flux): install it (juliaup")
+    assert "`pip install juliacall`" in reason and "`python -m harness setup julia`" in reason
+    _, knet_reason = jb.julia_readiness("knet")
+    assert 'pip install "juliacall<=0.9.28"' in knet_reason
+    assert jb.julia_problem("knet") == knet_reason
+
+
+def test_readiness_refuses_a_julia_of_the_wrong_version(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.11.2")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    ready, reason = jb.julia_readiness("knet")
+    assert not ready
+    assert "Knet.jl needs Julia 1.6-1.9" in reason and "is Julia 1.11.2" in reason
+    assert "HARNESS_JULIA_KNET" in reason and "juliaup add 1.9" in reason
+    # the same Julia is fine for Flux: the next missing piece is reported instead
+    monkeypatch.setattr(jb, "juliacall_requirements", lambda: None)
+    ready, reason = jb.julia_readiness("flux")
+    assert not ready and reason.startswith("juliacall is not installed")
+
+
+def test_a_per_flavor_variable_overrides_path(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.11.2")
+    old = fake_julia(no_julia / "old", "julia version 1.9.4")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setenv("HARNESS_JULIA_KNET", str(old))
+    assert jb.find_julia(jb.FLAVORS["knet"]) == (str(old), "HARNESS_JULIA_KNET")
+    assert jb.find_julia(jb.FLAVORS["flux"])[1] == "PATH"
+    monkeypatch.setenv("HARNESS_JULIA", str(no_julia / "missing" / "julia"))
+    path, reason = jb.find_julia(jb.FLAVORS["flux"])
+    assert path is None and reason.startswith("HARNESS_JULIA=") and "not an executable" in reason
+
+
+def test_a_binary_that_prints_no_version_is_reported(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "something else")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    ready, reason = jb.julia_readiness("flux")
+    assert not ready and "did not print `julia version X.Y.Z`" in reason
+
+
+def test_readiness_checks_juliacall_against_the_julia_version(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.9.4")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setattr(jb, "juliacall_requirements", lambda: ("0.9.34", "^1.10.3", "0.9.34"))
+    ready, reason = jb.julia_readiness("knet")
+    assert not ready
+    assert "juliacall 0.9.34 supports Julia ^1.10.3, not 1.9.4" in reason
+    assert '"juliacall<=0.9.28"' in reason
+
+
+def test_readiness_wants_an_instantiated_environment_with_matching_pythoncall(no_julia,
+                                                                               monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.9.4")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setattr(jb, "juliacall_requirements",
+                        lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
+    ready, reason = jb.julia_readiness("knet")
+    assert not ready and "not instantiated (no Manifest.toml)" in reason
+    assert reason.endswith("run `python -m harness setup julia`")
+    write_manifest("knet", {"Knet": "1.4.10", "PythonCall": "0.9.25"}, format2=False)
+    ready, reason = jb.julia_readiness("knet")
+    assert not ready and "needs PythonCall 0.9.28" in reason and "has 0.9.25" in reason
+    write_manifest("knet", {"PythonCall": "0.9.28"})
+    ready, reason = jb.julia_readiness("knet")
+    assert not ready and "has no Knet" in reason
+    write_manifest("knet", {"Knet": "1.4.10", "PythonCall": "0.9.28"})
+    ready, reason = jb.julia_readiness("knet")
+    assert ready, reason
+    assert "Julia 1.9.4" in reason and "Knet 1.4.10" in reason and "juliacall 0.9.28" in reason
+    assert jb.julia_problem("knet") is None
+
+
+def test_juliacall_requirements_are_read_from_its_juliapkg_json(tmp_path, monkeypatch):
+    package = tmp_path / "juliacall"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    (package / "juliapkg.json").write_text(
+        '{"julia": "~1.9,^1.10.3", "packages": {"PythonCall": '
+        '{"uuid": "6099a3de-0909-46bc-b1f4-468b9a2dfc0d", "version": "=0.9.28"}}}')
+    info = tmp_path / "juliacall-0.9.28.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: juliacall\nVersion: 0.9.28\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert jb.juliacall_requirements() == ("0.9.28", "~1.9,^1.10.3", "0.9.28")
+
+
+def test_pyjulia_bridge_is_checked_when_chosen(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.10.4")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setenv(jb.BRIDGE_VARIABLE, "pyjulia")
+    monkeypatch.setattr(jb.importlib.util, "find_spec", lambda name: None)
+    ready, reason = jb.julia_readiness("flux")
+    assert not ready and "PyJulia is not installed" in reason
+    monkeypatch.setenv(jb.BRIDGE_VARIABLE, "pycall")
+    ready, reason = jb.julia_readiness("flux")
+    assert not ready and "'juliacall' (default) or 'pyjulia'" in reason
+
+
+@pytest.mark.parametrize("spec, version, expected", [
+    ("^1.10.3", (1, 10, 3), True), ("^1.10.3", (1, 10, 2), False), ("^1.10.3", (1, 12, 0), True),
+    ("^1.10.3", (2, 0, 0), False), ("~1.9,^1.10.3", (1, 9, 4), True),
+    ("~1.9,^1.10.3", (1, 10, 0), False), ("~1.9,^1.10.3", (1, 8, 5), False),
+    ("~1.6.1,~1.7,~1.8,~1.9,=1.10.0,^1.10.3", (1, 6, 7), True),
+    ("~1.6.1,~1.7,~1.8,~1.9,=1.10.0,^1.10.3", (1, 10, 0), True),
+    ("~1.6.1,~1.7,~1.8,~1.9,=1.10.0,^1.10.3", (1, 10, 1), False),
+    ("1.6.1-1.10.0,^1.10.3", (1, 8, 0), True), ("1.6.1-1.10.0,^1.10.3", (1, 10, 2), False),
+    ("1.6.1", (1, 11, 0), True), ("1.6.1", (1, 6, 0), False), ("1.6 - 1.9", (1, 9, 9), True),
+    ("1.6 - 1.9", (1, 10, 0), False)])
+def test_julia_compat_specifiers(spec, version, expected):
+    assert jb.julia_compat_contains(spec, version) is expected
+
+
+def test_manifest_versions_reads_both_formats(tmp_path):
+    (tmp_path / "Manifest.toml").write_text(
+        '[[Knet]]\ndeps = ["CUDA"]\nuuid = "1902f260-5fb4-5aff-8c31-6271790ab950"\n'
+        'version = "1.4.10"\n\n[[Random]]\nuuid = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n')
+    assert jb.manifest_versions(tmp_path / "Manifest.toml") == {"Knet": "1.4.10", "Random": ""}
+
+
+def test_juliacall_is_pointed_at_the_flavor_environment_offline():
+    env = jb.juliacall_environment(jb.FLAVORS["flux"], "/opt/julia/bin/julia")
+    assert env["PYTHON_JULIACALL_EXE"] == env["PYTHON_JULIAPKG_EXE"] == "/opt/julia/bin/julia"
+    assert env["PYTHON_JULIACALL_PROJECT"] == env["PYTHON_JULIAPKG_PROJECT"] == \
+        str(jb.JULIA_IMPLS / "flux")
+    assert env["PYTHON_JULIAPKG_OFFLINE"] == "yes"
+    assert jb.juliacall_environment(jb.FLAVORS["knet"], "j")["PYTHON_JULIACALL_PROJECT"] == \
+        str(jb.REPO_ROOT)
+
+
+# -- the adapters, against a stand-in for the Julia module -------------------------------------
+
+class FakeJuliaModule:
+    """Records every call the adapter makes and answers as the Julia files do (arrays of one
+    sample a column), so the Python half is tested end to end without Julia."""
+
+    def __init__(self, width: int, cudnn: str = "no") -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.width, self.cudnn, self.n = width, cudnn, 0
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            if name == "prepare":
+                self.n = args[-1].shape[-1]  # x_test (…, N)
+            if name == "predict":
+                return np.asfortranarray(np.tile(np.arange(self.width, dtype=np.float32)[:, None],
+                                                 (1, self.n)))
+            if name == "extract":
+                first, last = args[1], args[2]
+                return np.asfortranarray(np.ones((self.width, last - first + 1), np.float32))
+            if name == "info":
+                return {"framework_version": "1.4.10", "julia_version": "1.9.4",
+                        "device": "cuda", "device_name": "NVIDIA H100", "cudnn": self.cudnn,
+                        "precision": "fp32 (CUDA.jl math_mode=DEFAULT_MATH)"}
+            return None
+        return call
+
+
+class FakeBridge:
+    name, version = "juliacall", "0.9.28"
+
+
+def adapter(cls, width: int, flavor: str = "knet", cudnn: str = "no"):
+    impl = cls.__new__(cls)  # everything __init__ does except starting Julia
+    impl.requested_device, impl.options = "auto", {"flavor": flavor}
+    impl.flavor, impl.bridge, impl.start_s = jb.FLAVORS[flavor], FakeBridge(), 1.5
+    impl.module, impl.state = FakeJuliaModule(width, cudnn), object()
+    return impl
+
+
+def test_cnn_adapter_hands_julia_its_layouts_and_returns_canonical_logits():
+    impl = adapter(jb.JuliaCNN, 10)
+    data = TrainingData(x_train=RNG.random((6, 3, 32, 32), dtype=np.float32),
+                        y_train=np.array([0, 1, 2, 3, 4, 9], np.int32),
+                        x_test=RNG.random((5, 3, 32, 32), dtype=np.float32),
+                        y_test=np.zeros(5, np.int32))
+    impl.prepare(data)
+    impl.build(CNNConfig(batch_size=3), seed=7)
+    impl.train_epoch(np.array([5, 0, 2, 1, 3, 4]))
+    logits = impl.predict()
+    impl.sync()
+    names = [c[0] for c in impl.module.calls]
+    assert names == ["prepare", "build", "train_epoch", "predict", "sync"]
+    _, (state, x, y, xt), _ = impl.module.calls[0]
+    assert state is impl.state
+    assert x.shape == (32, 32, 3, 6) and np.shares_memory(x, data.x_train)
+    np.testing.assert_array_equal(y, [1, 2, 3, 4, 5, 10])
+    assert xt.shape == (32, 32, 3, 5)
+    _, (_, seed), kwargs = impl.module.calls[1]
+    assert seed == 7 and kwargs == {"batch_size": 3, "lr": 0.01, "momentum": 0.9, "n_classes": 10}
+    np.testing.assert_array_equal(impl.module.calls[2][1][1], [6, 1, 3, 2, 4, 5])
+    assert logits.shape == (5, 10) and logits.flags.c_contiguous
+    np.testing.assert_array_equal(logits[2], np.arange(10))
+    with pytest.raises(ValueError, match="whole number of batches"):
+        impl.train_epoch(np.arange(4))
+
+
+def test_rnn_adapter_passes_tokens_and_every_hyperparameter():
+    impl = adapter(jb.JuliaRNN, 2, flavor="flux")
+    data = TrainingData(x_train=RNG.integers(0, 30000, (4, 150), dtype=np.int32),
+                        y_train=np.array([0, 1, 1, 0], np.int32),
+                        x_test=RNG.integers(0, 30000, (3, 150), dtype=np.int32),
+                        y_test=np.zeros(3, np.int32))
+    impl.prepare(data)
+    impl.build(RNNConfig(), seed=0)
+    logits = impl.predict()
+    _, (_, x, y, xt), _ = impl.module.calls[0]
+    assert x.shape == (150, 4) and x.dtype == np.int32 and np.shares_memory(x, data.x_train)
+    np.testing.assert_array_equal(y, [1, 2, 2, 1])
+    kwargs = impl.module.calls[1][2]
+    assert kwargs == {"batch_size": 64, "vocab_size": 30000, "embedding_dim": 125, "hidden": 100,
+                      "n_classes": 2, "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert logits.shape == (3, 2)
+
+
+def test_features_adapter_loads_canonical_weights_before_build_and_extracts_rows():
+    impl = adapter(jb.JuliaFeatures, 2048, flavor="flux")
+    images = RNG.random((4, 3, 8, 8), dtype=np.float32)
+    impl.prepare(images)
+    weights = {"conv1.weight": RNG.standard_normal((64, 3, 7, 7)).astype(np.float32),
+               "bn1.weight": np.ones(64, np.float32), "fc.weight": np.zeros((1000, 2048))}
+    impl.build(InferenceConfig(), weights, seed=3)
+    features = impl.extract(2, 4)
+    calls = impl.module.calls
+    assert [c[0] for c in calls] == ["prepare", "load_weight", "load_weight", "build", "extract"]
+    loaded = {c[1][1]: c[1][2] for c in calls if c[0] == "load_weight"}
+    assert set(loaded) == {"conv1.weight", "bn1.weight"}  # the classifier is cut off
+    assert loaded["conv1.weight"].shape == (7, 7, 3, 64)
+    np.testing.assert_allclose(loaded["conv1.weight"][0, 0, 1, 5],
+                               weights["conv1.weight"][5, 1, 6, 6])  # flipped for Flux's Conv
+    assert calls[4][1][1:] == (3, 4)  # rows 2, 3 -> Julia's 3:4
+    assert features.shape == (2, 2048)
+
+
+def test_info_reports_julia_and_the_bridge():
+    info = adapter(jb.JuliaRNN, 2, cudnn="yes").info()
+    assert (info.framework, info.framework_version, info.language, info.language_version) == \
+        ("Knet.jl", "1.4.10", "julia", "1.9.4")
+    assert info.device == "cuda" and info.cudnn is True
+    assert info.extra["bridge"] == "juliacall 0.9.28" and info.extra["not_run_in_ci"] is True
+    assert info.extra["julia_start_s"] == 1.5
+
+
+def test_constructing_an_adapter_without_julia_says_why(no_julia):
+    with pytest.raises(jb.JuliaNotReady, match="julia not found on PATH"):
+        jb.JuliaCNN(device="cpu", flavor="flux")
+    with pytest.raises(ValueError, match="unknown Julia flavor 'lux'"):
+        jb.JuliaFeatures(flavor="lux")
+
+
+def test_importing_the_bridge_starts_no_julia():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.julia_bridge; "
+            "print([m for m in ('juliacall', 'julia') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=jb.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(jb.REPO_ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,147 @@
+"""`python -m harness setup julia` (harness/julia_setup.py), with stand-in julia binaries:
+what it runs, in which environment, and how it reports a missing or wrong Julia."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import stat
+from pathlib import Path
+
+import pytest
+
+from harness import julia_bridge as jb
+from harness import julia_setup as js
+
+FAKE_JULIA = """#!/bin/sh
+# a stand-in for julia: prints a version, records its arguments, writes a manifest
+if [ "$1" = "--version" ]; then echo "julia version {version}"; exit 0; fi
+for a in "$@"; do case "$a" in --project=*) dir="${{a#--project=}}";; esac; done
+printf '%s\\n' "$@" > "$dir/julia-args.txt"
+echo "JULIA_CONDAPKG_BACKEND=$JULIA_CONDAPKG_BACKEND" >> "$dir/julia-args.txt"
+if [ -n "{status}" ] && [ "{status}" != "0" ]; then exit {status}; fi
+printf 'manifest_format = "2.0"\\n[[deps.{package}]]\\nversion = "1.0.0"\\n[[deps.PythonCall]]\\nversion = "0.9.28"\\n' > "$dir/Manifest.toml"
+"""
+
+
+@pytest.fixture
+def environments(monkeypatch, tmp_path):
+    """Both flavors' environments in tmp_path, no julia anywhere, juliacall 0.9.28 'installed'."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jb.BRIDGE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    for name, flavor in list(jb.FLAVORS.items()):
+        project = tmp_path / f"env-{name}"
+        project.mkdir()
+        monkeypatch.setitem(jb.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    monkeypatch.setattr(jb, "juliacall_requirements", lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
+    jb._version_output.cache_clear()
+    return tmp_path
+
+
+def install_fake_julia(directory: Path, version: str, package: str, status: int = 0) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "julia"
+    path.write_text(FAKE_JULIA.format(version=version, package=package, status=status))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def run_cli(argv: list[str], targets=None) -> int:
+    parser = argparse.ArgumentParser()
+    js.register(parser.add_subparsers(), targets)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_setup_instantiates_the_flux_environment_with_pythoncall_pinned(environments,
+                                                                        monkeypatch, capsys):
+    install_fake_julia(environments / "bin", "1.10.4", "Flux")
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    assert run_cli(["setup", "julia", "--flavor", "flux"]) == 0
+    args = (jb.FLAVORS["flux"].project / "julia-args.txt").read_text().splitlines()
+    assert args[0] == f"--project={jb.FLAVORS['flux'].project}"
+    script = args[args.index("-e") + 1]
+    assert 'Pkg.add(Pkg.PackageSpec(name="PythonCall", version=v"0.9.28"))' in script
+    assert script.index("Pkg.instantiate()") < script.index("Pkg.precompile()") \
+        < script.index("using Flux")
+    assert "JULIA_CONDAPKG_BACKEND=Null" in args  # PythonCall must not fetch its own Python
+    out = capsys.readouterr().out
+    assert "Flux.jl: ready" in out
+    assert jb.julia_readiness("flux")[0]
+
+
+def test_setup_all_skips_a_flavor_without_a_suitable_julia(environments, monkeypatch, capsys):
+    install_fake_julia(environments / "bin", "1.11.2", "Flux")
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    assert run_cli(["setup", "julia"]) == 0  # Flux done, Knet skipped: still a success
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Knet.jl: skipped" in out and "Knet.jl needs 1.6-1.9" in out
+    assert "HARNESS_JULIA_KNET" in out
+    assert not (jb.FLAVORS["knet"].project / "julia-args.txt").exists()
+    # asked for by name, the same gap is a failure
+    assert run_cli(["setup", "julia", "--flavor", "knet"]) == 1
+    assert "Knet.jl: failed" in capsys.readouterr().out
+
+
+def test_setup_uses_the_per_flavor_julia(environments, monkeypatch):
+    install_fake_julia(environments / "bin", "1.11.2", "Flux")
+    old = install_fake_julia(environments / "julia19", "1.9.4", "Knet")
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    monkeypatch.setenv("HARNESS_JULIA_KNET", str(old))
+    assert run_cli(["setup", "julia"]) == 0
+    assert jb.julia_readiness("knet")[0] and jb.julia_readiness("flux")[0]
+
+
+def test_setup_without_julia_fails_with_the_install_steps(environments, capsys):
+    assert run_cli(["setup", "julia"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "julia not found on PATH" in out and "juliaup" in out
+
+
+def test_a_failing_julia_run_fails_setup(environments, monkeypatch, capsys):
+    install_fake_julia(environments / "bin", "1.10.4", "Flux", status=3)
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    assert run_cli(["setup", "julia", "--flavor", "flux"]) == 1
+    assert "Julia exited with status 3" in " ".join(capsys.readouterr().out.split())
+    assert not (jb.FLAVORS["flux"].project / "Manifest.toml").exists()
+
+
+def test_dry_run_runs_nothing(environments, monkeypatch, capsys):
+    install_fake_julia(environments / "bin", "1.10.4", "Flux")
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    assert run_cli(["setup", "julia", "--flavor", "flux", "--dry-run"]) == 0
+    assert not (jb.FLAVORS["flux"].project / "julia-args.txt").exists()
+    assert "Pkg.instantiate()" in capsys.readouterr().out
+
+
+def test_setup_needs_juliacall_to_know_which_pythoncall(environments, monkeypatch, capsys):
+    install_fake_julia(environments / "bin", "1.10.4", "Flux")
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    monkeypatch.setattr(jb, "juliacall_requirements", lambda: None)
+    assert run_cli(["setup", "julia", "--flavor", "flux"]) == 1
+    assert "juliacall is not installed" in capsys.readouterr().out
+
+
+def test_force_resolves_afresh(environments, monkeypatch):
+    install_fake_julia(environments / "bin", "1.10.4", "Flux", status=3)
+    monkeypatch.setenv("PATH", str(environments / "bin"))
+    manifest = jb.FLAVORS["flux"].project / "Manifest.toml"
+    manifest.write_text("stale")
+    assert run_cli(["setup", "julia", "--flavor", "flux", "--force"]) == 1
+    assert not manifest.exists()
+
+
+def test_other_setup_targets_share_the_command():
+    seen = []
+
+    def mxnet(args: argparse.Namespace) -> int:
+        seen.append(args.force)
+        return 7
+
+    targets = {"mxnet": ("the isolated MXNet environment", mxnet)}
+    assert run_cli(["setup", "mxnet", "--force"], targets) == 7
+    assert seen == [True]
+    with pytest.raises(SystemExit):
+        run_cli(["setup", "chainer"], targets)

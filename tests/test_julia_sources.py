@@ -1,0 +1,141 @@
+"""The Julia sources, checked without Julia: every .jl file parses (tree-sitter-julia), reads
+in the section order of the Python files, and defines every function, with every keyword, that
+harness/julia_bridge.py calls."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from harness import julia_bridge as jb
+
+tree_sitter = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-julia")
+tree_sitter_julia = pytest.importorskip("tree_sitter_julia",
+                                        reason="pip install tree-sitter tree-sitter-julia")
+
+JULIA_FILES = sorted(jb.JULIA_IMPLS.rglob("*.jl"))
+IMPLEMENTATIONS = [jb.FLAVORS[f].sources / jb.SOURCES[b]
+                   for f in jb.FLAVORS for b in jb.SOURCES]
+
+TRAINING_SECTIONS = ["# == data ==", "# == model ==", "# == loss and optimizer ==",
+                     "# == training epoch ==", "# == prediction =="]
+INFERENCE_SECTIONS = ["# == data ==", "# == model ==", "# == features =="]
+
+# What the adapters call on each module (harness/julia_bridge.py) besides `build`.
+CALLED = {"cnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info",
+                  "load_weight"},
+          "rnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info",
+                  "load_weight"},
+          "inference": {"State", "prepare", "build", "extract", "sync", "info", "load_weight"}}
+
+
+def parser():
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_julia.language()))
+
+
+def syntax_errors(source: bytes) -> list[str]:
+    """Every ERROR or MISSING node, as 'line:column kind'."""
+    found: list[str] = []
+    stack = [parser().parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            kind = f"missing {node.type}" if node.is_missing else "syntax error"
+            found.append(f"{node.start_point[0] + 1}:{node.start_point[1] + 1} {kind}")
+        stack.extend(node.children)
+    return found
+
+
+def definitions(source: bytes) -> dict[str, list]:
+    """Function names defined (long form, short form, or a struct's type name) -> the
+    argument_list nodes of their signatures."""
+    found: dict[str, list] = {}
+    stack = [parser().parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        call = None
+        if node.type == "function_definition":
+            signature = next((c for c in node.named_children if c.type == "signature"), None)
+            call = signature.named_children[0] if signature and signature.named_children else None
+        elif node.type == "assignment" and node.named_children[0].type == "call_expression":
+            call = node.named_children[0]
+        elif node.type == "struct_definition":
+            head = node.named_children[0]
+            found.setdefault(head.named_children[0].text.decode(), [])
+        if call is not None and call.type == "call_expression":
+            name = call.named_children[0].text.decode()
+            found.setdefault(name, []).append(call.named_children[1])
+        stack.extend(node.named_children)
+    return found
+
+
+def keywords(arguments) -> set[str]:
+    """Keyword parameter names: what follows the ';' of an argument list."""
+    names, after = set(), False
+    for child in arguments.children:
+        if child.type == ";":
+            after = True
+        elif after and child.type == "identifier":
+            names.add(child.text.decode())
+        elif after and child.type in ("named_argument", "typed_expression"):
+            while child.type != "identifier":  # e::Int=2 -> e::Int -> e
+                child = child.named_children[0]
+            names.add(child.text.decode())
+    return names
+
+
+@pytest.mark.parametrize("path", JULIA_FILES, ids=lambda p: str(p.relative_to(jb.JULIA_IMPLS)))
+def test_every_julia_file_parses(path: Path):
+    assert syntax_errors(path.read_bytes()) == []
+
+
+def test_the_checker_catches_broken_julia():
+    assert syntax_errors(b"function f(x)\n    x + 1\nend\n") == []
+    assert syntax_errors(b"function f(x)\n    x +\nend\n")  # a dangling operator
+    assert syntax_errors(b"module M\nfunction f(x)\n    x + 1\n")  # `end`s missing
+    assert syntax_errors(b"y = [1, 2\n")  # an unclosed bracket
+
+
+def test_there_are_julia_sources_for_every_flavor_and_benchmark():
+    assert [p for p in IMPLEMENTATIONS if not p.is_file()] == []
+    assert (jb.JULIA_IMPLS / "test" / "runtests.jl").is_file()
+    assert (jb.REPO_ROOT / "Project.toml").is_file()
+    assert (jb.FLAVORS["flux"].project / "Project.toml").is_file()
+
+
+@pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sections_read_in_the_python_files_order(path: Path):
+    text = path.read_text()
+    sections = INFERENCE_SECTIONS if path.name == "inference.jl" else TRAINING_SECTIONS
+    positions = [text.find(marker) for marker in sections]
+    assert -1 not in positions, f"missing: {[s for s, p in zip(sections, positions) if p < 0]}"
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_julia_defines_what_the_bridge_calls(path: Path):
+    benchmark = next(b for b, name in jb.SOURCES.items() if name == path.name)
+    defined = definitions(path.read_bytes())
+    for helper in ("device.jl",):  # included files count as the module's own
+        defined.update(definitions((path.parent / helper).read_bytes()))
+    missing = CALLED[benchmark] - set(defined)
+    assert not missing, f"{path.name} lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("flavor", list(jb.FLAVORS))
+@pytest.mark.parametrize("benchmark, adapter", [("cnn", jb.JuliaCNN), ("rnn", jb.JuliaRNN)])
+def test_build_keywords_match_what_the_adapter_passes(flavor, benchmark, adapter):
+    path = jb.FLAVORS[flavor].sources / jb.SOURCES[benchmark]
+    (arguments,) = definitions(path.read_bytes())["build"]
+    passed = set()
+    for line in inspect.getsource(adapter.build).splitlines():  # keyword=... in the call
+        passed |= {part.split("=")[0].strip() for part in line.split(",")
+                   if "=config." in part.replace(" ", "")}
+    assert passed and keywords(arguments) == passed
+
+
+def test_the_keyword_reader_reads_keywords():
+    (arguments,) = definitions(b"f(a, b; c, d=1, e::Int=2) = a\n")["f"]
+    assert keywords(arguments) == {"c", "d", "e"}
