@@ -35,7 +35,6 @@ import re
 import shutil
 import subprocess
 import time
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -208,12 +207,28 @@ def manifest_path(flavor: Flavor) -> Path | None:
     return found[0] if found else None
 
 
+_MANIFEST_ENTRY = re.compile(r'^\[\[(?:deps\.)?"?([^"\]]+)"?\]\]\s*$')
+_MANIFEST_VERSION = re.compile(r'^version\s*=\s*"([^"]*)"')
+
+
 def manifest_versions(path: Path) -> dict[str, str]:
-    """Package -> version in a Julia manifest (format 1: top-level tables; 2: under `deps`)."""
-    data = tomllib.loads(path.read_text())
-    deps = data["deps"] if "manifest_format" in data else data
-    return {name: entries[0].get("version", "")
-            for name, entries in deps.items() if isinstance(entries, list) and entries}
+    """Package -> version in a Julia manifest (format 1: `[[Name]]` tables; 2: `[[deps.Name]]`).
+    Read line by line (no TOML parser: Python 3.10 has none in its standard library); a
+    standard library package has no version ("")."""
+    versions: dict[str, str] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        entry = _MANIFEST_ENTRY.match(line.strip())
+        if entry:
+            current = entry.group(1)
+            versions.setdefault(current, "")
+            continue
+        version = _MANIFEST_VERSION.match(line.strip())
+        if version and current is not None and not versions[current]:
+            versions[current] = version.group(1)
+        elif line.startswith("["):  # another table ends the entry
+            current = None
+    return versions
 
 
 def julia_readiness(flavor: str) -> tuple[bool, str]:
@@ -383,9 +398,9 @@ def julia_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dic
     f = flavor_named(flavor)
     out: dict[str, np.ndarray] = {}
     for name, value in params.items():
-        value = np.asarray(value, dtype=np.float32)
-        if name.startswith("gru."):
+        if name.startswith("gru.") or name.endswith("num_batches_tracked"):  # a counter
             continue
+        value = np.asarray(value, dtype=np.float32)
         if model == "rnn" and name == "embedding.weight":
             out[name] = np.asfortranarray(value.T)  # (vocab, E) -> (E, vocab): one word a column
         elif value.ndim == 4:

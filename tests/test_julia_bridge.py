@@ -380,6 +380,13 @@ def test_manifest_versions_reads_both_formats(tmp_path):
         '[[Knet]]\ndeps = ["CUDA"]\nuuid = "1902f260-5fb4-5aff-8c31-6271790ab950"\n'
         'version = "1.4.10"\n\n[[Random]]\nuuid = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n')
     assert jb.manifest_versions(tmp_path / "Manifest.toml") == {"Knet": "1.4.10", "Random": ""}
+    (tmp_path / "Manifest.toml").write_text(
+        'julia_version = "1.10.4"\nmanifest_format = "2.0"\n\n[[deps.Flux]]\n'
+        'deps = ["Adapt"]\nuuid = "587475ba-b771-5e3f-ad9e-33799f191a9c"\nversion = "0.16.11"\n'
+        '\n    [deps.Flux.extensions]\n    FluxCUDAExt = "CUDA"\n\n[[deps."Odd.Name"]]\n'
+        'version = "2.0.1"\n')
+    assert jb.manifest_versions(tmp_path / "Manifest.toml") == {"Flux": "0.16.11",
+                                                                "Odd.Name": "2.0.1"}
 
 
 def test_juliacall_is_pointed_at_the_flavor_environment_offline():
@@ -483,7 +490,8 @@ def test_features_adapter_loads_canonical_weights_before_build_and_extracts_rows
     images = RNG.random((4, 3, 8, 8), dtype=np.float32)
     impl.prepare(images)
     weights = {"conv1.weight": RNG.standard_normal((64, 3, 7, 7)).astype(np.float32),
-               "bn1.weight": np.ones(64, np.float32), "fc.weight": np.zeros((1000, 2048))}
+               "bn1.weight": np.ones(64, np.float32), "fc.weight": np.zeros((1000, 2048)),
+               "bn1.num_batches_tracked": np.array(0)}
     impl.build(InferenceConfig(), weights, seed=3)
     features = impl.extract(2, 4)
     calls = impl.module.calls
