@@ -88,6 +88,15 @@ FLAVORS: dict[str, Flavor] = {
 SOURCES = {"cnn": "cnn.jl", "rnn": "rnn.jl", "inference": "inference.jl"}
 
 
+def row_options(flavor: str) -> dict[str, Any]:
+    """The registry's `options` for a Julia row: the flavor for the adapters, and the Julia
+    source of each benchmark for `python -m harness show` (its entry point is this module)."""
+    f = flavor_named(flavor)
+    return {"flavor": f.name,
+            "source": {benchmark: str((f.sources / name).relative_to(REPO_ROOT))
+                       for benchmark, name in SOURCES.items()}}
+
+
 class JuliaNotReady(RuntimeError):
     """Julia, juliacall or the Julia environment is missing; the message says how to fix it."""
 
@@ -425,7 +434,7 @@ def julia_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dic
 
 def juliacall_environment(flavor: Flavor, julia: str) -> dict[str, str]:
     """Variables that make juliacall use this julia and this flavor's environment as is:
-    PYTHON_JULIACALL_EXE/PROJECT (juliacall >= 0.9.26 then skips juliapkg), and juliapkg's
+    PYTHON_JULIACALL_EXE/PROJECT (juliacall >= 0.9.28 then skips juliapkg), and juliapkg's
     EXE/PROJECT with OFFLINE=yes for older juliacall (it then installs nothing; `setup julia`
     did). Signal handling on: CUDA.jl and Julia's GC rely on it in a host process."""
     project = str(flavor.project)

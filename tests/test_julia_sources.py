@@ -139,3 +139,18 @@ def test_build_keywords_match_what_the_adapter_passes(flavor, benchmark, adapter
 def test_the_keyword_reader_reads_keywords():
     (arguments,) = definitions(b"f(a, b; c, d=1, e::Int=2) = a\n")["f"]
     assert keywords(arguments) == {"c", "d", "e"}
+
+
+@pytest.mark.parametrize("flavor", list(jb.FLAVORS))
+@pytest.mark.parametrize("benchmark", list(jb.SOURCES))
+def test_show_finds_every_section_of_the_julia_row(flavor, benchmark):
+    from harness import show
+
+    options = jb.row_options(flavor)
+    assert options["flavor"] == flavor
+    source = show._path_source(flavor, options["source"][benchmark])
+    sections = show.extract(source, benchmark).sections
+    assert set(show.SECTIONS[benchmark]) <= set(sections)
+    last = show.SECTIONS[benchmark][-1]
+    assert "load_weight" not in sections[last].code  # the bridge's hooks are no section
+    assert "sync(s::State)" not in sections[last].code

@@ -73,6 +73,8 @@ end
 extract(s::State, first::Integer, last::Integer) =
     Flux.cpu_device()(s.model(s.dev(s.images[:, :, :, first:last])))
 
+# == bridge ==
+# What harness/julia_bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev)
 

@@ -125,6 +125,8 @@ function predict(s::State)
                          for i in 1:s.batch:n])
 end
 
+# == bridge ==
+# What harness/julia_bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
 

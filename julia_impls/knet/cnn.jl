@@ -46,6 +46,22 @@ function prepare(s::State, xtrain, ytrain, xtest)
 end
 
 # == model ==
+conv(w, x) = conv4(w, x; padding=1, mode=1)
+
+"Logits (classes, batch). Dropout acts only while @diff records (training)."
+function forward(w, x)
+    x = relu.(conv(w.conv1, x) .+ w.b1)
+    x = conv(w.conv2, x) .+ w.b2
+    x = dropout(relu.(pool(x)), 0.25)       # 2x2 max-pool, then ReLU, then dropout
+    x = relu.(conv(w.conv3, x) .+ w.b3)
+    x = conv(w.conv4, x) .+ w.b4
+    x = dropout(relu.(pool(x)), 0.25)
+    x = mat(x)                              # (8*8*100, batch): W fastest, C slowest = PyTorch's
+                                            # C,H,W flatten order
+    x = dropout(relu.(w.fc1 * x .+ w.fb1), 0.5)
+    return w.fc2 * x .+ w.fb2
+end
+
 "Glorot-uniform weights, zero biases: conv kernels (kW, kH, in, out), dense (out, in)."
 function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
     Random.seed!(seed)
@@ -66,22 +82,6 @@ function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
         w.opt = Momentum(lr=lr, gamma=momentum)
     end
     return nothing
-end
-
-conv(w, x) = conv4(w, x; padding=1, mode=1)
-
-"Logits (classes, batch). Dropout acts only while @diff records (training)."
-function forward(w, x)
-    x = relu.(conv(w.conv1, x) .+ w.b1)
-    x = conv(w.conv2, x) .+ w.b2
-    x = dropout(relu.(pool(x)), 0.25)       # 2x2 max-pool, then ReLU, then dropout
-    x = relu.(conv(w.conv3, x) .+ w.b3)
-    x = conv(w.conv4, x) .+ w.b4
-    x = dropout(relu.(pool(x)), 0.25)
-    x = mat(x)                              # (8*8*100, batch): W fastest, C slowest = PyTorch's
-                                            # C,H,W flatten order
-    x = dropout(relu.(w.fc1 * x .+ w.fb1), 0.5)
-    return w.fc2 * x .+ w.fb2
 end
 
 loss(w, x, y) = nll(forward(w, x), y)
@@ -110,6 +110,8 @@ function predict(s::State)
     return reduce(hcat, batches)
 end
 
+# == bridge ==
+# What harness/julia_bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype)
 

@@ -74,6 +74,8 @@ end
 extract(s::State, first::Integer, last::Integer) =
     Array(features(s, s.atype(s.images[:, :, :, first:last])))
 
+# == bridge ==
+# What harness/julia_bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype)
 

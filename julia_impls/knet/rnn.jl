@@ -99,6 +99,8 @@ function predict(s::State)
                          for i in 1:s.batch:n])
 end
 
+# == bridge ==
+# What harness/julia_bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
 
