@@ -1,0 +1,158 @@
+"""`verify` end to end: PyTorch passes every check; deliberately broken ports fail at the
+right place; an implementation without the hooks is reported, not passed."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from harness import registry, verify
+from harness.results import read_results
+
+pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
+
+ROWS = {  # name -> {benchmark: entry point}
+    "pytorch": None,  # the real registry row
+    "broken-flatten": {"cnn": "tests.broken_impls:FlattenHWC"},
+    "broken-dampening": {"cnn": "tests.broken_impls:SGDWithDampening"},
+    "no-hooks": {"cnn": "tests.fake_impls:SoftmaxRegression"},
+    "broken-reset-before": {"rnn": "tests.broken_impls:ResetBeforeGRU"},
+    "broken-bn-eps": {"inference": "tests.broken_impls:BatchNormEps1e3"},
+    "crashes": {"inference": "tests.fake_impls:RaisesOnBuild"},
+}
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    """One verify run over every row and benchmark (batch 4, ResNet-50 at 64x64, CPU)."""
+    tmp = tmp_path_factory.mktemp("verify")
+    extra = [registry.Implementation(name=name, framework="PyTorch", language="python",
+                                     entry_points=entries, description="test double")
+             for name, entries in ROWS.items() if entries]
+    saved = list(registry.IMPLEMENTATIONS)
+    registry.IMPLEMENTATIONS.extend(extra)
+    try:
+        settings = verify.Settings(device="cpu", results=tmp / "verify.jsonl", image_size=64,
+                                   batch={"cnn": 4, "rnn": 4, "inference": 1},
+                                   weights_dir=tmp / "weights", timeout=600)
+        records = verify.verify(list(ROWS), ["cnn", "rnn", "inference"], settings)
+    finally:
+        registry.IMPLEMENTATIONS[:] = saved
+    return {(r["impl"], r["benchmark"]): r for r in records}, tmp
+
+
+def checks(record):
+    return {c["name"]: c for c in record["checks"]}
+
+
+@pytest.mark.parametrize("benchmark", ["cnn", "rnn", "inference"])
+def test_pytorch_passes_every_check(outcome, benchmark):
+    record = outcome[0][("pytorch", benchmark)]
+    assert record["status"] == "passed", record
+    assert record["checks"] and all(c["passed"] for c in record["checks"])
+    assert record["layers"] and all(layer["passed"] for layer in record["layers"])
+    assert record["tier"] == "fp32"
+
+
+def test_flatten_order_is_found_at_the_flatten_layer(outcome):
+    record = outcome[0][("broken-flatten", "cnn")]
+    assert record["status"] == "failed"
+    assert not checks(record)["logits, initial weights"]["passed"]
+    assert record["first_divergence"].startswith("flatten")
+    assert "10 layer(s) before it agree" in record["first_divergence"]
+
+
+def test_dampening_passes_step_one_and_fails_step_two(outcome):
+    record = outcome[0][("broken-dampening", "cnn")]
+    by_name = checks(record)
+    assert record["status"] == "failed"
+    assert by_name["logits, initial weights"]["passed"] and by_name["update, step 1"]["passed"]
+    assert not by_name["update, step 2"]["passed"]
+    assert by_name["update, step 2"]["rel"] > 0.2  # far beyond fp32's reach, not borderline
+    assert record["first_divergence"].startswith("none: every layer's forward output agrees")
+
+
+def test_reset_before_gates_are_found_in_the_gru(outcome):
+    record = outcome[0][("broken-reset-before", "rnn")]
+    assert record["status"] == "failed"
+    assert record["first_divergence"].startswith("gru")
+    layers = {layer["name"]: layer for layer in record["layers"]}
+    assert layers["embedding"]["passed"] and not layers["gru"]["passed"]
+
+
+def test_batch_norm_epsilon_is_found_at_the_first_batch_norm(outcome):
+    record = outcome[0][("broken-bn-eps", "inference")]
+    assert record["status"] == "failed"
+    assert record["first_divergence"].startswith("bn1")
+    assert "1 layer(s) before it agree" in record["first_divergence"]  # conv1
+
+
+def test_missing_hooks_are_reported_as_unsupported_not_passed(outcome):
+    record = outcome[0][("no-hooks", "cnn")]
+    assert record["status"] == "unsupported"
+    assert all(c["passed"] is None for c in record["checks"])
+    assert "load_weights" in record["unsupported"]
+    assert "not supported" in record["checks"][0]["detail"]
+
+
+def test_a_crash_is_an_error_with_its_reason(outcome):
+    record = outcome[0][("crashes", "inference")]
+    assert record["status"] == "error"
+    assert record["reason"]
+
+
+def test_records_are_appended_as_json_lines(outcome):
+    records, tmp = outcome
+    stored = read_results(tmp / "verify.jsonl")
+    assert len(stored) == len(records)
+    assert {r["record"] for r in stored} == {"verify"}
+    assert all("env" in r and "case" in r for r in stored)
+
+
+def test_the_table_shows_checks_and_the_diverging_layer(outcome):
+    from rich.console import Console
+
+    records = [r for (impl, bench), r in outcome[0].items() if bench == "cnn"]
+    console = Console(width=200, record=True)
+    console.print(verify.verify_table("cnn", records))
+    text = console.export_text()
+    assert "update, step 2" in text and "FAIL" in text and "pass" in text
+    assert "first diverging layer" in text and "flatten" in text
+
+
+def test_the_command_line_verifies_and_sets_the_exit_code(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    parser = argparse.ArgumentParser()
+    verify.register(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--impl", "pytorch", "--benchmark", "inference",
+                              "--image-size", "32", "--device", "cpu",
+                              "--results", str(tmp_path / "v.jsonl")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "features" in out and "pass" in out
+    assert read_results(tmp_path / "v.jsonl")[0]["status"] == "passed"
+    assert (tmp_path / "data" / "weights" / "resnet50-seed0.h5").exists()
+
+
+def test_an_unknown_implementation_is_refused(capsys):
+    parser = argparse.ArgumentParser()
+    verify.register(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--impl", "nonesuch"])
+    assert args.func(args) == 2
+    assert "unknown implementation" in capsys.readouterr().out
+
+
+def test_comparison_measures_relative_l2_and_catches_shapes():
+    check = verify.compare("x", np.array([1.0, 2.0, 2.0]), np.array([1.0, 2.0, 2.1]), 1e-3)
+    assert not check.passed and check.max_abs == pytest.approx(0.1)
+    assert check.rel == pytest.approx(0.1 / np.linalg.norm([1.0, 2.0, 2.1]))
+    assert verify.compare("x", np.zeros(3), np.zeros(4), 1.0).detail.startswith("shape")
+    assert not verify.compare("x", np.array([np.nan]), np.array([1.0]), 1.0).passed
+
+
+def test_low_precision_variants_get_the_loose_tier():
+    assert verify.precision_tier({"precision": "bf16-mixed"}) == "low-precision"
+    assert verify.precision_tier({"precision": "fp32 (PyTorch default: cuDNN conv TF32=True)"}) \
+        == "fp32"
