@@ -428,6 +428,38 @@ def julia_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dic
     return out
 
 
+def canonical_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dict[str, np.ndarray]:
+    """The inverse of `julia_weights`: what a flavor's `get_weights` returns (its names and
+    shapes) -> canonical names and layouts, C-ordered float32."""
+    f = flavor_named(flavor)
+    out: dict[str, np.ndarray] = {}
+    for name, value in params.items():
+        value = np.asarray(value, dtype=np.float32)
+        if name.startswith("gru."):
+            continue
+        if model == "rnn" and name == "embedding.weight":
+            out[name] = value.T  # (E, vocab) -> (vocab, E)
+        elif name.endswith(".bias"):
+            out[name] = value.reshape(-1)  # Knet keeps conv biases as (1, 1, C, 1)
+        elif value.ndim == 4:  # (kW, kH, I, O) -> (O, I, kH, kW)
+            out[name] = value.T[:, :, ::-1, ::-1] if f.flips_kernels else value.T
+        else:
+            out[name] = value
+    if model == "rnn":
+        if f.name == "knet":
+            hidden, embedding = out["fc.weight"].shape[1], out["embedding.weight"].shape[1]
+            sizes = [3 * hidden * embedding, 3 * hidden * hidden, 3 * hidden, 3 * hidden]
+            w_ih, w_hh, b_ih, b_hh = np.split(np.asarray(params["gru.w"], np.float32).ravel(),
+                                              np.cumsum(sizes)[:-1])
+            gru = (w_ih.reshape(3 * hidden, embedding), w_hh.reshape(3 * hidden, hidden),
+                   b_ih, b_hh)
+        else:
+            gru = tuple(np.asarray(params[f"gru.{k}"], np.float32) for k in ("Wi", "Wh", "bi", "bh"))
+        for key, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), gru):
+            out[f"gru.{key}_l0"] = value
+    return {name: np.ascontiguousarray(value) for name, value in out.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # Starting Julia (in the child process only).
 # ---------------------------------------------------------------------------------------------
@@ -533,7 +565,29 @@ class _JuliaRun:
             self.module.load_weight(self.state, name, value)
 
 
-class JuliaCNN(_JuliaRun, TrainingImplementation):
+class _JuliaTraining(_JuliaRun):
+    """For `verify` (training): the Julia side returns arrays in its own layout, which is the
+    canonical one reversed; everything is turned back here."""
+
+    config: CNNConfig | RNNConfig
+
+    def _julia_inputs(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        julia = {str(k): np.asarray(v) for k, v in dict(self.module.get_weights(self.state)).items()}
+        return canonical_weights(self.benchmark, julia, self.flavor.name)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(self.module.verify_step(self.state, self._julia_inputs(x),
+                                             julia_labels(y, self.config.n_classes)))
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        julia = dict(self.module.activations(self.state, self._julia_inputs(x)))
+        return {str(k): np.ascontiguousarray(np.asarray(v).T) for k, v in julia.items()}
+
+
+class JuliaCNN(_JuliaTraining, TrainingImplementation):
     """SPEC 1 in Julia: `julia_impls/<flavor>/cnn.jl`."""
 
     benchmark = "cnn"
@@ -567,8 +621,12 @@ class JuliaCNN(_JuliaRun, TrainingImplementation):
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         self._load("cnn", params)
 
+    @staticmethod
+    def _julia_inputs(x: np.ndarray) -> np.ndarray:
+        return julia_images(np.ascontiguousarray(x, dtype=np.float32))
 
-class JuliaRNN(_JuliaRun, TrainingImplementation):
+
+class JuliaRNN(_JuliaTraining, TrainingImplementation):
     """SPEC 2 in Julia: `julia_impls/<flavor>/rnn.jl`."""
 
     benchmark = "rnn"
@@ -605,6 +663,10 @@ class JuliaRNN(_JuliaRun, TrainingImplementation):
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         self._load("rnn", params)
+
+    @staticmethod
+    def _julia_inputs(x: np.ndarray) -> np.ndarray:
+        return julia_tokens(np.ascontiguousarray(x, dtype=np.int32))
 
 
 class JuliaFeatures(_JuliaRun, InferenceImplementation):

@@ -227,6 +227,36 @@ def test_cnn_and_resnet_kernels_flip_for_flux_only():
         jb.julia_weights("cnn", p, "mxnet.jl")
 
 
+def cnn_params():
+    shapes = {"conv1.weight": (50, 3, 3, 3), "conv1.bias": (50,), "conv2.weight": (50, 50, 3, 3),
+              "conv2.bias": (50,), "fc1.weight": (512, 6400), "fc1.bias": (512,),
+              "fc2.weight": (10, 512), "fc2.bias": (10,)}
+    return {k: RNG.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+
+
+def as_julia_stores_them(params: dict[str, np.ndarray], flavor: str) -> dict[str, np.ndarray]:
+    """What a flavor's get_weights hands back: its own shapes (Knet keeps conv biases as
+    (1, 1, C, 1)), arriving as NumPy arrays of the same logical shape."""
+    out = {}
+    for name, value in params.items():
+        if flavor == "knet" and name.startswith("conv") and name.endswith(".bias"):
+            value = value.reshape((1, 1, -1, 1), order="F")
+        out[name] = np.array(value, order="F")
+    return out
+
+
+@pytest.mark.parametrize("flavor", ["knet", "flux"])
+@pytest.mark.parametrize("model, params", [("cnn", cnn_params), ("rnn", rnn_params)])
+def test_weights_come_back_canonical(flavor, model, params):
+    canonical = {k: v.astype(np.float32) for k, v in params().items()}
+    julia = as_julia_stores_them(jb.julia_weights(model, canonical, flavor), flavor)
+    back = jb.canonical_weights(model, julia, flavor)
+    assert set(back) == set(canonical)
+    for name, value in canonical.items():
+        assert back[name].shape == value.shape and back[name].flags.c_contiguous, name
+        np.testing.assert_array_equal(back[name], value, err_msg=name)
+
+
 # -- readiness ---------------------------------------------------------------------------------
 
 def fake_julia(directory: Path, version_line: str, name: str = "julia") -> Path:
@@ -420,6 +450,14 @@ class FakeJuliaModule:
             if name == "extract":
                 first, last = args[1], args[2]
                 return np.asfortranarray(np.ones((self.width, last - first + 1), np.float32))
+            if name == "verify_step":
+                return 2.25
+            if name == "get_weights":
+                return {"fc.weight": np.asfortranarray(np.eye(self.width, 3, dtype=np.float32)),
+                        "fc.bias": np.zeros(self.width, np.float32)}
+            if name == "activations":  # one entry in Julia's layout, (W, H, C, N)
+                return {"conv1": np.asfortranarray(np.arange(2 * 3 * 4 * 5, dtype=np.float32)
+                                                   .reshape((5, 4, 3, 2), order="F"))}
             if name == "info":
                 return {"framework_version": "1.4.10", "julia_version": "1.9.4",
                         "device": "cuda", "device_name": "NVIDIA H100", "cudnn": self.cudnn,
@@ -531,3 +569,30 @@ def test_importing_the_bridge_starts_no_julia():
                          cwd=jb.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(jb.REPO_ROOT)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_verify_hooks_hand_julia_its_layouts_and_turn_answers_back():
+    impl = adapter(jb.JuliaCNN, 10, flavor="flux")
+    impl.build(CNNConfig(), seed=0)
+    x = RNG.random((2, 3, 4, 5), dtype=np.float32)
+    assert impl.verify_step(x, np.array([3, 0], np.int32)) == 2.25
+    _, (_, jx, jy), _ = impl.module.calls[-1]
+    assert jx.shape == (5, 4, 3, 2) and np.shares_memory(jx, x)
+    np.testing.assert_array_equal(jy, [4, 1])
+    acts = impl.activations(x)
+    assert acts["conv1"].shape == (2, 3, 4, 5) and acts["conv1"].flags.c_contiguous  # NCHW
+    weights = impl.get_weights()
+    assert weights["fc.weight"].shape == (10, 3) and weights["fc.bias"].shape == (10,)
+    rnn = adapter(jb.JuliaRNN, 2)
+    rnn.build(RNNConfig(), seed=0)
+    tokens = RNG.integers(0, 100, (3, 7)).astype(np.int64)  # any integer dtype comes in
+    rnn.verify_step(tokens, np.array([0, 1, 1], np.int32))
+    _, (_, jt, jy), _ = rnn.module.calls[-1]
+    assert jt.shape == (7, 3) and jt.dtype == np.int32
+    np.testing.assert_array_equal(jy, [1, 2, 2])
+
+
+def test_inference_activations_are_reported_unsupported():
+    impl = adapter(jb.JuliaFeatures, 2048)
+    with pytest.raises(NotImplementedError):
+        impl.activations(RNG.random((1, 3, 8, 8), dtype=np.float32))

@@ -24,10 +24,9 @@ TRAINING_SECTIONS = ["# == data ==", "# == model ==", "# == loss and optimizer =
 INFERENCE_SECTIONS = ["# == data ==", "# == model ==", "# == features =="]
 
 # What the adapters call on each module (harness/julia_bridge.py) besides `build`.
-CALLED = {"cnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info",
-                  "load_weight"},
-          "rnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info",
-                  "load_weight"},
+VERIFY = {"load_weight", "get_weights", "verify_step", "activations"}
+CALLED = {"cnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
+          "rnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
           "inference": {"State", "prepare", "build", "extract", "sync", "info", "load_weight"}}
 
 

@@ -100,6 +100,8 @@ end
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev)
 
+const LAYERS = (:conv1, :conv2, :conv3, :conv4, :fc1, :fc2)
+
 "Canonical weights, converted by the bridge (kernels flipped, (kW, kH, in, out); dense (out, in))."
 function load_weight(s::State, name::AbstractString, value)
     layer, field = split(name, ".")
@@ -108,6 +110,38 @@ function load_weight(s::State, name::AbstractString, value)
     copyto!(dest, Array{Float32}(value))
     s.opt = Flux.setup(s.rule, s.model)  # no steps taken yet
     return nothing
+end
+
+"Every parameter on the host, in Flux's shapes (the bridge converts them back)."
+function get_weights(s::State)
+    layers = s.model.layers
+    return Dict{String,Array{Float32}}(
+        "$layer.$field" => Array(getfield(getfield(layers, layer), field))
+        for layer in LAYERS for field in (:weight, :bias))
+end
+
+"One step as in train_epoch on the batch (x, y), dropout off; the loss before the step."
+function verify_step(s::State, x, y)
+    Flux.testmode!(s.model)
+    x = s.dev(Array{Float32,4}(x))
+    y = s.dev(Flux.onehotbatch(Vector{Int}(y), 1:s.n_classes))
+    loss, grads = Flux.withgradient(m -> Flux.Losses.logitcrossentropy(m(x), y), s.model)
+    Flux.update!(s.opt, s.model, grads[1])
+    return Float64(loss)
+end
+
+# Flux's Conv and Dense fuse their activation: conv1, conv3 and fc1 give relu1, relu3, relu5.
+const ACTIVATION_NAMES = (conv1="relu1", conv2="conv2", pool1="pool1", relu2="relu2",
+                          conv3="relu3", conv4="conv4", pool2="pool2", relu4="relu4",
+                          flatten="flatten", fc1="relu5", fc2="fc2")
+
+"The outputs of every layer in inference mode, (W, H, C, N) or (features, N), on the host."
+function activations(s::State, x)
+    Flux.testmode!(s.model)
+    outputs = Flux.activations(s.model, s.dev(Array{Float32,4}(x)))
+    return Dict{String,Array{Float32}}(
+        ACTIVATION_NAMES[layer] => Array(Flux.cpu_device()(out))
+        for (layer, out) in zip(keys(s.model.layers), outputs) if haskey(ACTIVATION_NAMES, layer))
 end
 
 end # module

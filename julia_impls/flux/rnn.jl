@@ -130,17 +130,41 @@ end
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
 
+parameters(layers) = Dict(
+    "embedding.weight" => layers.embedding.weight, "gru.Wi" => layers.gru.cell.Wi,
+    "gru.Wh" => layers.gru.cell.Wh, "gru.bi" => layers.gru.cell.bi,
+    "gru.bh" => layers.gru.cell.bh, "fc.weight" => layers.fc.weight, "fc.bias" => layers.fc.bias)
+
 "Canonical weights, converted by the bridge (embedding (E, vocab); gru.Wi/Wh/bi/bh as PyTorch's)."
 function load_weight(s::State, name::AbstractString, value)
-    layers = s.model.layers
-    dest = Dict("embedding.weight" => layers.embedding.weight,
-                "gru.Wi" => layers.gru.cell.Wi, "gru.Wh" => layers.gru.cell.Wh,
-                "gru.bi" => layers.gru.cell.bi, "gru.bh" => layers.gru.cell.bh,
-                "fc.weight" => layers.fc.weight, "fc.bias" => layers.fc.bias)[name]
+    dest = parameters(s.model.layers)[name]
     size(dest) == size(value) || error("$name: shape $(size(value)), the model has $(size(dest))")
     copyto!(dest, Array{Float32}(value))
     s.opt = Flux.setup(s.rule, s.model)  # no steps taken yet
     return nothing
+end
+
+"Every parameter on the host, in Flux's shapes (the bridge converts them back)."
+get_weights(s::State) =
+    Dict{String,Array{Float32}}(name => Array(p) for (name, p) in parameters(s.model.layers))
+
+"One step as in train_epoch on the batch (ids (T, N) 0-based, labels 1-based); the loss
+before the step (this model has no dropout)."
+function verify_step(s::State, x, y)
+    x = s.dev(Matrix{Int32}(x) .+ Int32(1))
+    y = s.dev(Flux.onehotbatch(Vector{Int}(y), 1:s.n_classes))
+    loss, grads = Flux.withgradient(m -> Flux.Losses.logitcrossentropy(m(x), y), s.model)
+    Flux.update!(s.opt, s.model, grads[1])
+    return Float64(loss)
+end
+
+"Embedding (E, T, N), GRU outputs at every step (H, T, N), logits (classes, N), on the host."
+function activations(s::State, x)
+    layers, cpu = s.model.layers, Flux.cpu_device()
+    e = layers.embedding(s.dev(Matrix{Int32}(x) .+ Int32(1)))
+    h = layers.gru(e)
+    return Dict{String,Array{Float32}}("embedding" => cpu(e), "gru" => cpu(h),
+                                       "fc" => cpu(layers.fc(layers.last(h))))
 end
 
 end # module

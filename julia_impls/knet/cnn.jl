@@ -48,17 +48,17 @@ end
 # == model ==
 conv(w, x) = conv4(w, x; padding=1, mode=1)
 
-"Logits (classes, batch). Dropout acts only while @diff records (training)."
-function forward(w, x)
+"Logits (classes, batch). Dropout acts only while @diff records (training), unless `drop`."
+function forward(w, x; drop=Knet.training())
     x = relu.(conv(w.conv1, x) .+ w.b1)
     x = conv(w.conv2, x) .+ w.b2
-    x = dropout(relu.(pool(x)), 0.25)       # 2x2 max-pool, then ReLU, then dropout
+    x = dropout(relu.(pool(x)), 0.25; drop=drop)  # 2x2 max-pool, then ReLU, then dropout
     x = relu.(conv(w.conv3, x) .+ w.b3)
     x = conv(w.conv4, x) .+ w.b4
-    x = dropout(relu.(pool(x)), 0.25)
+    x = dropout(relu.(pool(x)), 0.25; drop=drop)
     x = mat(x)                              # (8*8*100, batch): W fastest, C slowest = PyTorch's
                                             # C,H,W flatten order
-    x = dropout(relu.(w.fc1 * x .+ w.fb1), 0.5)
+    x = dropout(relu.(w.fc1 * x .+ w.fb1), 0.5; drop=drop)
     return w.fc2 * x .+ w.fb2
 end
 
@@ -84,7 +84,7 @@ function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
     return nothing
 end
 
-loss(w, x, y) = nll(forward(w, x), y)
+loss(w, x, y; drop=Knet.training()) = nll(forward(w, x; drop=drop), y)
 
 # == training epoch ==
 function train_epoch(s::State, order)
@@ -115,16 +115,52 @@ end
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype)
 
-"Canonical weights (converted by the bridge: kernels (kW, kH, in, out), dense (out, in))."
-function load_weight(s::State, name::AbstractString, value)
-    key = Dict("conv1.weight" => :conv1, "conv1.bias" => :b1, "conv2.weight" => :conv2,
+const NAMES = ("conv1.weight" => :conv1, "conv1.bias" => :b1, "conv2.weight" => :conv2,
                "conv2.bias" => :b2, "conv3.weight" => :conv3, "conv3.bias" => :b3,
                "conv4.weight" => :conv4, "conv4.bias" => :b4, "fc1.weight" => :fc1,
-               "fc1.bias" => :fb1, "fc2.weight" => :fc2, "fc2.bias" => :fb2)[name]
-    w = getfield(s.w, key)
+               "fc1.bias" => :fb1, "fc2.weight" => :fc2, "fc2.bias" => :fb2)
+
+"Canonical weights (converted by the bridge: kernels (kW, kH, in, out), dense (out, in))."
+function load_weight(s::State, name::AbstractString, value)
+    w = getfield(s.w, Dict(NAMES)[name])
     copyto!(Knet.value(w), s.atype(reshape(Array{Float32}(value), size(w))))
     w.opt = Momentum(lr=w.opt.lr, gamma=w.opt.gamma)  # no steps taken yet
     return nothing
+end
+
+"Every parameter on the host, in Knet's shapes (the bridge converts them back)."
+get_weights(s::State) =
+    Dict{String,Array{Float32}}(name => Array(Knet.value(getfield(s.w, key))) for (name, key) in NAMES)
+
+"One step as in train_epoch on the batch (x, y), dropout off; the loss before the step."
+function verify_step(s::State, x, y)
+    J = @diff loss(s.w, s.atype(Array{Float32,4}(x)), Vector{Int}(y); drop=false)
+    for w in params(J)
+        update!(w, grad(J, w))
+    end
+    return Float64(value(J))
+end
+
+"The outputs of every layer in inference mode, (W, H, C, N) or (features, N), on the host."
+function activations(s::State, x)
+    w, a = s.w, Dict{String,Array{Float32}}()
+    keep(name, y) = (a[name] = Array(y); y)  # a host copy, and the array to go on with
+    y = s.atype(Array{Float32,4}(x))
+    y = keep("conv1", conv(w.conv1, y) .+ w.b1)
+    y = keep("relu1", relu.(y))
+    y = keep("conv2", conv(w.conv2, y) .+ w.b2)
+    y = keep("pool1", pool(y))
+    y = keep("relu2", relu.(y))
+    y = keep("conv3", conv(w.conv3, y) .+ w.b3)
+    y = keep("relu3", relu.(y))
+    y = keep("conv4", conv(w.conv4, y) .+ w.b4)
+    y = keep("pool2", pool(y))
+    y = keep("relu4", relu.(y))
+    y = keep("flatten", mat(y))
+    y = keep("fc1", w.fc1 * y .+ w.fb1)
+    y = keep("relu5", relu.(y))
+    keep("fc2", w.fc2 * y .+ w.fb2)
+    return a
 end
 
 end # module

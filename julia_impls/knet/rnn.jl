@@ -106,12 +106,38 @@ info(s::State) = run_info(s.atype; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is c
 
 "Canonical weights, converted by the bridge (`gru.w`: Knet's packed cuDNN vector)."
 function load_weight(s::State, name::AbstractString, value)
-    m = s.model
-    target = Dict("embedding.weight" => m.embedding, "gru.w" => m.gru.w,
-                  "fc.weight" => m.fc, "fc.bias" => m.fb)[name]
+    target = parameters(s.model)[name]
     copyto!(Knet.value(target), s.atype(reshape(Array{Float32}(value), size(target))))
     reset_optimizers!(s)  # no steps taken yet
     return nothing
+end
+
+parameters(m::GRUClassifier) = Dict("embedding.weight" => m.embedding, "gru.w" => m.gru.w,
+                                    "fc.weight" => m.fc, "fc.bias" => m.fb)
+
+"Every parameter on the host, in Knet's shapes (the bridge converts them back)."
+get_weights(s::State) = Dict{String,Array{Float32}}(
+    name => vec_if_gru(name, Array(Knet.value(p))) for (name, p) in parameters(s.model))
+vec_if_gru(name, a) = name == "gru.w" ? vec(a) : a
+
+"One step as in train_epoch on the batch (ids (T, N) 0-based, labels 1-based); the loss
+before the step (this model has no dropout)."
+function verify_step(s::State, x, y)
+    J = @diff loss(s.model, permutedims(Matrix{Int32}(x)), Vector{Int}(y))
+    for w in params(J)
+        update!(w, grad(J, w))
+    end
+    return Float64(value(J))
+end
+
+"Embedding (E, T, N), GRU outputs at every step (H, T, N), logits (classes, N), on the host."
+function activations(s::State, x)
+    m, tokens = s.model, permutedims(Matrix{Int32}(x))  # (N, T)
+    e = m.embedding[:, tokens .+ 1]                      # (E, N, T)
+    y = m.gru(e)                                         # (H, N, T)
+    return Dict{String,Array{Float32}}(
+        "embedding" => permutedims(Array(e), (1, 3, 2)), "gru" => permutedims(Array(y), (1, 3, 2)),
+        "fc" => Array(m.fc * y[:, :, end] .+ m.fb))
 end
 
 end # module

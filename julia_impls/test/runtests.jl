@@ -47,6 +47,11 @@ end
         CNN.sync(s)
         @test cross_entropy(CNN.predict(s), y[1:n_test]) < before
         @test CNN.info(s)["julia_version"] == string(VERSION)
+        # the hooks of `python -m harness verify`
+        @test size(CNN.activations(s, x[:, :, :, 1:2])["relu2"]) == (16, 16, 50, 2)
+        @test size(CNN.get_weights(s)["conv2.weight"]) == (3, 3, 50, 50)
+        first_loss = CNN.verify_step(s, x[:, :, :, 1:8], y[1:8])
+        @test isfinite(first_loss) && CNN.verify_step(s, x[:, :, :, 1:8], y[1:8]) < first_loss
     end
 
     @testset "RNN" begin
@@ -65,6 +70,10 @@ end
         end
         @test cross_entropy(RNN.predict(s), y[1:70]) < before
         @test RNN.info(s)["cudnn"] in ("yes", "no")
+        acts = RNN.activations(s, x[:, 1:3])
+        @test size(acts["gru"]) == (8, t, 3) && size(acts["fc"]) == (2, 3)
+        @test haskey(RNN.get_weights(s), "fc.weight")
+        @test isfinite(RNN.verify_step(s, x[:, 1:8], y[1:8]))
     end
 
     @testset "ResNet-50 features" begin
