@@ -529,23 +529,28 @@ def register_weights_command(data_subparsers: argparse._SubParsersAction) -> Non
     parser.add_argument("--from", dest="source", metavar="FILE",
                         help="a torchvision ResNet-50 checkpoint (torch.save of a state_dict, "
                              "e.g. resnet50-11ad3fa6.pth); needs PyTorch")
-    parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the HDF5 file")
+    parser.add_argument("--out", type=Path, metavar="PATH",
+                        help="where to write the HDF5 file (default: DATA_DIR/weights/)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="the data store (default: datasets/; env HARNESS_DATA_DIR)")
     parser.set_defaults(func=cmd_weights)
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
     from harness import weights as canonical
 
+    directory = Path(args.data_dir) / "weights" if args.data_dir else None
     try:
         if args.source:
             if args.model != "resnet50":
                 print("--from converts torchvision ResNet-50 checkpoints only: "
                       "use `data weights resnet50 --from FILE`", file=sys.stderr)
                 return 2
-            path = canonical.convert_torchvision_checkpoint(args.source, args.out)
+            path = canonical.convert_torchvision_checkpoint(args.source, args.out, directory)
         else:
             path = canonical.save_weights(
-                args.out or canonical.seeded_weights_path(args.model, args.seed), args.model,
+                args.out or canonical.seeded_weights_path(args.model, args.seed, directory),
+                args.model,
                 canonical.seeded_weights(args.model, args.seed),
                 source=f"seeded random, seed {args.seed}")
     except canonical.WeightsError as error:

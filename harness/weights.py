@@ -176,9 +176,10 @@ def _few(names: list[str], limit: int = 5) -> str:
 
 
 def convert_torchvision_checkpoint(path: str | os.PathLike, out: str | os.PathLike | None = None,
-                                   ) -> Path:
+                                   directory: Path | None = None) -> Path:
     """A torchvision ResNet-50 checkpoint (a `state_dict` saved with torch.save, e.g.
-    resnet50-11ad3fa6.pth) -> canonical HDF5. `fc.*` and `num_batches_tracked` are dropped;
+    resnet50-11ad3fa6.pth) -> canonical HDF5 (default: weights/resnet50-<file stem>.h5 in the data
+    store). `fc.*` and `num_batches_tracked` are dropped;
     a `module.` prefix (DataParallel) is removed. Needs torch to unpickle the file."""
     try:
         import torch
@@ -202,6 +203,6 @@ def convert_torchvision_checkpoint(path: str | os.PathLike, out: str | os.PathLi
             continue
         params[name] = tensor.detach().to(torch.float32).cpu().numpy()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    out = Path(out) if out else default_weights_dir() / f"resnet50-{path.stem}.h5"
+    out = Path(out) if out else (directory or default_weights_dir()) / f"resnet50-{path.stem}.h5"
     return save_weights(out, "resnet50", params,
                         source=f"torchvision checkpoint {path.name} (sha256 {digest})")
