@@ -1,0 +1,283 @@
+"""`python -m harness data fetch|import|info|verify`: get the real data into the HDF5 store."""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+from rich.table import Table
+
+from harness.data import store
+from harness.data.download import DownloadError, download, file_digest
+from harness.data.sources import SOURCES, Source
+
+
+def register(subparsers: Any) -> argparse._SubParsersAction:
+    """Add the `data` command to the CLI's sub-parsers; each handler returns an exit code.
+
+    Returns the `data` command's own sub-parsers, for commands added elsewhere.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="where the HDF5 files live (default: datasets/; env "
+                             "HARNESS_DATA_DIR)")
+    data = subparsers.add_parser(
+        "data", help="download, import, inspect and verify the data sets",
+        description="The shared HDF5 data store (SPEC 4): real CIFAR-10 and IMDB from their "
+                    "canonical sources, verified and converted once; synthetic stand-ins are "
+                    "made on first use.")
+    data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION")
+
+    fetch = actions.add_parser("fetch", parents=[common],
+                               help="download, verify and convert CIFAR-10 and/or IMDB")
+    fetch.add_argument("which", nargs="?", choices=(*SOURCES, "all"), default="all")
+    fetch.add_argument("--url", default=None,
+                       help="download from this mirror instead (the checksum is still checked; "
+                            "one data set only)")
+    fetch.set_defaults(func=cmd_fetch)
+
+    imp = actions.add_parser("import", parents=[common],
+                             help="convert an archive already on disk (cifar-10-python.tar.gz "
+                                  "or imdb.npz)")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--allow-unverified", action="store_true",
+                     help="convert even if the checksum is not the canonical one (recorded as "
+                          "verified=False)")
+    imp.set_defaults(func=cmd_import)
+
+    info = actions.add_parser("info", parents=[common], help="what data are present")
+    info.set_defaults(func=cmd_info)
+    verify = actions.add_parser("verify", parents=[common],
+                                help="check every data file (checksums, shapes); exit 1 on "
+                                     "problems")
+    verify.set_defaults(func=cmd_verify)
+    from harness.verify import register_weights_command  # `data weights`: canonical weights
+
+    register_weights_command(actions)
+    return actions
+
+
+# --- fetch and import ---------------------------------------------------------------------
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    console = Console()
+    names = list(SOURCES) if args.which == "all" else [args.which]
+    if args.url and len(names) > 1:
+        console.print("[red]--url names one file: give the data set too, e.g. "
+                      "`data fetch cifar10 --url URL`[/]")
+        return 2
+    directory = store.data_dir(args.data_dir)
+    status = 0
+    for name in names:
+        source = SOURCES[name]
+        url = args.url or source.url
+        archive = directory / "downloads" / source.archive
+        target = directory / source.h5_name
+        if target.exists() and not store.verify_dataset(target):
+            console.print(f"{target} is present and verified; delete it to convert again")
+            continue
+        try:
+            with DownloadProgress(console, source.archive) as callback:
+                download(url, archive, progress=callback, **source.checksum_kwargs())
+            convert(console, source, archive, directory, source_url=url, verified=True,
+                    checksum=source.checksum)
+        except (DownloadError, store.DataError) as error:
+            console.print(f"[red]{name}: {error}[/]")
+            status = 1
+    return status
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    console = Console()
+    path: Path = args.path
+    if not path.is_file():
+        console.print(f"[red]{path}: no such file[/]")
+        return 1
+    name = detect_archive(path)
+    if name is None:
+        console.print(f"[red]{path} is neither a CIFAR-10 python archive "
+                      f"({SOURCES['cifar10'].archive}) nor a Keras imdb.npz[/]")
+        return 1
+    source = SOURCES[name]
+    actual = file_digest(path, source.checksum_algo)
+    verified = actual == source.checksum
+    if not verified:
+        message = (f"{path}: {source.checksum_algo} is {actual}, but the canonical "
+                   f"{source.archive} has {source.checksum}")
+        if not args.allow_unverified:
+            console.print(f"[red]{message}. Refusing to import a file that is not the canonical "
+                          f"archive; add --allow-unverified to import it anyway (the data "
+                          f"file then records verified=False).[/]")
+            return 1
+        console.print(f"[yellow]{message}; importing it unverified, as asked.[/]")
+    try:
+        convert(console, source, path, store.data_dir(args.data_dir), source_url=source.url,
+                verified=verified, checksum=actual, imported_from=str(path.resolve()))
+    except store.DataError as error:
+        console.print(f"[red]{error}[/]")
+        return 1
+    return 0
+
+
+def detect_archive(path: Path) -> str | None:
+    """"cifar10", "imdb" or None, from the archive's contents (not its name)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return "imdb" if "x_train.npy" in archive.namelist() else None
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            first = tar.next()
+            return "cifar10" if first and first.name.startswith("cifar-10-batches-py") else None
+    except (tarfile.TarError, OSError, EOFError):
+        return None
+
+
+def convert(console: Console, source: Source, archive: Path, directory: Path, *,
+            source_url: str, verified: bool, checksum: str,
+            imported_from: str | None = None) -> Path:
+    """Read the archive, write `<directory>/<name>.h5` atomically, read it back to check."""
+    from harness.data.cifar import read_cifar_archive
+    from harness.data.imdb import imdb_arrays, read_imdb_npz
+
+    target = directory / source.h5_name
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        if source.name == "cifar10":
+            task = bar.add_task(f"reading {archive.name}", total=6)
+            arrays = read_cifar_archive(archive, lambda done, total: bar.update(task,
+                                                                                 completed=done))
+            extra: dict[str, Any] = {}
+        else:
+            task = bar.add_task(f"reading {archive.name}", total=None)
+            raw = read_imdb_npz(archive)
+            bar.update(task, description="preprocessing reviews (SPEC 2)")
+            arrays, extra = imdb_arrays(raw, lambda done, total: bar.update(
+                task, completed=done, total=total))
+        task = bar.add_task(f"writing {target.name}", total=1)
+        store.write_dataset(target, arrays, {
+            "kind": "real", "name": source.name, "source_url": source_url,
+            "archive": source.archive,
+            "archive_checksum": f"{source.checksum_algo}:{checksum}",
+            "verified": verified, "imported_from": imported_from, **extra})
+        bar.update(task, completed=1)
+    problems = store.verify_dataset(target)
+    if problems:  # never leave a file behind that does not read back as written
+        target.unlink(missing_ok=True)
+        raise store.DataError(f"{target} did not read back correctly ({'; '.join(problems)}); "
+                              f"it was deleted: check the disk and try again")
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+    note = "" if verified else " [yellow](unverified archive)[/]"
+    console.print(f"[green]{target}[/]: {shapes}{note}")
+    return target
+
+
+class DownloadProgress:
+    """A rich progress bar for one download, as a `download(progress=...)` callback."""
+
+    def __init__(self, console: Console, label: str):
+        self.bar = Progress(TextColumn(f"downloading {label}"), BarColumn(), DownloadColumn(),
+                            TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+        self.task = self.bar.add_task("download", total=None)
+
+    def __enter__(self):
+        self.bar.start()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, done: int, total: int | None) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+
+# --- info and verify ----------------------------------------------------------------------
+
+def data_files(directory: Path) -> list[tuple[str, Path]]:
+    """(name, path) of every real and synthetic file the store may hold, present or not."""
+    return ([(n, store.real_path(n, directory)) for n in SOURCES]
+            + [(n, store.synthetic_path(n, directory)) for n in SOURCES])
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        attrs = {key: store.plain(value) for key, value in f.attrs.items()}
+        arrays = [f"{key} {f[key].dtype} {tuple(f[key].shape)}" for key in store.ARRAYS
+                  if key in f]
+    return {"attrs": attrs, "arrays": arrays}
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    console = Console()
+    directory = store.data_dir(args.data_dir)
+    table = Table(title=f"Data store: {directory}")
+    for column in ("file", "kind", "arrays", "created", "source", "verified"):
+        table.add_column(column, overflow="fold")
+    for name, path in data_files(directory):
+        label = str(path.relative_to(directory))
+        synthetic = path.parent.name == "synthetic"
+        if not path.exists():
+            hint = ("made on first use" if synthetic
+                    else f"missing: `python -m harness data fetch {name}`")
+            table.add_row(label, "synthetic" if synthetic else "real", f"[dim]{hint}[/]",
+                          "", "", "")
+            continue
+        try:
+            summary = read_summary(path)
+        except OSError as error:
+            table.add_row(label, "?", f"[red]unreadable ({store.one_line(error)}): run "
+                                      f"`python -m harness data verify`[/]", "", "", "")
+            continue
+        attrs = summary["attrs"]
+        source = attrs.get("source_url") or attrs.get("source", "")
+        if attrs.get("imported_from"):
+            source += f"\n(imported from {attrs['imported_from']})"
+        if attrs.get("kind") == "synthetic":
+            verified = "n/a (generated)"
+        else:
+            verified = (f"{'yes' if attrs.get('verified') else '[yellow]NO[/]'} "
+                        f"{attrs.get('archive_checksum', '')}")
+        complete = "" if attrs.get("complete") else "\n[red]INCOMPLETE[/]"
+        table.add_row(label, str(attrs.get("kind", "?")), "\n".join(summary["arrays"]) + complete,
+                      str(attrs.get("created", "")), source, verified)
+    console.print(table)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    console = Console()
+    directory = store.data_dir(args.data_dir)
+    present = [(name, path) for name, path in data_files(directory) if path.exists()]
+    if not present:
+        console.print(f"No data files in {directory}: nothing to verify. "
+                      f"`python -m harness data fetch` gets the real data.")
+        return 0
+    table = Table(title=f"Verifying {directory}")
+    table.add_column("file")
+    table.add_column("result", overflow="fold")
+    status = 0
+    with Progress(TextColumn("verifying {task.description}"), console=console,
+                  transient=True) as bar:
+        for name, path in present:
+            task = bar.add_task(path.name)
+            problems = store.verify_dataset(path)
+            bar.remove_task(task)
+            label = str(path.relative_to(directory))
+            if problems:
+                status = 1
+                fix = ("delete it; it is made again on first use"
+                       if path.parent.name == "synthetic"
+                       else f"delete it and {store.fetch_hint(name)}")
+                table.add_row(label, "[red]" + "\n".join(problems) + f"\nfix: {fix}[/]")
+            else:
+                table.add_row(label, "[green]ok[/]")
+    console.print(table)
+    return status
