@@ -3,6 +3,7 @@ in float64 (where the two must agree to rounding), plus the canonical weight fil
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -250,6 +251,7 @@ def test_wrong_weights_are_refused_with_the_reason(tmp_path):
 
 def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path):
     from harness.config import InferenceConfig
+    from harness.verify import register_weights_command
     from py_impls.pytorch import ResNet50Features, resnet50 as torch_resnet50
 
     torch.manual_seed(0)
@@ -260,8 +262,12 @@ def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path)
             module.running_var.uniform_(0.5, 1.5)
     checkpoint = tmp_path / "resnet50-random.pth"
     torch.save({"module." + k: v for k, v in model.state_dict().items()}, checkpoint)
-    out = weights.convert_torchvision_checkpoint(checkpoint, tmp_path / "converted.h5")
-    params = weights.load_weights(out, "resnet50")
+    parser = argparse.ArgumentParser()  # `python -m harness data weights resnet50 --from FILE`
+    register_weights_command(parser.add_subparsers())
+    args = parser.parse_args(["weights", "resnet50", "--from", str(checkpoint),
+                              "--data-dir", str(tmp_path)])
+    assert args.func(args) == 0
+    params = weights.load_weights(tmp_path / "weights" / "resnet50-resnet50-random.h5", "resnet50")
     assert np.array_equal(params["layer3.2.bn2.running_var"],
                           model.layer3[2].bn2.running_var.numpy())
     x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
