@@ -129,6 +129,38 @@ IMPLEMENTATIONS: list[Implementation] = [
         requires=(Requirement("torch", "torch", "2.0"),),
         install='pip install -e ".[torch]"',
     ),
+    # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
+    # environment (harness.envs), made by `python -m harness setup mxnet|chainer`.
+    Implementation(
+        name="mxnet-gluon",
+        framework="MXNet",
+        language="python",
+        entry_points=_entries("py_impls.mxnet_gluon"),
+        description="Gluon, hybridized, fp32, batches copied from host each step, fused GRU",
+        requires=(Requirement("mxnet", "mxnet", "1.9.1"), Requirement("numpy", "numpy", "1.23")),
+        install="python -m harness setup mxnet",
+        environment="mxnet",
+    ),
+    Implementation(
+        name="mxnet-module",
+        framework="MXNet",
+        language="python",
+        entry_points=_entries("py_impls.mxnet_module", rnn=None, inference=None),
+        description="Module API (symbolic graph), fp32, batches copied from host each step",
+        requires=(Requirement("mxnet", "mxnet", "1.9.1"), Requirement("numpy", "numpy", "1.23")),
+        install="python -m harness setup mxnet",
+        environment="mxnet",
+    ),
+    Implementation(
+        name="chainer",
+        framework="Chainer",
+        language="python",
+        entry_points=_entries("py_impls.chainer_impl"),
+        description="define-by-run, fp32, batches copied from host each step, NStepGRU",
+        requires=(Requirement("chainer", "chainer", "7.8.1"),),
+        install="python -m harness setup chainer",
+        environment="chainer",
+    ),
     # Retired frameworks of the original comparison that no supported Python can install: named,
     # with the reason, never silently dropped (checked with pip on Python 3.11, 2026-11-26).
     Implementation(

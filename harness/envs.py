@@ -1,0 +1,191 @@
+"""Isolated environments for frameworks whose pins conflict with the main one.
+
+MXNet 1.9.1 and Chainer 7.8.1 are retired upstream and need numpy < 2, which the current
+TensorFlow/JAX/PyTorch stack does not accept. Each gets its own virtual environment under
+`<repo>/envs/<name>` (or `$HARNESS_ENVS_DIR/<name>`), made by `setup_environment`: the framework
+with its pins, plus this project installed editable (no extras), so that `harness.worker` runs
+there. The runner starts that framework's child processes with the environment's interpreter
+(`interpreter(name)`); the parent process never imports the framework, and the main environment
+works whether or not these exist.
+
+An environment counts as ready only when its set-up finished: the record file written last
+(`harness-environment.json`, what was installed) is present and matches the current spec, and
+its interpreter runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.environment import REPO_ROOT
+
+ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"
+RECORD_NAME = "harness-environment.json"
+LOG_NAME = "setup.log"
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What one isolated environment holds and how it is made."""
+
+    name: str
+    framework: str
+    # pip install argument lists, run in order; `pins` are added to each so no step moves them.
+    steps: tuple[tuple[str, ...], ...]
+    pins: tuple[str, ...]
+    # Run in the finished environment: must exit 0 (imports the framework, prints its version).
+    check: str
+    notes: str = ""
+
+
+ENVIRONMENTS: dict[str, EnvironmentSpec] = {
+    "mxnet": EnvironmentSpec(
+        name="mxnet",
+        framework="MXNet",
+        # numpy 1.23.5 still has the `np.bool` alias MXNet 1.9.1 uses at import (removed in
+        # numpy 1.24: "module 'numpy' has no attribute 'bool'"). CPU build (GPU: mxnet-cu112).
+        steps=(("mxnet==1.9.1",),),
+        pins=("numpy==1.23.5",),
+        check="import mxnet; print(mxnet.__version__)",
+        notes="MXNet 1.9.1 (Apache Attic since 2023), CPU wheel, numpy 1.23.5",
+    ),
+    "chainer": EnvironmentSpec(
+        name="chainer",
+        framework="Chainer",
+        # Chainer 7.8.1 is an sdist whose setup.py imports pkg_resources: it builds only with
+        # --no-build-isolation against a setuptools that still ships pkg_resources. numpy < 2:
+        # Chainer uses `np.sctypes`, removed in numpy 2.
+        steps=(("setuptools<81", "wheel"), ("--no-build-isolation", "chainer==7.8.1")),
+        pins=("numpy<2",),
+        check="import chainer; print(chainer.__version__)",
+        notes="Chainer 7.8.1 (maintenance only since 2019), CPU (GPU needs CuPy)",
+    ),
+}
+
+
+def envs_dir() -> Path:
+    """Where the environments live: `$HARNESS_ENVS_DIR`, else `<repo>/envs` (gitignored)."""
+    return Path(os.environ.get(ENVS_DIR_VARIABLE) or REPO_ROOT / "envs")
+
+
+def environment_dir(name: str) -> Path:
+    return envs_dir() / name
+
+
+def interpreter(name: str) -> Path:
+    """The Python interpreter of environment `name` (whether or not it exists yet)."""
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    return environment_dir(name) / scripts / ("python.exe" if os.name == "nt" else "python")
+
+
+def setup_command(name: str) -> str:
+    return f"python -m harness setup {name}"
+
+
+def environment_problem(name: str) -> str | None:
+    """None when environment `name` exists, its set-up completed and its interpreter runs;
+    else the exact reason (the fix is always `setup_command(name)`)."""
+    if name not in ENVIRONMENTS:
+        return f"unknown environment `{name}` (known: {', '.join(ENVIRONMENTS)})"
+    where = environment_dir(name)
+    if not where.exists():
+        return f"environment `{name}` not set up ({where} does not exist)"
+    record = read_record(name)
+    if record is None:
+        return f"environment `{name}` is broken: its set-up did not complete (no {RECORD_NAME})"
+    if record.get("spec") != spec_as_recorded(ENVIRONMENTS[name]):
+        return f"environment `{name}` is out of date: it was made for a different spec"
+    python = interpreter(name)
+    if not python.exists():
+        return f"environment `{name}` is broken: its interpreter {python} is missing"
+    try:
+        done = subprocess.run([str(python), "-c", "import sys"], capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"environment `{name}` is broken: its interpreter does not run ({error})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return (f"environment `{name}` is broken: its interpreter exits with code "
+                f"{done.returncode} ({last})")
+    return None
+
+
+def spec_as_recorded(spec: EnvironmentSpec) -> dict[str, Any]:
+    """The spec as the record stores it (JSON: tuples become lists)."""
+    return json.loads(json.dumps(asdict(spec)))
+
+
+def read_record(name: str) -> dict[str, Any] | None:
+    """What set-up recorded for environment `name`; None if it never completed."""
+    try:
+        return json.loads((environment_dir(name) / RECORD_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def setup_environment(name: str, console, force: bool = False) -> int:
+    """Create environment `name` (a venv), install its framework and this project, then record
+    it. Returns a process exit status. An environment already ready is kept unless `force`;
+    one whose set-up never completed is made again from scratch."""
+    if name not in ENVIRONMENTS:
+        console.print(f"[red]unknown environment {name!r}[/]; known: {', '.join(ENVIRONMENTS)}")
+        return 2
+    spec = ENVIRONMENTS[name]
+    where = environment_dir(name)
+    if not force and environment_problem(name) is None:
+        console.print(f"environment `{name}` is ready ({where}); `--force` makes it again")
+        return 0
+    if where.exists():
+        if not (where / "pyvenv.cfg").exists() and any(where.iterdir()):
+            console.print(f"[red]{where} exists and is not a virtual environment[/]; move it "
+                          f"away or set {ENVS_DIR_VARIABLE} to another folder")
+            return 1
+        console.print(f"removing the previous environment {where}")
+        shutil.rmtree(where)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    log_path = where.parent / f"{name}-{LOG_NAME}"
+    python = interpreter(name)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    commands = [[sys.executable, "-m", "venv", str(where)]]
+    commands += [pip + list(step) + list(spec.pins) for step in spec.steps]
+    # The project itself, no extras: harness.worker and its dependencies (numpy, h5py, rich).
+    commands.append(pip + ["-e", str(REPO_ROOT)] + list(spec.pins))
+    commands.append([str(python), "-c", spec.check])
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        for command in commands:
+            console.print(f"[dim]$ {' '.join(command)}[/]")
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+            if done.returncode != 0:
+                log.flush()
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]
+                console.print("\n".join(tail), markup=False, highlight=False)
+                console.print(f"[red]set-up of environment `{name}` failed[/] (exit code "
+                              f"{done.returncode}); full log: {log_path}")
+                return 1
+    version = subprocess.run(commands[-1], capture_output=True, text=True).stdout.strip()
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"],
+                            capture_output=True, text=True).stdout.split()
+    seconds = time.perf_counter() - started
+    record = {
+        "spec": asdict(spec), "framework_version": version, "packages": frozen,
+        "python": platform.python_version(), "created": datetime.now(timezone.utc)
+        .isoformat(timespec="seconds"), "setup_s": round(seconds, 1), "log": str(log_path),
+    }
+    # Written last: its presence means every step above succeeded.
+    (where / RECORD_NAME).write_text(json.dumps(record, indent=1))
+    console.print(f"[green]environment `{name}` ready[/]: {spec.framework} {version} in "
+                  f"{where} ({seconds:.0f} s)")
+    return 0

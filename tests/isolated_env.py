@@ -1,0 +1,123 @@
+"""Helpers for tests of rows that run in an isolated environment (harness.envs): skip with the
+reason and the fix when the environment is missing, run a row through the harness, and run a
+snippet in the environment's interpreter with NumPy arrays in and out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import envs, registry
+from harness.runner import RunSettings, run_one
+
+REPO = Path(__file__).resolve().parent.parent
+CHANCE = {"cnn": 0.10, "rnn": 0.50}
+
+
+def require_environment(name: str) -> None:
+    """Skip the calling test (module) unless environment `name` is ready."""
+    problem = envs.environment_problem(name)
+    if problem:
+        pytest.skip(f"{problem}; fix: {envs.setup_command(name)}", allow_module_level=True)
+
+
+def run_quick(impl_name: str, benchmark: str, tmp: Path) -> dict:
+    """One quick-profile run on synthetic data, CPU, through the runner (a child process in the
+    row's environment); returns its results record."""
+    settings = RunSettings(profile="quick", data="synthetic", device="cpu", timeout=1500,
+                           results=tmp / "results.jsonl", data_dir=str(tmp / "data"))
+    return run_one(registry.by_name(impl_name), benchmark, 0, settings)
+
+
+def run_in_environment(name: str, code: str, arrays: dict[str, np.ndarray], tmp: Path,
+                       timeout: float = 600) -> dict[str, np.ndarray]:
+    """Run `code` in environment `name`'s interpreter with `inputs` (a dict of the arrays) in
+    scope; it fills the dict `outputs`, which comes back."""
+    inputs, outputs = tmp / f"{name}-in.npz", tmp / f"{name}-out.npz"
+    np.savez(inputs, **arrays)
+    script = (f"import numpy as np\ninputs = dict(np.load({str(inputs)!r}))\noutputs = {{}}\n"
+              f"{textwrap.dedent(code)}\nnp.savez({str(outputs)!r}, **outputs)\n")
+    done = subprocess.run([str(envs.interpreter(name)), "-c", script], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(outputs))
+
+
+def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
+                             steps: int = 2) -> dict[str, np.ndarray]:
+    """The PyTorch row on (x, y): initial weights, logits, then the weights after each of
+    `steps` optimizer steps on the whole batch with dropout off (the reference for another
+    framework's loading of canonical weights, its forward pass and its optimizer)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install -e '.[torch]'")
+    from harness.config import config_for
+    from harness.interface import TrainingData
+    from py_impls import pytorch
+
+    impl = {"cnn": pytorch.CNN, "rnn": pytorch.RNN}[benchmark](device="cpu")
+    impl.prepare(TrainingData(x, y, x, y))
+    impl.build(config_for(benchmark), seed=1)
+    out = {f"w0/{k}": v for k, v in impl.get_weights().items()}
+    out["logits"] = impl.predict()
+    impl.model.eval()  # dropout off, as verify_step
+    for step in range(1, steps + 1):
+        impl.optimizer.zero_grad()
+        loss = impl.loss_fn(impl.model(impl.x_train), impl.y_train)
+        loss.backward()
+        impl.optimizer.step()
+        out[f"loss{step}"] = np.float32(loss.item())
+        out.update({f"w{step}/{k}": v for k, v in impl.get_weights().items()})
+    del torch
+    return out
+
+
+# Run in the environment: load the reference's initial weights, compare the forward pass and
+# `verify_step` (which returns the loss before the step) with the reference.
+TRAINING_CHECK = """
+from harness.config import config_for
+from harness.interface import TrainingData
+import importlib
+module, cls, benchmark = {entry!r}.split(":")[0], {entry!r}.split(":")[1], {benchmark!r}
+impl = getattr(importlib.import_module(module), cls)(device="cpu")
+x, y = inputs["x"], inputs["y"]
+impl.prepare(TrainingData(x, y, x, y))
+impl.build(config_for(benchmark), seed=0)
+impl.load_weights({{k[3:]: v for k, v in inputs.items() if k.startswith("w0/")}})
+outputs["logits"] = impl.predict()
+for step in range(1, {steps} + 1):
+    if hasattr(impl, "verify_step") and {steps}:
+        outputs[f"loss{{step}}"] = np.float32(impl.verify_step(x, y))
+        outputs.update({{f"w{{step}}/{{k}}": v for k, v in impl.get_weights().items()}})
+"""
+
+
+def compare_training(env: str, entry: str, benchmark: str, x: np.ndarray, y: np.ndarray,
+                     tmp: Path, steps: int = 2, atol: float = 1e-4) -> None:
+    """The row at `entry` computes what the PyTorch row computes from the same weights."""
+    reference = torch_training_reference(benchmark, x, y, steps)
+    got = run_in_environment(env, TRAINING_CHECK.format(entry=entry, benchmark=benchmark,
+                                                        steps=steps),
+                             {"x": x, "y": y, **{k: v for k, v in reference.items()
+                                                 if k.startswith("w0/")}}, tmp)
+    np.testing.assert_allclose(got["logits"], reference["logits"], rtol=1e-4, atol=atol)
+    for step in range(1, steps + 1):
+        np.testing.assert_allclose(got[f"loss{step}"], reference[f"loss{step}"], rtol=1e-4)
+        for key, value in reference.items():
+            if not key.startswith(f"w{step}/"):
+                continue
+            if benchmark == "rnn":
+                # MXNet's and Chainer's Adam add eps after folding the bias corrections into
+                # the step size (PyTorch: before), so a weight whose gradient is within ~30 eps
+                # of zero moves differently, by at most lr a step; every other weight agrees.
+                far = np.abs(got[key] - value) > atol + 1e-3 * np.abs(value)
+                assert far.mean() < 0.02, f"{key} after step {step}: {far.mean():.2%} differ"
+                np.testing.assert_allclose(got[key], value, atol=1e-3 * step, rtol=0,
+                                           err_msg=f"{key} after step {step}")
+            else:
+                np.testing.assert_allclose(got[key], value, rtol=1e-3, atol=atol,
+                                           err_msg=f"{key} after step {step}")

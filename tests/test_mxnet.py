@@ -1,0 +1,87 @@
+"""MXNet rows (Gluon and Module API) in their own environment: quick-profile training beats
+chance on synthetic data, ResNet-50 features have the right shape, and canonical weights give
+the PyTorch row's outputs and optimizer steps. Skipped until `python -m harness setup mxnet`."""
+
+import numpy as np
+import pytest
+
+from tests.isolated_env import (CHANCE, compare_training, require_environment, run_in_environment,
+                                run_quick)
+
+require_environment("mxnet")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl,benchmark", [("mxnet-gluon", "cnn"), ("mxnet-gluon", "rnn"),
+                                            ("mxnet-module", "cnn")])
+def test_training_beats_chance_on_synthetic_data(impl, benchmark, tmp_path):
+    record = run_quick(impl, benchmark, tmp_path)
+    assert record["status"] == "ok", record["reason"]
+    assert record["framework"] == "MXNet" and record["framework_version"] == "1.9.1"
+    assert record["data"] == "synthetic" and record["device"] == "cpu"
+    assert record["accuracy"] > CHANCE[benchmark] + 0.15, record["accuracy"]
+    assert record["epochs"] == 1 and record["steps_per_epoch"] == 50
+    if benchmark == "rnn":
+        assert record["cudnn"] is False  # the fused GRU runs cuDNN only on a GPU
+
+
+@pytest.mark.slow
+def test_resnet50_features_through_the_harness(tmp_path):
+    record = run_quick("mxnet-gluon", "inference", tmp_path)
+    assert record["status"] == "ok", record["reason"]
+    assert record["feature_shape"] == [32, 2048]
+    assert record["timings"]["s_per_1000"] > 0
+
+
+def test_gluon_cnn_matches_pytorch_forward_and_sgd_steps(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 3, 32, 32), dtype=np.float32)
+    y = rng.integers(0, 10, 8).astype(np.int32)
+    compare_training("mxnet", "py_impls.mxnet_gluon:CNN", "cnn", x, y, tmp_path)
+
+
+def test_module_cnn_loads_canonical_weights(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 3, 32, 32), dtype=np.float32)  # 8 of a batch of 64: padded by predict
+    y = rng.integers(0, 10, 8).astype(np.int32)
+    compare_training("mxnet", "py_impls.mxnet_module:CNN", "cnn", x, y, tmp_path, steps=0)
+
+
+def test_gluon_gru_is_pytorchs_gru_and_adam(tmp_path):
+    """gluon.rnn.GRU has PyTorch's gate order (r, z, n) and reset-after formulation."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 30_000, (4, 150)).astype(np.int32)
+    y = np.array([0, 1, 1, 0], np.int32)
+    compare_training("mxnet", "py_impls.mxnet_gluon:RNN", "rnn", x, y, tmp_path)
+
+
+def test_resnet50_loads_torchvision_weights(tmp_path):
+    """Same canonical weights, same features as the PyTorch row (small images to be quick)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference")
+    from py_impls.pytorch import _ResNet50
+
+    torch.manual_seed(0)
+    model = _ResNet50().eval()
+    for module in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    model.fc = torch.nn.Identity()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images)).numpy()
+    got = run_in_environment("mxnet", """
+        from harness.config import InferenceConfig
+        from py_impls.mxnet_gluon import ResNet50Features
+        impl = ResNet50Features(device="cpu")
+        impl.build(InferenceConfig(), {k: v for k, v in inputs.items() if k != "images"}, 0)
+        impl.prepare(inputs["images"])
+        outputs["features"] = impl.extract(0, 2)
+        outputs["layer2.0"] = impl.activations(inputs["images"])["layer2.0"]
+        """, {"images": images, **weights}, tmp_path)
+    assert got["features"].shape == (2, 2048) and got["features"].dtype == np.float32
+    np.testing.assert_allclose(got["features"], expected, rtol=1e-3, atol=1e-4)
+    assert got["layer2.0"].shape == (2, 512, 8, 8)  # v1.5: the stride is on the 3x3 conv
