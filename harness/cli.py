@@ -15,7 +15,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn)
 from rich.table import Table
 
-from harness import registry
+from harness import envs, julia_setup, registry, report, show, verify
 from harness.config import BENCHMARK_TITLES, BENCHMARKS, DATASET_OF, PROFILES
 from harness.data import commands as data_commands
 from harness.environment import host_environment
@@ -52,7 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
                              "can run here")
     listing.set_defaults(func=cmd_list)
     data_commands.register(sub)
+    verify.register(sub)
+    report.register(sub)
+    show.register(sub)
+    julia_setup.register(sub, targets=setup_targets())
     return parser
+
+
+def setup_targets() -> dict[str, tuple[str, Any]]:
+    """`setup NAME` for each isolated Python environment, and `setup all`."""
+    targets: dict[str, tuple[str, Any]] = {
+        name: (f"create the isolated `{name}` environment (its own venv under envs/)",
+               lambda args, n=name: envs.setup_environment(n, console, force=args.force))
+        for name in envs.ENVIRONMENTS}
+
+    def setup_all(args: argparse.Namespace) -> int:
+        codes = [envs.setup_environment(n, console, force=args.force) for n in envs.ENVIRONMENTS]
+        from harness.julia_bridge import julia_problem
+
+        if julia_problem("knet") and julia_problem("flux"):
+            console.print("[yellow]julia: skipped[/] - " + julia_problem("flux"))
+        else:
+            args.target = "julia"
+            codes.append(args.func(args))
+        return max(codes, default=0)
+
+    targets["all"] = (f"every environment ({", ".join(envs.ENVIRONMENTS)}), then julia where "
+                      "Julia is installed", setup_all)
+    return targets
 
 
 def add_run_options(run: argparse.ArgumentParser) -> None:

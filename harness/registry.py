@@ -14,8 +14,10 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
+
+from harness import julia_bridge
 
 
 
@@ -119,6 +121,21 @@ def _entries(module: str, cnn: str | None = "CNN", rnn: str | None = "RNN",
     return {b: f"{module}:{c}" for b, c in classes.items() if c is not None}
 
 
+def tensorflow_problem(minimum: str = "2.16") -> str | None:
+    """TensorFlow ships as `tensorflow` or `tensorflow-cpu`; 2.16+ has Keras 3 as tf.keras."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return "tensorflow is not installed"
+    for distribution in ("tensorflow", "tensorflow-cpu"):
+        try:
+            found = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        if version_tuple(found) < version_tuple(minimum):
+            return f"{distribution} {found} is too old (need >= {minimum}, with Keras 3)"
+        return None
+    return "tensorflow is importable but has no package metadata"
+
+
 IMPLEMENTATIONS: list[Implementation] = [
     Implementation(
         name="pytorch",
@@ -128,6 +145,57 @@ IMPLEMENTATIONS: list[Implementation] = [
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
         requires=(Requirement("torch", "torch", "2.0"),),
         install='pip install -e ".[torch]"',
+    ),
+    Implementation(
+        name="tensorflow",
+        framework="TensorFlow",
+        language="python",
+        entry_points=_entries("py_impls.tf_keras"),
+        description="tf.keras model, tf.function step, fp32, NHWC on CPU / NCHW on GPU, host batches",
+        readiness_check=tensorflow_problem,
+        install='pip install -e ".[tensorflow]"',
+        env={"KERAS_BACKEND": "tensorflow"},
+    ),
+    Implementation(
+        name="tensorflow-xla",
+        framework="TensorFlow",
+        language="python",
+        entry_points=_entries("py_impls.tf_keras", "CNNXLA", "RNNXLA", "ResNet50FeaturesXLA"),
+        description="as tensorflow, each step compiled by XLA (jit_compile=True), GRU without cuDNN",
+        readiness_check=tensorflow_problem,
+        install='pip install -e ".[tensorflow]"',
+        env={"KERAS_BACKEND": "tensorflow"},
+    ),
+    Implementation(
+        name="keras-tensorflow",
+        framework="Keras",
+        language="python",
+        entry_points=_entries("py_impls.keras3"),
+        description="Keras 3 model.fit, TensorFlow backend, NHWC, jit_compile auto (XLA on GPU)",
+        requires=(Requirement("keras", "keras", "3.0"),),
+        readiness_check=tensorflow_problem,
+        install='pip install -e ".[keras-tensorflow]"',
+        env={"KERAS_BACKEND": "tensorflow"},
+    ),
+    Implementation(
+        name="keras-jax",
+        framework="Keras",
+        language="python",
+        entry_points=_entries("py_impls.keras3"),
+        description="Keras 3 model.fit, JAX backend (jit), NHWC, GRU as lax.scan (no cuDNN)",
+        requires=(Requirement("keras", "keras", "3.0"), Requirement("jax", "jax", "0.4.30")),
+        install='pip install -e ".[keras-jax]"',
+        env={"KERAS_BACKEND": "jax"},
+    ),
+    Implementation(
+        name="keras-torch",
+        framework="Keras",
+        language="python",
+        entry_points=_entries("py_impls.keras3"),
+        description="Keras 3 model.fit, PyTorch backend (eager), NHWC, cuDNN GRU on GPU",
+        requires=(Requirement("keras", "keras", "3.0"), Requirement("torch", "torch", "2.1")),
+        install='pip install -e ".[keras-torch]"',
+        env={"KERAS_BACKEND": "torch"},
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.envs), made by `python -m harness setup mxnet|chainer`.
@@ -160,6 +228,32 @@ IMPLEMENTATIONS: list[Implementation] = [
         requires=(Requirement("chainer", "chainer", "7.8.1"),),
         install="python -m harness setup chainer",
         environment="chainer",
+    ),
+    # Julia rows: Knet.jl (the original's Julia row) and Flux.jl (current Julia), called through
+    # juliacall in their own child processes. Not run in this project's CI (no Julia there).
+    Implementation(
+        name="knet",
+        framework="Knet.jl",
+        language="julia",
+        entry_points=_entries("harness.julia_bridge", cnn="JuliaCNN", rnn="JuliaRNN",
+                              inference="JuliaFeatures"),
+        description="Knet.jl 1.4 (Julia 1.6-1.9, CUDA.jl <= 3: no Hopper) via juliacall, cuDNN "
+                    "GRU; never run in this project's CI (no Julia there)",
+        options=julia_bridge.row_options("knet"),
+        readiness_check=partial(julia_bridge.julia_problem, "knet"),
+        install='pip install "juliacall==0.9.28" && python -m harness setup julia',
+    ),
+    Implementation(
+        name="flux",
+        framework="Flux.jl",
+        language="julia",
+        entry_points=_entries("harness.julia_bridge", cnn="JuliaCNN", rnn="JuliaRNN",
+                              inference="JuliaFeatures"),
+        description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, SPEC GRU cell in "
+                    "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
+        options=julia_bridge.row_options("flux"),
+        readiness_check=partial(julia_bridge.julia_problem, "flux"),
+        install='pip install "juliacall==0.9.28" && python -m harness setup julia',
     ),
     # Retired frameworks of the original comparison that no supported Python can install: named,
     # with the reason, never silently dropped (checked with pip on Python 3.11, 2026-11-26).
