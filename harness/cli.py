@@ -77,7 +77,7 @@ def setup_targets() -> dict[str, tuple[str, Any]]:
             codes.append(args.func(args))
         return max(codes, default=0)
 
-    targets["all"] = (f"every environment ({", ".join(envs.ENVIRONMENTS)}), then julia where "
+    targets["all"] = (f"every environment ({', '.join(envs.ENVIRONMENTS)}), then julia where "
                       "Julia is installed", setup_all)
     return targets
 
