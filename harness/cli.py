@@ -248,19 +248,30 @@ def print_header(settings: RunSettings, benchmarks: tuple[str, ...]) -> None:
         title="Rosetta Stone benchmark harness", border_style="blue"))
 
 
+def interpreter_label(impl: registry.Implementation) -> str:
+    """Which Python starts this row's child processes."""
+    if impl.environment:
+        return f"envs/{impl.environment} venv"
+    if impl.language == "julia":
+        return "this Python + juliacall"
+    return "this Python"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     gpu = registry.gpu_present()
     for benchmark in BENCHMARKS:
         table = Table(title=BENCHMARK_TITLES[benchmark], title_justify="left",
                       header_style="bold")
-        for column in ("implementation", "framework", "language", "status", "to fix"):
+        for column in ("implementation", "framework", "language", "runs in", "status",
+                       "to fix"):
             table.add_column(column, overflow="fold")
         for impl in registry.IMPLEMENTATIONS:
             if benchmark not in impl.entry_points:
                 continue
             ready = registry.readiness(impl, benchmark, gpu=gpu)
             status = "[green]ready[/]" if ready.ready else f"[red]{ready.reason}[/]"
-            table.add_row(impl.name, impl.framework, impl.language, status, ready.fix)
+            table.add_row(impl.name, impl.framework, impl.language, interpreter_label(impl),
+                          status, ready.fix)
         console.print(table)
     console.print(f"GPU: {'yes' if gpu else 'none found'} · each row runs in its own process; "
                   f"`python -m harness all` runs every ready row.")
