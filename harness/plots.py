@@ -59,7 +59,7 @@ def time_figure(section: Section) -> Figure:
             axes.text(right * 0.01, position, f"no result: {_short(group.status)}",
                       va="center", ha="left", fontsize=8, color="#a00000")
     axes.set_xlabel(UNIT[section.benchmark] + "  (bar: median; whiskers: min-max over repeats)")
-    axes.set_title(section_heading(section), fontsize=10, loc="left")
+    axes.set_title(_title(section), fontsize=10, loc="left")
     axes.grid(axis="x", alpha=0.3)
     axes.set_axisbelow(True)
     return figure
@@ -91,8 +91,9 @@ def accuracy_figure(section: Section) -> Figure | None:
         axes.legend(loc="lower right", fontsize=8)
     axes.set_xlabel(UNIT[section.benchmark] + " (median)")
     axes.set_ylabel("test accuracy (median)")
-    axes.set_title(section_heading(section) + "\nupper left: faster and more accurate",
-                   fontsize=10, loc="left")
+    axes.set_title(_title(section), fontsize=10, loc="left")
+    axes.text(0.01, 0.99, "upper left: faster and more accurate", transform=axes.transAxes,
+              va="top", ha="left", fontsize=8, color="grey")
     axes.grid(alpha=0.3)
     axes.margins(x=0.15, y=0.15)
     return figure
@@ -123,6 +124,12 @@ def write_plots(sections: list[Section], folder: Path) -> list[Path]:
             figure.savefig(path, dpi=120)
             written.append(path)
     return written
+
+
+def _title(section: Section) -> str:
+    """The table's heading on two lines, so long device names fit the figure."""
+    benchmark, _, rest = section_heading(section).partition(" - ")
+    return f"{benchmark}\n{rest}"
 
 
 def _short(text: str, limit: int = 60) -> str:

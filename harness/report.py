@@ -102,13 +102,17 @@ def status_of(record: dict[str, Any]) -> str:
 
 
 def device_label(record: dict[str, Any]) -> str:
-    """The device's name; for a CPU run (no device name) the CPU model."""
-    name = record.get("device_name")
-    if name:
-        return str(name)
-    device = record.get("device") or "cpu"
-    cpu = (record.get("env") or {}).get("cpu")
-    return f"{device}: {cpu}" if cpu and device == "cpu" else str(device)
+    """The GPU's name; for a CPU run the CPU model and thread count (implementations name a
+    CPU device "cpu" or leave the name empty)."""
+    device = str(record.get("device") or "cpu")
+    name = str(record.get("device_name") or "")
+    if name and name.lower() != device.lower():
+        return name
+    env = record.get("env") or {}
+    if device == "cpu" and env.get("cpu"):
+        threads = f", {env['threads']} threads" if env.get("threads") else ""
+        return f"cpu: {env['cpu']}{threads}"
+    return name or device
 
 
 def _number(value: Any) -> float | None:

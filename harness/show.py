@@ -319,16 +319,19 @@ def _header(extract_: Extract) -> Text:
     return text
 
 
-def side_by_side(benchmark: str, extracts: list[Extract], names: list[str],
-                 line_numbers: bool = True) -> Table:
-    table = Table(box=box.SIMPLE_HEAVY, show_lines=False, expand=True, padding=(0, 1))
-    table.add_column("section", style="bold magenta", width=12, overflow="fold")
-    for extract_ in extracts:
-        table.add_column(_header(extract_), ratio=1)
-    for name in names:
-        table.add_row(name, *(_code(e, name, line_numbers) for e in extracts),
-                      end_section=True)
-    return table
+def side_by_side(extracts: list[Extract], names: list[str], line_numbers: bool = True
+                 ) -> list[Table]:
+    """One table a section, its name as the title; equal column ratios keep the
+    implementations' columns aligned from one section to the next."""
+    tables = []
+    for index, name in enumerate(names):
+        table = Table(box=box.SIMPLE_HEAD, expand=True, padding=(0, 1), show_header=index == 0,
+                      title=f"[bold magenta]== {name} ==[/]", title_justify="left")
+        for extract_ in extracts:
+            table.add_column(_header(extract_), ratio=1)
+        table.add_row(*(_code(e, name, line_numbers) for e in extracts))
+        tables.append(table)
+    return tables
 
 
 def stacked(extracts: list[Extract], names: list[str], line_numbers: bool = True) -> list[Any]:
@@ -385,9 +388,10 @@ def cmd_show(args: argparse.Namespace, console: Console | None = None) -> int:
             console.print(f"[yellow]{extract_.source.label}: no `# == section ==` markers in "
                           f"{extract_.source.path} ({extract_.region})[/]")
     line_numbers = not args.no_line_numbers
-    if args.stacked or console.width < 45 * len(extracts) + 12:
+    if args.stacked or console.width < 45 * len(extracts):
         for part in stacked(extracts, names, line_numbers):
             console.print(part)
     else:
-        console.print(side_by_side(args.benchmark, extracts, names, line_numbers))
+        for table in side_by_side(extracts, names, line_numbers):
+            console.print(table)
     return 0

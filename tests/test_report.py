@@ -50,7 +50,7 @@ def test_one_table_per_benchmark_device_profile_and_data(results: Path) -> None:
     sections = sections_of(results)
     assert [(s.benchmark, s.device, s.profile, s.data) for s in sections] == [
         ("cnn", H100, "full", "real"),
-        ("cnn", "cpu: AMD EPYC", "quick", "synthetic"),
+        ("cnn", "cpu: AMD EPYC, 2 threads", "quick", "synthetic"),
         ("inference", H100, "full", "real"),
     ]
 
@@ -213,3 +213,13 @@ def test_the_command_prints_tables_warnings_and_exports(results: Path, tmp_path:
 def test_missing_results_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert run_report(str(tmp_path / "nothing.jsonl")) == 2
     assert "run a benchmark first" in capsys.readouterr().err
+
+
+def test_cpu_runs_are_labelled_by_cpu_model_and_threads(tmp_path: Path) -> None:
+    named = record("cnn", "pytorch", 5.0, 0.4, device_name="", profile="quick")
+    named["device_name"] = "cpu"  # PyTorch names its CPU device "cpu"
+    unnamed = record("cnn", "pytorch", 6.0, 0.4, device_name="", profile="quick", repeat=1)
+    path = write_results(tmp_path / "cpu.jsonl", [named, unnamed], damaged=False)
+    (section,) = sections_of(path)
+    assert section.device == "cpu: AMD EPYC, 2 threads"
+    assert section.groups[0].headline.n == 2
