@@ -408,6 +408,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             text = render.export_comparison(rows, args.format, *names)
             _emit(text, args.format, args.out, "comparison", out, err)
+        if args.plots:
+            err.print("[yellow]--plots draws one result set: run `report` without --compare "
+                      "for its plots.[/]")
         return 0
 
     sections = build_sections(loaded.records, with_reference=not args.no_reference)
