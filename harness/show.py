@@ -16,6 +16,10 @@ Which part of a source file belongs to a benchmark:
 - Julia, or any file holding several benchmarks without classes: the lines after a marker
   `# == benchmark: cnn ==` (or `rnn`, `inference`) up to the next benchmark marker.
 - Otherwise the whole file.
+A Python section is followed by the module-level functions, classes and assignments it uses
+(transitively, each shown once; `--no-helpers` leaves them out), since much framework-specific
+code - a jitted train step, a loss function, a model definition - lives outside the class.
+
 An implementation whose registry entry point is not its source (a Julia row behind a Python
 bridge) names its source in `Implementation.options["source"]`: "path[:Symbol]" relative to the
 project root, or a dict benchmark -> "path[:Symbol]".
@@ -161,13 +165,19 @@ def module_file(module: str) -> Path:
 
 # ---------------------------------------------------------------- cutting it into sections
 
-def extract(source: Source, benchmark: str) -> Extract:
+def extract(source: Source, benchmark: str, helpers: bool = True) -> Extract:
+    """The sections of one implementation of `benchmark`. With `helpers`, a Python section is
+    followed by the module-level functions, classes and assignments it uses (and those they
+    use, each once, in the first section that needs it): `cross_entropy` and `train_step`
+    next to a JAX epoch, the ResNet-50 definition next to the model that builds it."""
     lines = source.path.read_text(encoding="utf-8").splitlines()
     result = Extract(source)
     if source.language == "python" and source.symbol:
-        classes = _python_classes(lines, source.path)
+        classes, definitions = _python_module(lines, source.path)
         if source.symbol in classes:
             _extract_class(lines, classes, source.symbol, result)
+            if helpers:
+                _add_helpers(lines, classes, definitions, source.symbol, benchmark, result)
             return result
     start, end = _benchmark_region(lines, benchmark)
     result.region = (f"lines {start}-{end}" if (start, end) != (1, len(lines))
@@ -208,22 +218,60 @@ def _part(lines: list[str], first: int, last: int, origin: str = "", note: str =
     return Part(textwrap.dedent("\n".join(lines[first - 1:last])), first, origin, note)
 
 
-def _python_classes(lines: list[str], path: Path) -> dict[str, PyClass]:
-    """Top-level classes, with their base names and methods."""
+def _python_module(lines: list[str], path: Path
+                   ) -> tuple[dict[str, PyClass], dict[str, tuple[int, int]]]:
+    """Top-level classes (with bases and methods), and every top-level definition - function,
+    class or assignment to a name - with its lines."""
     try:
         tree = ast.parse("\n".join(lines), filename=str(path))
     except SyntaxError as error:
         raise ShowError(f"{path} does not parse as Python: {error}") from None
-    classes = {}
+    classes: dict[str, PyClass] = {}
+    definitions: dict[str, tuple[int, int]] = {}
     for node in tree.body:
+        span = (_first_line(node), node.end_lineno or node.lineno)
         if isinstance(node, ast.ClassDef):
             methods = {item.name: (_first_line(item), item.end_lineno or item.lineno)
                        for item in node.body
                        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
             bases = tuple(b.id for b in node.bases if isinstance(b, ast.Name))
-            classes[node.name] = PyClass(node.name, _first_line(node),
-                                         node.end_lineno or node.lineno, bases, methods)
-    return classes
+            classes[node.name] = PyClass(node.name, *span, bases, methods)
+            definitions[node.name] = span
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            definitions[node.name] = span
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    definitions[target.id] = span
+    return classes, definitions
+
+
+NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+
+
+def _add_helpers(lines: list[str], classes: dict[str, PyClass],
+                 definitions: dict[str, tuple[int, int]], name: str, benchmark: str,
+                 result: Extract) -> None:
+    # Not helpers: the class shown and its bases, and other implementation classes.
+    excluded = set(_lineage(name, classes)) | {
+        c.name for c in classes.values() if _markers(lines, c.start, c.end)}
+    shown: set[str] = set()
+    order = list(SECTIONS[benchmark]) + [n for n in result.sections if n not in
+                                         SECTIONS[benchmark]]
+    for section_name in order:
+        section = result.sections.get(section_name)
+        if section is None:
+            continue
+        pending = [part.code for part in section.parts]
+        while pending:
+            for used in NAME.findall(pending.pop(0)):
+                if used in definitions and used not in excluded and used not in shown:
+                    shown.add(used)
+                    first, last = definitions[used]
+                    part = _part(lines, first, last, note=f"module level: {used}, used above")
+                    section.parts.append(part)
+                    pending.append(part.code)
 
 
 def _first_line(node: ast.AST) -> int:
@@ -361,6 +409,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--stacked", action="store_true",
                         help="one implementation under the other (default when the terminal "
                              "is too narrow for side by side)")
+    parser.add_argument("--no-helpers", action="store_true",
+                        help="leave out the module-level functions and classes a section uses")
     parser.add_argument("--no-line-numbers", action="store_true")
     parser.set_defaults(func=cmd_show)
 
@@ -370,8 +420,8 @@ def cmd_show(args: argparse.Namespace, console: Console | None = None) -> int:
     if console is not None and not console.is_terminal and console.width == 80:
         console = Console(width=min(240, 20 + 100 * len(args.impls)))
     try:
-        extracts = [extract(source_for(name, args.benchmark), args.benchmark)
-                    for name in args.impls]
+        extracts = [extract(source_for(name, args.benchmark), args.benchmark,
+                            helpers=not args.no_helpers) for name in args.impls]
     except (ShowError, OSError) as error:
         console.print(f"[red]{error}[/]")
         return 2

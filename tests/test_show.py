@@ -15,6 +15,17 @@ PYTHON_IMPL = '''\
 """Two benchmarks in one module, as py_impls/pytorch.py holds them."""
 
 
+def make_cnn():
+    return layers(HIDDEN)  # PY_HELPER
+
+
+HIDDEN = 512  # PY_CONSTANT
+
+
+def unrelated():
+    pass  # PY_UNUSED
+
+
 class _Base:
     def sync(self):
         pass
@@ -187,3 +198,18 @@ def test_errors_say_what_to_do(sources) -> None:
         show.extract(show.source_for(str(jl), "rnn"), "rnn")
     code, text = run_show("cnn", f"{py}:CNN", "--section", "nonsense")
     assert code == 2 and "no section nonsense" in text
+
+
+def test_module_level_helpers_follow_the_section_that_uses_them(sources) -> None:
+    py, _ = sources
+    extract = show.extract(show.source_for(f"{py}:CNN", "cnn"), "cnn")
+    model = extract.sections["model"]
+    assert [p.note for p in model.parts] == ["", "module level: make_cnn, used above",
+                                             "module level: HIDDEN, used above"]
+    assert "PY_HELPER" in model.parts[1].code and "PY_CONSTANT" in model.parts[2].code
+    everything = "\n".join(s.code for s in extract.sections.values())
+    assert "PY_UNUSED" not in everything and "def sync" not in everything
+    bare = show.extract(show.source_for(f"{py}:CNN", "cnn"), "cnn", helpers=False)
+    assert len(bare.sections["model"].parts) == 1
+    code, text = run_show("cnn", f"{py}:CNN", "--no-helpers")
+    assert code == 0 and "PY_HELPER" not in text
