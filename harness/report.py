@@ -229,10 +229,6 @@ class Section:
     data: str
     groups: list[Group]
 
-    @property
-    def title(self) -> str:
-        return f"{self.benchmark} · {self.device} · profile {self.profile} · {self.data} data"
-
 
 def group_key(record: dict[str, Any]) -> tuple[str, ...]:
     return (record["benchmark"], record["impl"], str(record.get("variant") or "default"),
