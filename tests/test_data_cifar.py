@@ -99,7 +99,8 @@ def test_import_through_the_cli(tmp_path, capsys):
     dataset = load_dataset("cifar10", kind="real", data_dir=data_dir, n_train=4)
     assert dataset.kind == "real" and dataset.x_train.shape == (4, 3, 32, 32)
     assert dataset.x_test.shape == (PER_BATCH + 1, 3, 32, 32)
-    assert dataset.attrs["verified"] is False and dataset.attrs["archive_checksum"].startswith("md5:")
+    assert dataset.attrs["verified"] is False
+    assert dataset.attrs["archive_checksum"].startswith("md5:")
     np.testing.assert_array_equal(dataset.x_test.reshape(-1, 3072),
                                   batches["test_batch"][b"data"])
 

@@ -210,8 +210,8 @@ def read_summary(path: Path) -> dict[str, Any]:
 
     with h5py.File(path, "r") as f:
         attrs = {key: store.plain(value) for key, value in f.attrs.items()}
-        arrays = [f"{key} {f[key].dtype} {tuple(f[key].shape)}" for key in store.ARRAYS
-                  if key in f]
+        arrays = [f"{key} {f[key].dtype} {'×'.join(map(str, f[key].shape))}"
+                  for key in store.ARRAYS if key in f]
     return {"attrs": attrs, "arrays": arrays}
 
 
@@ -219,35 +219,38 @@ def cmd_info(args: argparse.Namespace) -> int:
     console = Console()
     directory = store.data_dir(args.data_dir)
     table = Table(title=f"Data store: {directory}")
-    for column in ("file", "kind", "arrays", "created", "source", "verified"):
-        table.add_column(column, overflow="fold")
+    table.add_column("file (kind)", no_wrap=True)
+    table.add_column("arrays", no_wrap=True)
+    table.add_column("created, source, verified", overflow="fold")
     for name, path in data_files(directory):
-        label = str(path.relative_to(directory))
         synthetic = path.parent.name == "synthetic"
+        label = f"{path.relative_to(directory)}\n({'synthetic' if synthetic else 'real'})"
         if not path.exists():
             hint = ("made on first use" if synthetic
-                    else f"missing: `python -m harness data fetch {name}`")
-            table.add_row(label, "synthetic" if synthetic else "real", f"[dim]{hint}[/]",
-                          "", "", "")
+                    else f"missing: `python -m harness data fetch {name}` or `data import PATH`")
+            table.add_row(label, "", f"[dim]{hint}[/]")
             continue
         try:
             summary = read_summary(path)
         except OSError as error:
-            table.add_row(label, "?", f"[red]unreadable ({store.one_line(error)}): run "
-                                      f"`python -m harness data verify`[/]", "", "", "")
+            table.add_row(label, "", f"[red]unreadable ({store.one_line(error)}): run "
+                                     f"`python -m harness data verify`[/]")
             continue
         attrs = summary["attrs"]
-        source = attrs.get("source_url") or attrs.get("source", "")
-        if attrs.get("imported_from"):
-            source += f"\n(imported from {attrs['imported_from']})"
+        created = str(attrs.get("created", "?")).replace("T", " ")[:16]
         if attrs.get("kind") == "synthetic":
-            verified = "n/a (generated)"
+            origin = f"generated (seed {attrs.get('seed')})"
         else:
-            verified = (f"{'yes' if attrs.get('verified') else '[yellow]NO[/]'} "
-                        f"{attrs.get('archive_checksum', '')}")
-        complete = "" if attrs.get("complete") else "\n[red]INCOMPLETE[/]"
-        table.add_row(label, str(attrs.get("kind", "?")), "\n".join(summary["arrays"]) + complete,
-                      str(attrs.get("created", "")), source, verified)
+            origin = str(attrs.get("source_url", "?"))
+            if attrs.get("imported_from"):
+                origin += f"\nimported from {attrs['imported_from']}"
+            origin += (f"\nverified: {'yes' if attrs.get('verified') else '[yellow]NO[/]'} "
+                       f"({attrs.get('archive_checksum', 'no checksum')})")
+        if not attrs.get("complete"):
+            origin += "\n[red]INCOMPLETE: run `python -m harness data verify`[/]"
+        if attrs.get("kind") not in (None, "synthetic" if synthetic else "real"):
+            origin += f"\n[red]marked kind={attrs.get('kind')}[/]"
+        table.add_row(label, "\n".join(summary["arrays"]), f"{created}\n{origin}")
     console.print(table)
     return 0
 

@@ -105,9 +105,13 @@ def imdb_arrays(raw: dict[str, np.ndarray],
         if labels.size and (labels.min() < 0 or labels.max() > 1):
             raise DataError(f"y_{split} holds labels other than 0 and 1")
         base = done
-        out[f"x_{split}"] = preprocess_imdb(
-            [raw[f"x_{split}"][i] for i in order],
-            progress=(lambda rows: progress(base + rows, total)) if progress else None)
+        try:
+            out[f"x_{split}"] = preprocess_imdb(
+                [raw[f"x_{split}"][i] for i in order],
+                progress=(lambda rows: progress(base + rows, total)) if progress else None)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise DataError(f"x_{split} holds something other than lists of word indices "
+                            f"({error})") from None
         out[f"y_{split}"] = labels.astype(np.int32)
         done += len(order)
     attrs = {"vocab_size": VOCAB_SIZE, "seq_len": SEQ_LEN, "start_char": START_CHAR,
