@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from rich.table import Table
 
 from harness.config import BENCHMARK_TITLES
+from harness.report_render import escape, fmt
 
 TRAINING_COLUMNS = [  # (header, timings key)
     ("train s", "train_s"), ("first epoch s", "first_epoch_s"),
@@ -90,19 +91,3 @@ def status_cell(row: dict[str, Any]) -> str:
         return "[green]ok[/]"
     colour = "yellow" if failure.get("status") in ("skipped", "interrupted") else "red"
     return f"[{colour}]{failure.get('status')}: {escape(failure.get('reason') or '')}[/]"
-
-
-def escape(text: str) -> str:
-    return text.replace("[", "\\[")
-
-
-def fmt(value: float | None, digits: int | None = None) -> str:
-    if value is None:
-        return "-"
-    if digits is not None:
-        return f"{value:.{digits}f}"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}" if value < 1 else f"{value:.2f}"
