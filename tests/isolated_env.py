@@ -108,16 +108,6 @@ def compare_training(env: str, entry: str, benchmark: str, x: np.ndarray, y: np.
     for step in range(1, steps + 1):
         np.testing.assert_allclose(got[f"loss{step}"], reference[f"loss{step}"], rtol=1e-4)
         for key, value in reference.items():
-            if not key.startswith(f"w{step}/"):
-                continue
-            if benchmark == "rnn":
-                # MXNet's and Chainer's Adam add eps after folding the bias corrections into
-                # the step size (PyTorch: before), so a weight whose gradient is within ~30 eps
-                # of zero moves differently, by at most lr a step; every other weight agrees.
-                far = np.abs(got[key] - value) > atol + 1e-3 * np.abs(value)
-                assert far.mean() < 0.02, f"{key} after step {step}: {far.mean():.2%} differ"
-                np.testing.assert_allclose(got[key], value, atol=1e-3 * step, rtol=0,
-                                           err_msg=f"{key} after step {step}")
-            else:
+            if key.startswith(f"w{step}/"):  # Adam: embedding rows absent from the batch too
                 np.testing.assert_allclose(got[key], value, rtol=1e-3, atol=atol,
                                            err_msg=f"{key} after step {step}")
