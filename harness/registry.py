@@ -197,6 +197,28 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[keras-torch]"',
         env={"KERAS_BACKEND": "torch"},
     ),
+    Implementation(
+        name="jax-flax",
+        framework="JAX",
+        language="python",
+        entry_points=_entries("py_impls.jax_flax"),
+        description="Flax NNX + Optax, nnx.jit step, default precision (TF32 on GPU), NHWC, "
+                    "host batches, GRU as lax.scan (no cuDNN)",
+        requires=(Requirement("jax", "jax", "0.10"), Requirement("flax", "flax", "0.12"),
+                  Requirement("optax", "optax", "0.2")),
+        install='pip install -e ".[jax]"',
+    ),
+    Implementation(
+        name="jax-flax-scan",
+        framework="JAX",
+        language="python",
+        entry_points=_entries("py_impls.jax_flax", "CNNWholeEpoch", "RNNWholeEpoch",
+                              "ResNet50FeaturesResident"),
+        description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
+        requires=(Requirement("jax", "jax", "0.10"), Requirement("flax", "flax", "0.12"),
+                  Requirement("optax", "optax", "0.2")),
+        install='pip install -e ".[jax]"',
+    ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.envs), made by `python -m harness setup mxnet|chainer`.
     Implementation(

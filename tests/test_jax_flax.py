@@ -1,0 +1,213 @@
+"""JAX/Flax (py_impls/jax_flax.py), called through the interface on small generated data: both
+variants train; the whole-epoch variant runs the harness's order (it computes what the host loop
+computes, dropout included); canonical weights round-trip and give PyTorch's outputs and
+optimizer steps; ResNet-50 features have the right shape and are deterministic."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax", reason="JAX is not installed: pip install -e '.[jax]'")
+pytest.importorskip("flax", reason="Flax is not installed: pip install -e '.[jax]'")
+pytest.importorskip("optax", reason="Optax is not installed: pip install -e '.[jax]'")
+
+from harness.config import CNNConfig, InferenceConfig, RNNConfig  # noqa: E402
+from harness.interface import TrainingData  # noqa: E402
+from py_impls import jax_flax  # noqa: E402
+
+N_TRAIN, N_TEST = 640, 200  # 10 steps an epoch
+
+
+def coloured_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A colour per class plus noise: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n).astype(np.int32)
+    colours = np.random.default_rng(99).random((10, 3), dtype=np.float32)
+    x = 0.3 * rng.random((n, 3, 32, 32), dtype=np.float32) + 0.7 * colours[y][:, :, None, None]
+    return x.astype(np.float32), y
+
+
+def marked_reviews(n: int, seed: int, vocab: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random token ids whose last few tokens say the label."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(np.int32)
+    x = rng.integers(3, vocab, (n, length)).astype(np.int32)
+    x[:, -3:] = np.where(y[:, None] == 1, 7, 8)
+    return x, y
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def orders(n: int, epochs: int) -> list[np.ndarray]:
+    return [np.random.default_rng([1, e]).permutation(n) for e in range(epochs)]
+
+
+@pytest.fixture(scope="module")
+def cnn_data() -> TrainingData:
+    x, y = coloured_images(N_TRAIN + N_TEST, 0)
+    return TrainingData(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:])
+
+
+@pytest.fixture(scope="module")
+def cnn_runs(cnn_data):
+    """Both variants, same seed and order: weights after each of two epochs, accuracy."""
+    runs = {}
+    for cls in (jax_flax.CNN, jax_flax.CNNWholeEpoch):
+        impl = cls(device="cpu")
+        impl.prepare(cnn_data)
+        impl.build(CNNConfig(), seed=0)
+        weights = [impl.get_weights()]
+        for order in orders(N_TRAIN, 2):
+            impl.train_epoch(order)
+            impl.sync()
+            weights.append(impl.get_weights())
+        logits = impl.predict()
+        runs[cls] = {"weights": weights, "logits": logits,
+                     "accuracy": float(np.mean(logits.argmax(1) == cnn_data.y_test))}
+    return runs
+
+
+@pytest.mark.parametrize("cls", [jax_flax.CNN, jax_flax.CNNWholeEpoch])
+def test_cnn_variants_train_and_beat_chance(cnn_runs, cls):
+    run = cnn_runs[cls]
+    assert run["logits"].shape == (N_TEST, 10)
+    assert run["accuracy"] > 0.3, run["accuracy"]  # chance: 0.1
+
+
+def test_whole_epoch_scan_computes_what_the_host_loop_computes(cnn_runs):
+    """Same seed, same permutation: the same batches in the same order with the same dropout
+    masks, so the scan's weights are the host loop's (up to XLA's float reassociation)."""
+    host, scan = cnn_runs[jax_flax.CNN]["weights"], cnn_runs[jax_flax.CNNWholeEpoch]["weights"]
+    for name in host[0]:
+        np.testing.assert_array_equal(host[0][name], scan[0][name])  # the same initialisation
+        assert relative_error(scan[1][name], host[1][name]) < 1e-4, name
+        assert relative_error(scan[1][name], host[0][name]) > 1e-4, f"{name} did not train"
+
+
+def test_whole_epoch_follows_the_given_order(cnn_data, cnn_runs):
+    expected = cnn_runs[jax_flax.CNNWholeEpoch]["weights"][1]
+    first = orders(N_TRAIN, 1)[0]
+    for order, same in ((first, True), (first[::-1].copy(), False)):
+        impl = jax_flax.CNNWholeEpoch(device="cpu")
+        impl.prepare(cnn_data)
+        impl.build(CNNConfig(), seed=0)
+        impl.train_epoch(order)
+        got = impl.get_weights()
+        errors = [relative_error(got[name], expected[name]) for name in expected]
+        if same:
+            assert max(errors) == 0.0  # deterministic: the same order, the same weights
+        else:
+            assert min(errors) > 1e-3  # another order, other weights
+
+
+@pytest.mark.parametrize("cls", [jax_flax.RNN, jax_flax.RNNWholeEpoch])
+def test_rnn_variants_train_and_beat_chance(cls):
+    x, y = marked_reviews(512 + 200, 0, vocab=1000, length=20)
+    impl = cls(device="cpu")
+    impl.prepare(TrainingData(x[:512], y[:512], x[512:], y[512:]))
+    impl.build(RNNConfig(vocab_size=1000), seed=0)
+    for order in orders(512, 3):
+        impl.train_epoch(order)
+    logits = impl.predict()
+    assert logits.shape == (200, 2)
+    assert np.mean(logits.argmax(1) == y[512:]) > 0.7  # chance: 0.5
+    assert impl.info().cudnn is False
+
+
+def test_cnn_weights_round_trip_and_layouts(cnn_data):
+    impl = jax_flax.CNN(device="cpu")
+    impl.prepare(cnn_data)
+    impl.build(CNNConfig(), seed=1)
+    rng = np.random.default_rng(2)
+    canonical = {k: rng.standard_normal(v.shape).astype(np.float32)
+                 for k, v in impl.get_weights().items()}
+    assert canonical["conv1.weight"].shape == (50, 3, 3, 3)  # O, I, kH, kW
+    assert canonical["fc1.weight"].shape == (512, 6400)  # out, in
+    assert sorted(canonical) == sorted(f"{layer}.{p}" for layer in
+                                       ("conv1", "conv2", "conv3", "conv4", "fc1", "fc2")
+                                       for p in ("weight", "bias"))
+    impl.load_weights(canonical)
+    for name, value in impl.get_weights().items():
+        np.testing.assert_array_equal(value, canonical[name], err_msg=name)
+
+
+def torch_pair(benchmark: str, config, data: TrainingData):
+    """The PyTorch reference and the JAX implementation, the JAX one with PyTorch's weights."""
+    pytorch = pytest.importorskip("py_impls.pytorch", reason="PyTorch is not installed")
+    torch_cls, jax_cls = {"cnn": (pytorch.CNN, jax_flax.CNN),
+                          "rnn": (pytorch.RNN, jax_flax.RNN)}[benchmark]
+    reference, impl = torch_cls(device="cpu"), jax_cls(device="cpu")
+    for one in (reference, impl):
+        one.prepare(data)
+        one.build(config, seed=0)
+    impl.load_weights(reference.get_weights())
+    return reference, impl
+
+
+def test_cnn_matches_pytorch_forward_and_sgd_steps():
+    """fc1's permutation (H,W,C flatten vs C,H,W) and the conv transposes are right."""
+    x, y = coloured_images(8, 3)
+    reference, impl = torch_pair("cnn", CNNConfig(), TrainingData(x, y, x, y))
+    assert relative_error(impl.predict(), reference.predict()) < 1e-4
+    for _ in range(2):  # the second step shows the momentum
+        np.testing.assert_allclose(impl.verify_step(x, y), reference.verify_step(x, y), rtol=1e-4)
+    want = reference.get_weights()
+    for name, value in impl.get_weights().items():
+        assert relative_error(value, want[name]) < 1e-4, name
+
+
+def test_gru_matches_pytorch_forward_and_adam_steps():
+    """The GRU cell is PyTorch's (reset after the recurrent matmul, both bias vectors), so the
+    same canonical weights give the same logits and the same Adam updates."""
+    config = RNNConfig(vocab_size=50, embedding_dim=6, hidden=5)
+    x, y = marked_reviews(8, 4, vocab=50, length=7)
+    reference, impl = torch_pair("rnn", config, TrainingData(x, y, x, y))
+    assert relative_error(impl.predict(), reference.predict()) < 1e-5
+    acts, want_acts = impl.activations(x), reference.activations(x)
+    assert relative_error(acts["gru"], want_acts["gru"]) < 1e-5
+    for _ in range(2):
+        np.testing.assert_allclose(impl.verify_step(x, y), reference.verify_step(x, y), rtol=1e-5)
+    want = reference.get_weights()
+    for name, value in impl.get_weights().items():
+        assert relative_error(value, want[name]) < 1e-4, name
+
+
+def resnet_features(weights, images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    impl = jax_flax.ResNet50Features(device="cpu")
+    impl.prepare(images)
+    impl.build(InferenceConfig(batch_size=2, image_size=images.shape[-1]), weights, seed)
+    return [impl.extract(0, 2), impl.extract(0, 2)]
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:  # 64x64 instead of 224: the same network, cheaper
+    return np.random.default_rng(5).random((2, 3, 64, 64), dtype=np.float32)
+
+
+def test_resnet50_features_shape_and_determinism(images):
+    first, again = resnet_features(None, images, seed=3)
+    assert first.shape == (2, 2048) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(resnet_features(None, images, seed=3)[0], first)
+
+
+def test_resnet50_matches_pytorch_with_torchvision_weights(images):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from py_impls.pytorch import ResNet50Features as TorchFeatures
+
+    reference = TorchFeatures(device="cpu")
+    reference.prepare(images)
+    reference.build(InferenceConfig(batch_size=2, image_size=64), None, seed=0)
+    rng = np.random.default_rng(6)
+    with torch.no_grad():  # batch-norm statistics and affine parameters that are not 0 and 1
+        for module in reference.model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+                module.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
+                module.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
+                module.bias.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+    weights = {k: v.detach().numpy() for k, v in reference.model.state_dict().items()}
+    features, _ = resnet_features(weights, images)
+    assert relative_error(features, reference.extract(0, 2)) < 1e-4
