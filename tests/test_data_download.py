@@ -153,3 +153,6 @@ def test_fetch_command_end_to_end(server, tmp_path, monkeypatch):
     assert dataset.x_train.shape == (2, 150) and dataset.attrs["verified"] is True
     assert dataset.attrs["source_url"] == f"{server.url}/imdb.npz"
     assert (store_dir / "downloads" / "imdb.npz").read_bytes() == npz.read_bytes()
+    requests = len(server.requests)
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0 and len(server.requests) == requests  # present: nothing to do
