@@ -72,6 +72,7 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
         impl.optimizer.step()
         out[f"loss{step}"] = np.float32(loss.item())
         out.update({f"w{step}/{k}": v for k, v in impl.get_weights().items()})
+    out["logits_after"] = impl.predict()
     del torch
     return out
 
@@ -90,9 +91,9 @@ impl.build(config_for(benchmark), seed=0)
 impl.load_weights({{k[3:]: v for k, v in inputs.items() if k.startswith("w0/")}})
 outputs["logits"] = impl.predict()
 for step in range(1, {steps} + 1):
-    if hasattr(impl, "verify_step") and {steps}:
-        outputs[f"loss{{step}}"] = np.float32(impl.verify_step(x, y))
-        outputs.update({{f"w{{step}}/{{k}}": v for k, v in impl.get_weights().items()}})
+    outputs[f"loss{{step}}"] = np.float32(impl.verify_step(x, y))
+    outputs.update({{f"w{{step}}/{{k}}": v for k, v in impl.get_weights().items()}})
+outputs["logits_after"] = impl.predict()  # sees the updated weights
 """
 
 
@@ -111,3 +112,5 @@ def compare_training(env: str, entry: str, benchmark: str, x: np.ndarray, y: np.
             if key.startswith(f"w{step}/"):  # Adam: embedding rows absent from the batch too
                 np.testing.assert_allclose(got[key], value, rtol=1e-3, atol=atol,
                                            err_msg=f"{key} after step {step}")
+    np.testing.assert_allclose(got["logits_after"], reference["logits_after"], rtol=1e-3,
+                               atol=10 * atol)
