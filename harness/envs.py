@@ -164,7 +164,7 @@ def setup_environment(name: str, console, force: bool = False) -> int:
     started = time.perf_counter()
     with open(log_path, "w") as log:
         for command in commands:
-            console.print(f"[dim]$ {' '.join(command)}[/]")
+            console.print(f"$ {' '.join(command)}", style="dim", markup=False, soft_wrap=True)
             log.write(f"$ {' '.join(command)}\n")
             log.flush()
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
