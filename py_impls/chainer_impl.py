@@ -179,6 +179,7 @@ class CNN(_ChainerRun, TrainingImplementation):
                     self.x_test[i:i + self.config.batch_size])).array)
                 for i in range(0, len(self.x_test), self.config.batch_size)])
 
+    # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         load_canonical(self.model, params)
         self.make_optimizer()  # fresh momentum
@@ -290,6 +291,7 @@ class RNN(_ChainerRun, TrainingImplementation):
                     self.x_test[i:i + self.config.batch_size])).array)
                 for i in range(0, len(self.x_test), self.config.batch_size)])
 
+    # == verification ==
     def info(self) -> RunInfo:
         run = super().info()
         # NStepGRU calls cuDNN's fused RNN when on a GPU with cuDNN enabled (use_cudnn "auto").
@@ -421,6 +423,7 @@ class ResNet50Features(_ChainerRun, InferenceImplementation):
             features = self.model(self.device.send(self.images[start:stop]))
         return chainer.backend.CpuDevice().send(features.array)
 
+    # == verification ==
     def info(self) -> RunInfo:
         run = super().info()
         run.extra["resnet50"] = "chainer.Chain, torchvision v1.5 layout"

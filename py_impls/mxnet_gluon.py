@@ -176,6 +176,7 @@ class CNN(MXNetRun, TrainingImplementation):
             self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
             .asnumpy() for i in batches])
 
+    # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         copy_params(self.net, params, {})
         self.make_trainer()  # fresh optimizer state
@@ -299,6 +300,7 @@ class RNN(MXNetRun, TrainingImplementation):
             self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
             .asnumpy() for i in batches])
 
+    # == verification ==
     def info(self) -> RunInfo:
         run = super().info()
         # gluon.rnn.GRU is the fused RNN operator: cuDNN on a GPU context, a CPU kernel here.
@@ -431,6 +433,7 @@ class ResNet50Features(MXNetRun, InferenceImplementation):
         # Outside autograd.record(): inference mode, batch-norm uses its running statistics.
         return self.net(mx.nd.array(self.images[start:stop], ctx=self.ctx)).asnumpy()
 
+    # == verification ==
     def info(self) -> RunInfo:
         run = super().info()
         run.extra["resnet50"] = "Gluon HybridBlock, torchvision v1.5 layout"

@@ -94,6 +94,7 @@ class CNN(MXNetRun, TrainingImplementation):
                                     last_batch_handle="pad")
         return predictor.predict(batches).asnumpy()
 
+    # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         arg_params = {name.replace(".", "_"): mx.nd.array(value, dtype="float32")
                       for name, value in params.items()}
