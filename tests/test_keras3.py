@@ -1,0 +1,145 @@
+"""Keras 3 on each backend (py_impls.keras3), each in its own process: Keras reads
+KERAS_BACKEND once, at import, exactly as the harness's child processes do.
+
+Small generated data and shortened models keep each check to seconds of compute on 2 CPU
+cores: the CNN at batch 16 (its 32x32 input is fixed by fc1), the GRU on the last 40 tokens.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras", reason="Keras 3 is not installed: pip install -e '.[keras-jax]' "
+                                    "(or keras-tensorflow, keras-torch)")
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Run in a child: `python -c CHILD MODULE CHECK` prints one JSON line.
+CHILD = r'''
+import dataclasses, importlib, json, sys
+import numpy as np
+from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.data.synthetic import synthetic_cifar10, synthetic_imdb
+from harness.interface import TrainingData
+from harness.oracle import cnn as cnn_oracle, gru as gru_oracle, resnet50 as resnet_oracle
+from harness.protocol import run_training
+from harness.weights import seeded_weights
+
+module = importlib.import_module(sys.argv[1])
+suffix = sys.argv[3] if len(sys.argv) > 3 else ""
+check = sys.argv[2]
+out = {}
+
+def rel(a, b):
+    return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+
+if check == "cnn":  # trains through the harness's own protocol and beats chance
+    d = synthetic_cifar10(n_train=960, n_test=200)
+    data = TrainingData(d["x_train"].astype(np.float32) / 255, d["y_train"],
+                        d["x_test"].astype(np.float32) / 255, d["y_test"])
+    impl = getattr(module, "CNN" + suffix)(device="cpu")
+    result = run_training(impl, CNNConfig(batch_size=16), data, epochs=1, seed=0)
+    out = {"accuracy": result["accuracy"], "info": dataclasses.asdict(impl.info())}
+elif check == "rnn":
+    d = synthetic_imdb(n_train=1280, n_test=200)
+    last = lambda x: np.ascontiguousarray(x[:, -40:])
+    data = TrainingData(last(d["x_train"]), d["y_train"], last(d["x_test"]), d["y_test"])
+    impl = getattr(module, "RNN" + suffix)(device="cpu")
+    result = run_training(impl, RNNConfig(seq_len=40), data, epochs=1, seed=0)
+    out = {"accuracy": result["accuracy"], "info": dataclasses.asdict(impl.info())}
+elif check == "weights":  # canonical weights in and out, and the oracle's logits
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 3, 32, 32), dtype=np.float32)
+    tokens = rng.integers(0, 30_000, (4, 150)).astype(np.int32)
+    labels = np.zeros(4, np.int32)
+    for name, cls, config, x in (("cnn", "CNN", CNNConfig(), images),
+                                 ("rnn", "RNN", RNNConfig(), tokens)):
+        impl = getattr(module, cls + suffix)(device="cpu")
+        impl.prepare(TrainingData(x, labels, x, labels))
+        impl.build(config, 0)
+        params = seeded_weights(name)
+        impl.load_weights(params)
+        back = impl.get_weights()
+        oracle = (cnn_oracle.forward(params, x)["fc2"] if name == "cnn"
+                  else gru_oracle.forward(params, x)["fc"])
+        out[name] = {"same_names": sorted(back) == sorted(params),
+                     "exact": all(np.array_equal(back[k], params[k]) for k in params),
+                     "logits_rel_err": rel(impl.predict(), oracle)}
+elif check == "resnet50":
+    images = np.random.default_rng(1).random((2, 3, 64, 64), dtype=np.float32)
+    params = seeded_weights("resnet50")
+    impl = getattr(module, "ResNet50Features" + suffix)(device="cpu")
+    impl.prepare(images)
+    impl.build(InferenceConfig(batch_size=2), params, seed=0)
+    first, second = impl.extract(0, 2), impl.extract(0, 2)
+    back = impl.get_weights()
+    out = {"shape": list(first.shape), "dtype": str(first.dtype),
+           "repeatable": bool(np.array_equal(first, second)),
+           "rel_err": rel(first, resnet_oracle.forward(params, images)["avgpool"]),
+           "round_trip": sorted(back) == sorted(params)
+                         and all(np.array_equal(back[k], params[k]) for k in params)}
+print("RESULT " + json.dumps(out))
+'''
+
+
+def run_child(module: str, check: str, backend: str, suffix: str = "",
+              timeout: float = 900) -> dict:
+    """One check in a fresh interpreter with KERAS_BACKEND set before anything imports keras."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", CHILD, module, check, suffix], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+BACKENDS = [
+    pytest.param("tensorflow", marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec("tensorflow") is None,
+        reason="TensorFlow is not installed: pip install -e '.[keras-tensorflow]'")),
+    pytest.param("jax", marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec("jax") is None,
+        reason="JAX is not installed: pip install -e '.[keras-jax]'")),
+    pytest.param("torch", marks=pytest.mark.skipif(
+        __import__("importlib").util.find_spec("torch") is None,
+        reason="PyTorch is not installed: pip install -e '.[keras-torch]'")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cnn_trains_and_beats_chance(backend):
+    out = run_child("py_impls.keras3", "cnn", backend)
+    assert out["accuracy"] > 0.10 + 0.15, out
+    assert out["info"]["framework"] == f"Keras ({backend})"
+    assert out["info"]["extra"]["backend"] == backend
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rnn_trains_and_beats_chance(backend):
+    out = run_child("py_impls.keras3", "rnn", backend)
+    assert out["accuracy"] > 0.50 + 0.15, out
+    assert out["info"]["cudnn"] is False  # CPU: no cuDNN, and the record says so
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_canonical_weights_round_trip_and_match_the_oracle(backend):
+    out = run_child("py_impls.keras3", "weights", backend)
+    for model in ("cnn", "rnn"):
+        assert out[model]["same_names"] and out[model]["exact"], out
+        # flatten order (C,H,W vs H,W,C) and GRU gate order (r,z,n vs z,r,h) are both in here
+        assert out[model]["logits_rel_err"] < 1e-4, out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_resnet50_features(backend):
+    out = run_child("py_impls.keras3", "resnet50", backend)
+    assert out["shape"] == [2, 2048] and out["dtype"] == "float32"
+    assert out["repeatable"] and out["round_trip"]
+    assert out["rel_err"] < 1e-4, out  # v1.5 strides, PyTorch-style padding, BN eps 1e-5

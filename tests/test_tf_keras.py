@@ -1,0 +1,64 @@
+"""TensorFlow (py_impls.tf_keras) and its XLA variant, each check in a fresh process (as the
+harness runs it; TensorFlow is not imported into the test process). The checks themselves
+are those of tests/test_keras3.py, run on the TensorFlow classes."""
+
+import importlib.util
+
+import pytest
+
+from tests.test_keras3 import run_child
+
+if importlib.util.find_spec("tensorflow") is None:
+    pytest.skip("TensorFlow is not installed: pip install -e '.[tensorflow]'",
+                allow_module_level=True)
+
+VARIANTS = [pytest.param("", id="tensorflow"), pytest.param("XLA", id="tensorflow-xla")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", VARIANTS)
+def test_cnn_trains_and_beats_chance(suffix):
+    out = run_child("py_impls.tf_keras", "cnn", "tensorflow", suffix)
+    assert out["accuracy"] > 0.10 + 0.15, out
+    extra = out["info"]["extra"]
+    assert out["info"]["framework"] == "TensorFlow"
+    assert extra["xla_jit_compile"] is (suffix == "XLA")
+    assert extra["data_format"] == "channels_last"  # TensorFlow's CPU layout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", VARIANTS)
+def test_rnn_trains_and_beats_chance(suffix):
+    out = run_child("py_impls.tf_keras", "rnn", "tensorflow", suffix)
+    assert out["accuracy"] > 0.50 + 0.15, out
+    assert out["info"]["cudnn"] is False
+
+
+@pytest.mark.parametrize("suffix", VARIANTS)
+def test_canonical_weights_round_trip_and_match_the_oracle(suffix):
+    out = run_child("py_impls.tf_keras", "weights", "tensorflow", suffix)
+    for model in ("cnn", "rnn"):
+        assert out[model]["same_names"] and out[model]["exact"], out
+        assert out[model]["logits_rel_err"] < 1e-4, out
+
+
+def test_resnet50_features():
+    out = run_child("py_impls.tf_keras", "resnet50", "tensorflow")
+    assert out["shape"] == [2, 2048] and out["dtype"] == "float32"
+    assert out["repeatable"] and out["round_trip"]
+    assert out["rel_err"] < 1e-4, out
+
+
+def test_a_tf_keras_import_under_another_keras_backend_says_what_to_do():
+    """tf.keras is Keras 3 on KERAS_BACKEND: the module refuses a non-TensorFlow backend."""
+    pytest.importorskip("jax", reason="needs a second Keras backend to import Keras with")
+    import subprocess
+    import sys
+
+    from tests.test_keras3 import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import keras; import py_impls.tf_keras"], cwd=REPO,
+        capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)})
+    assert done.returncode != 0 and "KERAS_BACKEND=tensorflow" in done.stderr
