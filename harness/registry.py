@@ -174,7 +174,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         description="Keras 3 model.fit, TensorFlow backend, NHWC, jit_compile auto (XLA on GPU)",
         requires=(Requirement("keras", "keras", "3.0"),),
         readiness_check=tensorflow_problem,
-        install='pip install -e ".[keras-tensorflow]"',
+        install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
     Implementation(
@@ -184,7 +184,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         entry_points=_entries("py_impls.keras3"),
         description="Keras 3 model.fit, JAX backend (jit), NHWC, GRU as lax.scan (no cuDNN)",
         requires=(Requirement("keras", "keras", "3.0"), Requirement("jax", "jax", "0.4.30")),
-        install='pip install -e ".[keras-jax]"',
+        install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "jax"},
     ),
     Implementation(
@@ -194,7 +194,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         entry_points=_entries("py_impls.keras3"),
         description="Keras 3 model.fit, PyTorch backend (eager), NHWC, cuDNN GRU on GPU",
         requires=(Requirement("keras", "keras", "3.0"), Requirement("torch", "torch", "2.1")),
-        install='pip install -e ".[keras-torch]"',
+        install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "torch"},
     ),
     Implementation(
