@@ -133,11 +133,17 @@ class _TFTraining(_TFRun):
     config: CNNConfig | RNNConfig
 
     def compile_steps(self) -> None:
-        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
-        if not optimizer.built:
-            optimizer.build(model.trainable_variables)  # slots exist before the step is traced
+        if not self.optimizer.built:
+            self.optimizer.build(self.model.trainable_variables)  # slots before tracing
+        self.train_step = self.compile_train_step()
+        self.predict_step = self.compile_predict_step()
 
-        @tf.function(jit_compile=self.jit_compile)
+    # == training epoch ==
+    def compile_train_step(self) -> tf.types.experimental.PolymorphicFunction:
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+
+        # autograph=False: no Python control flow to convert (and no re-reading of this source)
+        @tf.function(jit_compile=self.jit_compile, autograph=False)
         def train_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, model(x, training=True))
@@ -145,18 +151,18 @@ class _TFTraining(_TFRun):
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             return loss
 
-        @tf.function(jit_compile=self.jit_compile)
-        def predict_step(x: tf.Tensor) -> tf.Tensor:
-            return model(x, training=False)
+        return train_step
 
-        self.train_step, self.predict_step = train_step, predict_step
-
-    # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
         for idx in np.split(order, len(order) // self.config.batch_size):
             self.train_step(self.x_train[idx], self.y_train[idx])
 
     # == prediction ==
+    def compile_predict_step(self) -> tf.types.experimental.PolymorphicFunction:
+        model = self.model
+        return tf.function(lambda x: model(x, training=False), jit_compile=self.jit_compile,
+                           autograph=False)
+
     def predict(self) -> np.ndarray:
         bs = self.config.batch_size
         logits = [self.predict_step(self.x_test[i:i + bs]) for i in range(0, len(self.x_test), bs)]
@@ -261,7 +267,7 @@ class ResNet50Features(_TFRun, InferenceImplementation):
             set_layer_weights(self.model, resnet50_to_keras(
                 {k: v for k, v in weights.items() if not k.startswith("fc.")}))
         self.features = tf.function(lambda x: self.model(x, training=False),
-                                    jit_compile=self.jit_compile)
+                                    jit_compile=self.jit_compile, autograph=False)
 
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
