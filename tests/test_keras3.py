@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("keras", reason="Keras 3 is not installed: pip install -e '.[keras-jax]' "
-                                    "(or keras-tensorflow, keras-torch)")
+pytest.importorskip("keras", reason="Keras 3 is not installed: pip install -e '.[keras]'")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,13 +100,13 @@ def run_child(module: str, check: str, backend: str, suffix: str = "",
 BACKENDS = [
     pytest.param("tensorflow", marks=pytest.mark.skipif(
         __import__("importlib").util.find_spec("tensorflow") is None,
-        reason="TensorFlow is not installed: pip install -e '.[keras-tensorflow]'")),
+        reason="TensorFlow is not installed: pip install -e '.[keras]'")),
     pytest.param("jax", marks=pytest.mark.skipif(
         __import__("importlib").util.find_spec("jax") is None,
-        reason="JAX is not installed: pip install -e '.[keras-jax]'")),
+        reason="JAX is not installed: pip install -e '.[keras]'")),
     pytest.param("torch", marks=pytest.mark.skipif(
         __import__("importlib").util.find_spec("torch") is None,
-        reason="PyTorch is not installed: pip install -e '.[keras-torch]'")),
+        reason="PyTorch is not installed: pip install -e '.[keras]'")),
 ]
 
 
