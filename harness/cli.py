@@ -24,6 +24,8 @@ from harness.runner import (RunSettings, interrupted_record, run_one, skipped_re
 from harness.tables import results_table
 
 console = Console()
+if not console.is_terminal:  # a pipe or a file: keep failure reasons on one line
+    console.width = max(console.width, 200)
 
 DEFAULT_TIMEOUT = {"quick": 1200.0, "full": 4 * 3600.0}
 
