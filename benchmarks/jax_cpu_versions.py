@@ -10,6 +10,28 @@ printed: on a shared machine the CPU time is the steadier of the two. Run it wit
     python benchmarks/jax_cpu_versions.py --python /tmp/jax071/bin/python   # another jax
 
 A flag a jaxlib does not know aborts that child: its row says "unknown flag".
+
+Measured 2026-11-26 on this project's 2-core AMD EPYC VM, shared with other jobs (load average
+10-17, so wall times are inflated and noisy; the process CPU time a step is the steadier
+figure), batch 64, median of 4-6 steps:
+
+| jax    | layout | XLA_FLAGS                                        | CPU ms/step |
+|--------|--------|--------------------------------------------------|-------------|
+| 0.10.2 | NHWC   | (default)                                        | 2838, 2748  |
+| 0.10.2 | NHWC   | --xla_cpu_experimental_ynn_fusion_type=          | 1092        |
+| 0.7.1  | NHWC   | (default)                                        | 1091        |
+| 0.10.2 | NCHW   | (default)                                        | 2477        |
+| 0.10.2 | NCHW   | --xla_cpu_experimental_ynn_fusion_type=          | 1079        |
+| 0.7.1  | NCHW   | (default)                                        | 1197        |
+| 0.10.2 | NHWC   | --xla_cpu_use_xnnpack=false                      | 2454        |
+| 0.10.2 | NHWC   | --xla_cpu_use_onednn=true                        | 2591        |
+| 0.10.2 | NHWC   | --xla_cpu_use_thunk_runtime=false                | 2451        |
+
+The 2.3-2.6x regression is XLA:CPU's YNNPACK fusions (new since 0.7.1, which does not know the
+flag): switching them off gives 0.7.1's cost exactly. Layout, XNNPACK, oneDNN and the legacy
+runtime flag change nothing. Upstream reports of YNN-fusion slowdowns and crashes on x86-64:
+jax-ml/jax#37465, jax-ml/jax#39257, openxla/xla#46351. py_impls/jax_flax.py therefore keeps
+jax 0.10.2 (flax 0.12 needs jax >= 0.10) and sets the flag for its runs.
 """
 
 from __future__ import annotations
