@@ -25,6 +25,7 @@ from harness.config import DATASET_OF, PROFILES, config_for
 from harness.interface import TrainingData
 from harness.job import Job
 from harness.protocol import run_inference, run_training
+from harness.weights import load_weights
 
 
 def load_class(entry_point: str) -> type:
@@ -48,16 +49,6 @@ def training_data(job: Job) -> TrainingData:
                         y_test=np.asarray(dataset.y_test, dtype=np.int32), kind=dataset.kind)
 
 
-def load_weight_file(path: str) -> dict[str, np.ndarray]:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        params: dict[str, np.ndarray] = {}
-        f.visititems(lambda name, obj: params.__setitem__(name.replace("/", "."), obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return params
-
-
 def run(job: Job, emit) -> dict[str, Any]:
     profile = PROFILES[job.profile]
     if job.benchmark == "inference":
@@ -65,7 +56,7 @@ def run(job: Job, emit) -> dict[str, Any]:
         rng = np.random.default_rng(job.seed)  # SPEC 3: uniform [0, 1), seeded
         images = rng.random((config.timed_batches * config.batch_size, 3, config.image_size,
                              config.image_size), dtype=np.float32)
-        weights = load_weight_file(job.weights) if job.weights else None
+        weights = load_weights(job.weights, "resnet50") if job.weights else None
         impl = load_class(job.entry_point)(device=job.device, **job.options)
         outcome = run_inference(impl, config, images, weights, job.seed, emit)
         outcome["data"] = "synthetic"  # random images by design (SPEC 3)
