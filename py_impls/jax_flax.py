@@ -13,7 +13,9 @@ Two variants:
 - `CNNWholeEpoch`, `RNNWholeEpoch`, `ResNet50FeaturesResident` (row `jax-flax-scan`): the data
   are put on the device once in `prepare`, and one jitted function runs a whole epoch as a
   `lax.scan` over the harness's permutation (reshaped to steps x batch), calling the same
-  training step: no host loop, no per-step dispatch or transfer.
+  training step: no host loop, no per-step dispatch or transfer. On XLA:CPU its convolutions
+  take `conv_with_canonical_grads` (below): XLA:CPU otherwise runs the gradient convolutions
+  inside the scan body as naive loops, about 40x slower than the host loop's step.
 
 Layout: NHWC, XLA's preferred convolution layout on CPU and GPU; `prepare` makes the one
 transposed copy. Flattening before the first dense layer is then in H,W,C order, so canonical
@@ -119,6 +121,15 @@ class _JaxRun:
     def sync(self) -> None:
         jax.block_until_ready(self._produced)
 
+    def one_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """`verify`: one optimizer step as `train_epoch` takes it (the same `train_step`), on
+        one given batch in the framework's layout, with dropout off (the models have no
+        batch-norm, so eval mode changes nothing else)."""
+        self.model.eval()
+        loss = jit_train_step(self.model, self.optimizer, x, np.asarray(y, dtype=np.int32))
+        self._produced = (loss, nnx.state((self.model, self.optimizer)))
+        return float(loss)
+
     def info(self) -> RunInfo:
         gpu = self.device.platform == "gpu"
         chosen = jax.config.jax_default_matmul_precision
@@ -193,6 +204,64 @@ def scan_epoch(graphdef: nnx.GraphDef, state: nnx.State, x: jax.Array, y: jax.Ar
         return nnx.state((model, optimizer)), loss
 
     return jax.lax.scan(step, state, batches)
+
+
+# XLA:CPU runs a convolution through Eigen only when its dimension numbers are canonical (NHWC
+# input, HWIO kernel); its ConvCanonicalization pass transposes the others, but it visits only the
+# entry computation (xla/service/cpu/conv_canonicalization.cc). The gradient convolutions that
+# autodiff produces (kernel "01oi", batch as feature) are not canonical, so inside a `lax.scan`
+# body they fall back to naive loops: 16 s a CNN step here instead of 0.4 s. This convolution
+# writes its gradients as canonical convolutions of explicitly transposed operands - the same
+# arithmetic - and the whole-epoch variant uses it on CPU. GPUs (cuDNN) need none of it.
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _conv_nhwc(x: jax.Array, w: jax.Array, pad: int, precision: Any) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, w, (1, 1), [(pad, pad)] * 2,
+                                        dimension_numbers=_NHWC, precision=precision)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_canonical_grads(x: jax.Array, w: jax.Array, pad: int, precision: Any) -> jax.Array:
+    return _conv_nhwc(x, w, pad, precision)
+
+
+def _conv_forward(x: jax.Array, w: jax.Array, pad: int, precision: Any):
+    return _conv_nhwc(x, w, pad, precision), (x, w)
+
+
+def _conv_backward(pad: int, precision: Any, saved: tuple[jax.Array, jax.Array], dy: jax.Array
+                   ) -> tuple[jax.Array, jax.Array]:
+    x, w = saved
+    # dx: dy correlated with the spatially flipped kernel, its I and O swapped
+    dx = _conv_nhwc(dy, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2), w.shape[0] - 1 - pad, precision)
+    # dw: x (channels as batch, batch as features) correlated with dy (batch as input features)
+    dw = _conv_nhwc(x.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), pad, precision)
+    return dx, dw.transpose(1, 2, 0, 3)
+
+
+_conv_canonical_grads.defvjp(_conv_forward, _conv_backward)
+
+
+def conv_with_canonical_grads(inputs: jax.Array, kernel: jax.Array, strides: Any, padding: Any,
+                              *, lhs_dilation: Any = None, rhs_dilation: Any = None,
+                              dimension_numbers: Any = None, feature_group_count: int = 1,
+                              precision: Any = None, **kwargs: Any) -> jax.Array:
+    """`nnx.Conv`'s `conv_general_dilated`, for stride-1 convolutions with symmetric padding (the
+    CNN's); anything else goes to `lax.conv_general_dilated` unchanged."""
+    ones = (None, (1, 1), [1, 1])
+    pads = [tuple(p) for p in padding] if not isinstance(padding, str) else []
+    if (tuple(strides) == (1, 1) and lhs_dilation in ones and rhs_dilation in ones
+            and feature_group_count == 1 and len(pads) == 2 and len(set(pads)) == 1
+            and pads[0][0] == pads[0][1] and inputs.ndim == 4
+            and kwargs.get("out_sharding") is None and "preferred_element_type" not in kwargs
+            and dimension_numbers == jax.lax.conv_dimension_numbers(inputs.shape, kernel.shape,
+                                                                     _NHWC)):
+        return _conv_canonical_grads(inputs, kernel, pads[0][0], precision)
+    return jax.lax.conv_general_dilated(
+        inputs, kernel, strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        precision=precision, **kwargs)
 
 
 # Canonical (PyTorch state_dict) names <-> NNX variable paths: `layers` of nnx.Sequential drops
@@ -270,15 +339,6 @@ def load_into(impl: Any, params: dict[str, np.ndarray]) -> None:
     impl._produced = commit(impl.model, impl.optimizer, impl.device)
 
 
-def verification_step(impl: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """One optimizer step as in train_epoch (the same `train_step`), on one given batch, with
-    dropout off (the models have no batch-norm, so eval mode changes nothing else)."""
-    impl.model.eval()
-    loss = jit_train_step(impl.model, impl.optimizer, x, np.asarray(y, dtype=np.int32))
-    impl._produced = (loss, nnx.state((impl.model, impl.optimizer)))
-    return float(loss)
-
-
 class CNN(_JaxRun, TrainingImplementation):
     """SPEC 1: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum (optax.sgd is PyTorch's
     v <- 0.9 v + g; w <- w - lr v)."""
@@ -294,8 +354,9 @@ class CNN(_JaxRun, TrainingImplementation):
 
     # == model ==
     class Net(nnx.Module):
-        def __init__(self, config: CNNConfig, rngs: nnx.Rngs) -> None:
-            conv = partial(nnx.Conv, kernel_size=(3, 3), padding=1,
+        def __init__(self, config: CNNConfig, rngs: nnx.Rngs,
+                     conv_op: Any = jax.lax.conv_general_dilated) -> None:
+            conv = partial(nnx.Conv, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_op,
                            kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs)
             self.conv1 = conv(config.channels, 50)
             self.conv2 = conv(50, 50)
@@ -317,12 +378,14 @@ class CNN(_JaxRun, TrainingImplementation):
             x = self.drop3(nnx.relu(self.fc1(x)))
             return self.fc2(x)
 
+    conv_op: Any = staticmethod(jax.lax.conv_general_dilated)
+
     # fc1 reads the NHWC activation (100, 8, 8) flattened in H,W,C order
     chw_flattened = {"fc1.weight": (100, 8, 8)}
 
     def build(self, config: CNNConfig, seed: int) -> None:
         self.config = config
-        self.model = self.Net(config, nnx.Rngs(params=seed, dropout=seed + 1))
+        self.model = self.Net(config, nnx.Rngs(params=seed, dropout=seed + 1), self.conv_op)
 
         # == loss and optimizer ==
         # the loss is `cross_entropy` above, differentiated inside `train_step`
@@ -355,7 +418,7 @@ class CNN(_JaxRun, TrainingImplementation):
         return export_weights(self.model, self.chw_flattened)
 
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return verification_step(self, x.transpose(0, 2, 3, 1), y)
+        return self.one_step(x.transpose(0, 2, 3, 1), y)
 
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         m, out = self.model, {}
@@ -479,7 +542,7 @@ class RNN(_JaxRun, TrainingImplementation):
         return export_weights(self.model, self.chw_flattened)
 
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return verification_step(self, x, y)
+        return self.one_step(x, y)
 
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         embedded = self.model.embedding(jnp.asarray(x, dtype=jnp.int32))
@@ -503,6 +566,20 @@ class _WholeEpoch:
             (self.x_train, self.y_train, self.x_test), self.device)
         self._produced = (self.x_train, self.y_train, self.x_test)
 
+    def info(self) -> RunInfo:
+        run = super().info()  # type: ignore[misc]
+        if self.conv_op is conv_with_canonical_grads:
+            run.extra["conv_gradients"] = "canonical NHWC/HWIO convolutions (XLA:CPU workaround)"
+        return run
+
+    @property
+    def conv_op(self) -> Any:
+        """On XLA:CPU, convolutions whose gradients run through Eigen inside the scan (see
+        `conv_with_canonical_grads`)."""
+        if self.device.platform == "cpu":
+            return conv_with_canonical_grads
+        return jax.lax.conv_general_dilated
+
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
         self.model.train()
@@ -511,6 +588,16 @@ class _WholeEpoch:
         state, losses = scan_epoch(graphdef, state, self.x_train, self.y_train, batches)
         nnx.update((self.model, self.optimizer), state)
         self._produced = (losses, state)
+
+    def one_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """`verify`'s step through `scan_epoch` itself: an epoch of one batch, dropout off."""
+        self.model.eval()
+        graphdef, state = nnx.split((self.model, self.optimizer))
+        state, losses = scan_epoch(graphdef, state, jnp.asarray(x), jnp.asarray(y, jnp.int32),
+                                   jnp.arange(len(x), dtype=jnp.int32)[None])
+        nnx.update((self.model, self.optimizer), state)
+        self._produced = (losses, state)
+        return float(losses[0])
 
 
 class CNNWholeEpoch(_WholeEpoch, CNN):
