@@ -36,8 +36,9 @@ XLA:CPU. jaxlib 0.10 hands dots, convolutions and reductions to YNNPACK fusions;
 AMD EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxlib 0.7.1, and
 switching them off (`--xla_cpu_experimental_ynn_fusion_type=`) restores 0.7.1's speed exactly
 (benchmarks/jax_cpu_versions.py has the measurements; upstream: jax-ml/jax#37465 and #39257).
-So this module switches them off, for XLA:CPU only, unless XLA_FLAGS already sets that flag;
-`info()` records the flags in effect. GPU runs are unaffected.
+So this module switches them off (`py_impls/xla_cpu.py`, shared with keras-jax), for XLA:CPU
+only, unless XLA_FLAGS already sets that flag; `info()` records the flags in effect. GPU runs are
+unaffected.
 
 Precision: JAX's default matmul precision. On a GPU with TF32 (Ampere and later) XLA then runs fp32
 convolutions and matmuls in TF32; on CPU it is fp32. Option `precision="highest"` (a separately
@@ -58,6 +59,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from py_impls.xla_cpu import switch_off_ynn_fusions
+
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import (
     InferenceImplementation,
@@ -65,25 +68,6 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
-
-
-YNN_OFF = "--xla_cpu_experimental_ynn_fusion_type="
-
-
-def switch_off_ynn_fusions() -> str:
-    """Add YNN_OFF to XLA_FLAGS (read when JAX first opens a backend, so before any
-    computation); a jaxlib older than 0.10 neither has the fusions nor knows the flag."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "ynn_fusion_type" in flags:
-        return "as set in XLA_FLAGS"
-    if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 10):
-        return "not applicable (jaxlib < 0.10)"
-    from jax._src import xla_bridge
-
-    if xla_bridge.backends_are_initialized():
-        return "on: JAX had started before this module was imported, XLA_FLAGS left alone"
-    os.environ["XLA_FLAGS"] = f"{flags} {YNN_OFF}".strip()
-    return "off"
 
 
 YNN_FUSIONS = switch_off_ynn_fusions()

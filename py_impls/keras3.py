@@ -35,6 +35,11 @@ from harness.oracle.resnet50 import BN_EPS, blocks
 
 BACKEND = keras.backend.backend()
 
+if BACKEND == "jax":  # the same XLA:CPU setting as the jax-flax rows (see py_impls/xla_cpu.py)
+    from py_impls.xla_cpu import switch_off_ynn_fusions
+
+    XLA_CPU_YNN_FUSIONS = switch_off_ynn_fusions()
+
 
 def backend_sees_gpu() -> bool:
     """Whether the backend Keras runs on will place work on an NVIDIA GPU."""
@@ -460,6 +465,7 @@ class _KerasRun:
                 "backend_version": backend_version(),
                 "jit_compile": getattr(model, "jit_compile", None),
                 "image_data_format": "channels_last",
+                **({"xla_cpu_ynn_fusions": XLA_CPU_YNN_FUSIONS} if BACKEND == "jax" else {}),
             },
         )
 

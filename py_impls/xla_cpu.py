@@ -1,0 +1,33 @@
+"""XLA:CPU settings shared by the rows that run on JAX (`jax-flax`, `jax-flax-scan`, `keras-jax`).
+
+jaxlib 0.10 hands dots, convolutions and reductions to YNNPACK fusions; on this project's AMD
+EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxlib 0.7.1, and
+switching them off restores 0.7.1's speed exactly (benchmarks/jax_cpu_versions.py has the
+measurements; upstream: jax-ml/jax#37465 and #39257). GPU runs are unaffected.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+
+YNN_OFF = "--xla_cpu_experimental_ynn_fusion_type="
+
+
+def switch_off_ynn_fusions() -> str:
+    """Add YNN_OFF to XLA_FLAGS unless XLA_FLAGS already sets it, and say what was done.
+
+    XLA reads XLA_FLAGS when JAX first opens a backend, so call this before any computation; a
+    jaxlib older than 0.10 neither has the fusions nor knows the flag (XLA aborts on unknown
+    flags, so it is not set there)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "ynn_fusion_type" in flags:
+        return "as set in XLA_FLAGS"
+    if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 10):
+        return "not applicable (jaxlib < 0.10)"
+    from jax._src import xla_bridge
+
+    if xla_bridge.backends_are_initialized():
+        return "on: JAX had started before this was called, XLA_FLAGS left alone"
+    os.environ["XLA_FLAGS"] = f"{flags} {YNN_OFF}".strip()
+    return "off"
