@@ -20,7 +20,8 @@ from harness.config import BENCHMARK_TITLES, BENCHMARKS, DATASET_OF, PROFILES
 from harness.data import commands as data_commands
 from harness.environment import host_environment
 from harness.results import default_results_path
-from harness.runner import (RunSettings, interrupted_record, run_one, skipped_record)
+from harness.runner import (RunSettings, ctrl_c_as_request, interrupted_record, run_one,
+                            skipped_record)
 from harness.tables import results_table
 
 console = Console()
@@ -178,11 +179,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             plan += [(benchmark, impl, repeat) for repeat in range(args.repeat)]
 
     interrupted = False
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-                  console=console) as progress:
+    with ctrl_c_as_request() as stop, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as progress:
         for position, (benchmark, impl, repeat) in enumerate(plan):
-            if interrupted:
+            if interrupted or stop.is_set():
+                interrupted = True
                 records[benchmark].append(interrupted_record(impl, benchmark, repeat))
                 continue
             label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if args.repeat > 1 else "")
@@ -190,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             task = progress.add_task(label, total=total, note="starting")
             try:
                 record = run_one(impl, benchmark, repeat, settings,
-                                 on_event=lambda e, t=task: _show_event(progress, t, e))
+                                 on_event=lambda e, t=task: _show_event(progress, t, e), stop=stop)
             except KeyboardInterrupt:
                 interrupted = True
                 records[benchmark].append(interrupted_record(impl, benchmark, repeat))

@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from harness.environment import REPO_ROOT, host_environment
 from harness.job import Job
@@ -39,9 +40,35 @@ class ChildOutcome:
     wall_s: float
 
 
+@contextmanager
+def ctrl_c_as_request() -> Iterator[threading.Event]:
+    """Within this block the first Ctrl-C only sets the returned event; a second one interrupts
+    at once. A KeyboardInterrupt raised at an arbitrary point of the parent can land while rich's
+    live display holds a lock and deadlock its refresh thread (seen once, on a loaded machine:
+    the parent never exited); with the event, `run_child` stops the child and raises
+    KeyboardInterrupt at a point where no lock is held."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested  # signal handlers can only be set from the main thread
+        return
+
+    def first_ctrl_c(signum: int, frame: Any) -> None:
+        requested.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log_path: Path,
-              on_event: Callable[[Event], None] = lambda e: None) -> ChildOutcome:
-    """Run one job in a fresh process; never raises for anything the child does."""
+              on_event: Callable[[Event], None] = lambda e: None,
+              stop: threading.Event | None = None) -> ChildOutcome:
+    """Run one job in a fresh process; never raises for anything the child does. When `stop`
+    is set (Ctrl-C under `ctrl_c_as_request`) the child is killed and KeyboardInterrupt
+    raised."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     job_path = log_path.with_suffix(".job.json")
     result_path = log_path.with_suffix(".result.json")
@@ -61,9 +88,12 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
     events: queue.Queue[Event] = queue.Queue()
     reader = threading.Thread(target=_read_events, args=(read_end, events), daemon=True)
     reader.start()
-    timed_out = False
+    timed_out = stopped = False
     try:
         while proc.poll() is None:
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
             _drain(events, on_event, wait=0.1)
             if time.perf_counter() - start > timeout:
                 timed_out = True
@@ -72,6 +102,8 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
     finally:
         if proc.poll() is None:  # Ctrl-C or any error in the parent: the child goes too
             _kill(proc)
+    if stopped:
+        raise KeyboardInterrupt
     reader.join(timeout=5)
     _drain(events, on_event, wait=0)
     wall_s = time.perf_counter() - start
@@ -192,8 +224,9 @@ def new_run_id(benchmark: str, impl: str, repeat: int) -> str:
 
 def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSettings,
             on_event: Callable[[Event], None] = lambda e: None,
-            python: str | None = None) -> dict[str, Any]:
-    """Run one (implementation, benchmark, repeat) in a child and append its record."""
+            python: str | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run one (implementation, benchmark, repeat) in a child and append its record; an
+    interrupted run (KeyboardInterrupt, see `run_child`'s `stop`) appends nothing."""
     job = Job(benchmark=benchmark, impl=impl.name, entry_point=impl.entry_points[benchmark],
               options=dict(impl.options), device=settings.device, profile=settings.profile,
               data=settings.data, data_dir=settings.data_dir, weights=settings.weights,
@@ -206,7 +239,7 @@ def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSett
 
         python = str(envs.interpreter(impl.environment))
     child = run_child(job, python=python or sys.executable, env=dict(impl.env),
-                      timeout=settings.timeout, log_path=log_path, on_event=on_event)
+                      timeout=settings.timeout, log_path=log_path, on_event=on_event, stop=stop)
     record = make_record(impl, job, child, started, settings, run_id, log_path)
     append_result(settings.results, record)
     return record

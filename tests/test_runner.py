@@ -13,7 +13,7 @@ import pytest
 
 from harness import cli, registry
 from harness.results import read_results
-from harness.runner import RunSettings, run_one
+from harness.runner import RunSettings, ctrl_c_as_request, run_one
 from tests import fake_registry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,8 +80,6 @@ def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "broken on purpose" in out and "fake-ok2" in out
 
-
-@pytest.mark.xfail(reason="passes on a quiet machine; in the loaded CI dry run the parent did not exit within 120 s of SIGINT - unresolved, see the closing note", strict=False)
 def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
     results = tmp_path / "r.jsonl"
     env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
@@ -100,6 +98,29 @@ def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
     assert proc.returncode == 130, out
     assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
     assert "Interrupted" in out and "fake-ok2" in out and "interrupted" in out
+
+
+def test_the_first_ctrl_c_is_a_request_and_the_second_interrupts():
+    """No KeyboardInterrupt at an arbitrary point (where rich may hold a lock): the first Ctrl-C
+    sets the event; a second one, for an impatient user, interrupts at once."""
+    with ctrl_c_as_request() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs in the main thread at the next bytecode boundary
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_request_kills_the_child_and_records_nothing(tmp_path):
+    with ctrl_c_as_request() as stop:
+        stop.set()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_one(registry.by_name("fake-hangs"), "inference", 0, settings(tmp_path), stop=stop)
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "results.jsonl").exists()
 
 
 def test_unknown_implementation_is_refused_with_the_known_names(capsys):
