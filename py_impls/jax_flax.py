@@ -362,6 +362,7 @@ class CNN(_JaxRun, TrainingImplementation):
             x = self.drop3(nnx.relu(self.fc1(x)))
             return self.fc2(x)
 
+    # the convolution nnx.Conv calls; the whole-epoch variant swaps it on XLA:CPU
     conv_op: Any = staticmethod(jax.lax.conv_general_dilated)
 
     # fc1 reads the NHWC activation (100, 8, 8) flattened in H,W,C order
