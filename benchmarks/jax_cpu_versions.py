@@ -27,8 +27,20 @@ figure), batch 64, median of 4-6 steps:
 | 0.10.2 | NHWC   | --xla_cpu_use_onednn=true                        | 2591        |
 | 0.10.2 | NHWC   | --xla_cpu_use_thunk_runtime=false                | 2451        |
 
+Re-measured 2026-11-26 on the same VM when it was quiet (load average below 1.5), batch 64, NHWC,
+median of 6-10 steps, wall ms/step (CPU ms in brackets); the last four rows alternate 0.10.2
+(no YNN) and 0.7.1 back to back:
+
+| jax 0.10.2 default | jax 0.10.2 no YNN fusions | jax 0.7.1 default |
+|--------------------|---------------------------|-------------------|
+| 1324 (1673)        | 486 (934)                 | 410 (786)         |
+|                    | 453 (873), 425 (826)      | 417 (791), 472 (889) |
+
+So on a quiet machine the YNN fusions cost 2.7x in wall time, and without them 0.10.2 is within
+the run-to-run spread of 0.7.1.
+
 The 2.3-2.6x regression is XLA:CPU's YNNPACK fusions (new since 0.7.1, which does not know the
-flag): switching them off gives 0.7.1's cost exactly. Layout, XNNPACK, oneDNN and the legacy
+flag): switching them off gives 0.7.1's cost (within the spread). Layout, XNNPACK, oneDNN and the legacy
 runtime flag change nothing. Upstream reports of YNN-fusion slowdowns and crashes on x86-64:
 jax-ml/jax#37465, jax-ml/jax#39257, openxla/xla#46351. py_impls/jax_flax.py therefore keeps
 jax 0.10.2 (flax 0.12 needs jax >= 0.10) and sets the flag for its runs.

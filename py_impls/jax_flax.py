@@ -34,8 +34,9 @@ before the `lax.scan` over time, as cuDNN does; no cuDNN kernel runs (`cudnn=Fal
 
 XLA:CPU. jaxlib 0.10 hands dots, convolutions and reductions to YNNPACK fusions; on this project's
 AMD EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxlib 0.7.1, and
-switching them off (`--xla_cpu_experimental_ynn_fusion_type=`) restores 0.7.1's speed exactly
-(benchmarks/jax_cpu_versions.py has the measurements; upstream: jax-ml/jax#37465 and #39257).
+switching them off (`--xla_cpu_experimental_ynn_fusion_type=`) restores 0.7.1's speed within the
+run-to-run spread (benchmarks/jax_cpu_versions.py has the measurements; upstream:
+jax-ml/jax#37465 and #39257).
 So this module switches them off (`py_impls/xla_cpu.py`, shared with keras-jax), for XLA:CPU
 only, unless XLA_FLAGS already sets that flag; `info()` records the flags in effect. GPU runs are
 unaffected.

@@ -2,7 +2,8 @@
 
 jaxlib 0.10 hands dots, convolutions and reductions to YNNPACK fusions; on this project's AMD
 EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxlib 0.7.1, and
-switching them off restores 0.7.1's speed exactly (benchmarks/jax_cpu_versions.py has the
+switching them off restores 0.7.1's speed within the run-to-run spread (quiet machine: 1324 ms
+a step with them, about 450 without, about 440 on 0.7.1; benchmarks/jax_cpu_versions.py has the
 measurements; upstream: jax-ml/jax#37465 and #39257). GPU runs are unaffected.
 """
 
