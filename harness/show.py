@@ -105,6 +105,15 @@ class PyClass:
     methods: dict[str, tuple[int, int]]  # name -> (first line incl. decorators, last line)
 
 
+@dataclass
+class PyModule:
+    path: Path
+    lines: list[str]
+    classes: dict[str, PyClass]
+    definitions: dict[str, tuple[int, int]]  # top-level name -> (first line, last line)
+    imports: dict[str, tuple[str, str]]  # local name -> (module, its name there), `from` imports
+
+
 # Methods of the implementation interface that belong to no section (verification hooks and
 # bookkeeping): in a Python class, a section ends where one of them begins.
 OUTSIDE_SECTIONS = frozenset({"load_weights", "get_weights", "verify_step", "activations",
@@ -173,11 +182,11 @@ def extract(source: Source, benchmark: str, helpers: bool = True) -> Extract:
     lines = source.path.read_text(encoding="utf-8").splitlines()
     result = Extract(source)
     if source.language == "python" and source.symbol:
-        classes, definitions = _python_module(lines, source.path)
-        if source.symbol in classes:
-            _extract_class(lines, classes, source.symbol, result)
+        module = _python_module(lines, source.path)
+        if source.symbol in module.classes:
+            _extract_class(lines, module.classes, source.symbol, result)
             if helpers:
-                _add_helpers(lines, classes, definitions, source.symbol, benchmark, result)
+                _add_helpers(module, source.symbol, benchmark, result)
             return result
     start, end = _benchmark_region(lines, benchmark)
     result.region = (f"lines {start}-{end}" if (start, end) != (1, len(lines))
@@ -218,17 +227,20 @@ def _part(lines: list[str], first: int, last: int, origin: str = "", note: str =
     return Part(textwrap.dedent("\n".join(lines[first - 1:last])), first, origin, note)
 
 
-def _python_module(lines: list[str], path: Path
-                   ) -> tuple[dict[str, PyClass], dict[str, tuple[int, int]]]:
-    """Top-level classes (with bases and methods), and every top-level definition - function,
-    class or assignment to a name - with its lines."""
+def _python_module(lines: list[str], path: Path) -> PyModule:
+    """Top-level classes (with bases and methods), every top-level definition - function,
+    class or assignment to a name - with its lines, and the names `from` imports bring in."""
     try:
         tree = ast.parse("\n".join(lines), filename=str(path))
     except SyntaxError as error:
         raise ShowError(f"{path} does not parse as Python: {error}") from None
     classes: dict[str, PyClass] = {}
     definitions: dict[str, tuple[int, int]] = {}
+    imports: dict[str, tuple[str, str]] = {}
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                imports[alias.asname or alias.name] = (node.module, alias.name)
         span = (_first_line(node), node.end_lineno or node.lineno)
         if isinstance(node, ast.ClassDef):
             methods = {item.name: (_first_line(item), item.end_lineno or item.lineno)
@@ -244,34 +256,73 @@ def _python_module(lines: list[str], path: Path
             for target in targets:
                 if isinstance(target, ast.Name):
                     definitions[target.id] = span
-    return classes, definitions
+    return PyModule(path, lines, classes, definitions, imports)
 
 
 NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
-def _add_helpers(lines: list[str], classes: dict[str, PyClass],
-                 definitions: dict[str, tuple[int, int]], name: str, benchmark: str,
-                 result: Extract) -> None:
+def _add_helpers(main: PyModule, name: str, benchmark: str, result: Extract) -> None:
+    """Append to each section the definitions its code uses, from its own module or, through a
+    `from` import, from another module of the project (tf_keras builds the model keras3 defines)."""
     # Not helpers: the class shown and its bases, and other implementation classes.
-    excluded = set(_lineage(name, classes)) | {
-        c.name for c in classes.values() if _markers(lines, c.start, c.end)}
-    shown: set[str] = set()
+    excluded = set(_lineage(name, main.classes))
+    modules = {main.path: main}
+    shown: set[tuple[Path, str]] = set()
     order = list(SECTIONS[benchmark]) + [n for n in result.sections if n not in
                                          SECTIONS[benchmark]]
     for section_name in order:
         section = result.sections.get(section_name)
         if section is None:
             continue
-        pending = [part.code for part in section.parts]
+        pending = [(part.code, main) for part in section.parts]
         while pending:
-            for used in NAME.findall(pending.pop(0)):
-                if used in definitions and used not in excluded and used not in shown:
-                    shown.add(used)
-                    first, last = definitions[used]
-                    part = _part(lines, first, last, note=f"module level: {used}, used above")
-                    section.parts.append(part)
-                    pending.append(part.code)
+            code, module = pending.pop(0)
+            for used in NAME.findall(code):
+                found = _resolve(used, module, modules)
+                if found is None or (found[0].path, found[1]) in shown:
+                    continue
+                owner, defined = found
+                cls = owner.classes.get(defined)
+                if ((owner is main and defined in excluded)
+                        or (cls is not None and _markers(owner.lines, cls.start, cls.end))):
+                    continue
+                shown.add((owner.path, defined))
+                first, last = owner.definitions[defined]
+                where = "module level" if owner is main else f"from {_shown_path(owner.path)}"
+                part = _part(owner.lines, first, last, note=f"{where}: {defined}, used above")
+                section.parts.append(part)
+                pending.append((part.code, owner))
+
+
+def _resolve(used: str, module: PyModule, modules: dict[Path, PyModule]
+             ) -> tuple[PyModule, str] | None:
+    """Where the name `used` in `module` is defined: in the module itself, or in a module
+    beside it that it imports the name from (py_impls/tf_keras.py from py_impls/keras3.py; the
+    harness's own types are not implementation code and are not followed)."""
+    if used in module.definitions:
+        return module, used
+    if used not in module.imports:
+        return None
+    dotted, original = module.imports[used]
+    package, _, name = dotted.rpartition(".")
+    path = (module.path.parent / f"{name}.py").resolve()
+    if package not in ("", module.path.parent.name) or not path.is_file():
+        return None
+    if path not in modules:
+        try:
+            modules[path] = _python_module(path.read_text(encoding="utf-8").splitlines(), path)
+        except (OSError, ShowError):
+            return None
+    other = modules[path]
+    return (other, original) if original in other.definitions else None
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return path.name
 
 
 def _first_line(node: ast.AST) -> int:

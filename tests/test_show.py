@@ -213,3 +213,25 @@ def test_module_level_helpers_follow_the_section_that_uses_them(sources) -> None
     assert len(bare.sections["model"].parts) == 1
     code, text = run_show("cnn", f"{py}:CNN", "--no-helpers")
     assert code == 0 and "PY_HELPER" not in text
+
+
+def test_helpers_imported_from_a_module_beside_it_are_followed(tmp_path: Path) -> None:
+    """tf_keras builds the model keras3 defines: `show` follows the `from` import to the file
+    beside it (and what that code uses there), but not into other packages."""
+    (tmp_path / "shared_models.py").write_text(
+        "def rnn_model():\n    return inner()  # OTHER_MODEL\n\n\n"
+        "def inner():\n    pass  # OTHER_INNER\n\n\n"
+        "def unused():\n    pass  # OTHER_UNUSED\n")
+    (tmp_path / "impl.py").write_text(
+        "from shared_models import rnn_model\n"
+        "from harness.config import RNNConfig\n\n\n"
+        "class RNN:\n"
+        "    # == model ==\n"
+        "    def build(self, config: RNNConfig, seed):\n"
+        "        self.model = rnn_model()  # IMPL_MODEL\n")
+    extract = show.extract(show.source_for(f"{tmp_path / 'impl.py'}:RNN", "rnn"), "rnn")
+    parts = extract.sections["model"].parts
+    assert [p.note for p in parts] == ["", "from shared_models.py: rnn_model, used above",
+                                       "from shared_models.py: inner, used above"]
+    assert "OTHER_INNER" in parts[2].code and parts[1].first_line == 1
+    assert "OTHER_UNUSED" not in extract.sections["model"].code
