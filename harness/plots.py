@@ -1,5 +1,6 @@
-"""PNG plots of a report: time per implementation (with the spread over repeats) and, for the
-training benchmarks, accuracy versus training time with its Pareto front.
+"""PNG plots of a report: time per implementation (with the spread over repeats, and the original
+project's K80/P100 figure as a marker where the table shows one) and, for the training
+benchmarks, accuracy versus training time with its Pareto front.
 
 Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no display,
 no global state, safe in a headless process. No bar is singled out; bars are in table order.
@@ -13,12 +14,14 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from harness.reference import YEAR
 from harness.report import Group, Section
 from harness.report_render import fmt, row_name, section_heading
 
 UNIT = {"cnn": "training seconds (sum of epochs)", "rnn": "training seconds (sum of epochs)",
         "inference": "seconds per 1,000 images"}
 BAR_COLOUR = "#4c72b0"
+REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.reference)
 
 
 def _slug(text: str) -> str:
@@ -53,6 +56,17 @@ def time_figure(section: Section) -> Figure:
         label = f" {fmt(spread.median)}" + (f"  (n={spread.n})" if spread.n > 1 else "")
         axes.text(spread.high, position, label, va="center", ha="left", fontsize=8)
     right = max((s.high for s in spreads), default=1.0)
+    references = [(position, figure_) for position, group in enumerate(groups)
+                  for figure_ in group.reference.values()]
+    for gpu, marker in REFERENCE_MARKER.items():  # the original's figure, where it has one
+        points = [(f.value, position) for position, f in references if f.gpu == gpu]
+        if points:
+            axes.plot(*zip(*points), linestyle="none", marker=marker, markersize=7,
+                      markerfacecolor="none", markeredgecolor="#c44e52",
+                      label=f"original project, {gpu} ({YEAR[gpu]})")
+    if references:
+        right = max([right] + [f.value for _, f in references])
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the data
     axes.set_xlim(0, right * 1.25)
     for position, group in enumerate(groups):
         if not group.headline:
@@ -88,7 +102,7 @@ def accuracy_figure(section: Section) -> Figure | None:
         axes.step([g.headline.median for g in front], [g.accuracy.median for g in front],
                   where="post", linestyle="--", color="grey", linewidth=1,
                   label="Pareto front")
-        axes.legend(loc="lower right", fontsize=8)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the data
     axes.set_xlabel(UNIT[section.benchmark] + " (median)")
     axes.set_ylabel("test accuracy (median)")
     axes.set_title(_title(section), fontsize=10, loc="left")

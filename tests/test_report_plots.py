@@ -81,3 +81,22 @@ def test_plots_are_written_as_png_files(sections, tmp_path: Path) -> None:
         assert width > 500 and height > 150
     assert {p.name for p in written} >= {"cnn-full-real-nvidia-h100-80gb-hbm3-time.png",
                                          "cnn-full-real-nvidia-h100-80gb-hbm3-accuracy.png"}
+
+
+def test_the_original_projects_figures_are_markers_beside_their_rows(sections) -> None:
+    """Full profile: each row with a counterpart in the original (pytorch; keras-tensorflow, even
+    though it crashed here) carries its K80 and P100 times as markers on its line; jax-flax has
+    none; the quick-profile table has none."""
+    (axes,) = plots.time_figure(sections[0]).axes
+    groups = sections[0].groups
+    assert [g.impl for g in groups] == ["jax-flax", "pytorch", "keras-tensorflow"]
+    assert not groups[0].reference and groups[1].reference and groups[2].reference
+    markers = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+               for line in axes.get_lines() if line.get_label().startswith("original")}
+    assert markers == {f"original project, {gpu} ({year})":
+                       ([groups[1].reference[gpu].value, groups[2].reference[gpu].value], [1, 2])
+                       for gpu, year in (("K80", 2017), ("P100", 2018))}
+    assert axes.get_xlim()[1] >= max(f.value for g in groups for f in g.reference.values())
+    quick = next(s for s in sections if s.profile == "quick")
+    (axes,) = plots.time_figure(quick).axes
+    assert not [line for line in axes.get_lines() if line.get_label().startswith("original")]
