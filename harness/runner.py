@@ -43,10 +43,11 @@ class ChildOutcome:
 @contextmanager
 def ctrl_c_as_request() -> Iterator[threading.Event]:
     """Within this block the first Ctrl-C only sets the returned event; a second one interrupts
-    at once. A KeyboardInterrupt raised at an arbitrary point of the parent can land while rich's
-    live display holds a lock and deadlock its refresh thread (seen once, on a loaded machine:
-    the parent never exited); with the event, `run_child` stops the child and raises
-    KeyboardInterrupt at a point where no lock is held."""
+    at once. A KeyboardInterrupt raised at an arbitrary point of the parent can land between a
+    lock's acquisition and its `with` block (rich's live display, a queue) and leave the lock
+    held, deadlocking the display's refresh thread at exit - the likely cause of the one time the
+    parent did not exit after Ctrl-C (a loaded machine; not reproduced since). With the event,
+    `run_child` stops the child and raises KeyboardInterrupt where no lock is held."""
     requested = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield requested  # signal handlers can only be set from the main thread
