@@ -211,7 +211,8 @@ def _conv_canonical_grads(x: jax.Array, w: jax.Array, pad: int, precision: Any) 
     return _conv_nhwc(x, w, pad, precision)
 
 
-def _conv_forward(x: jax.Array, w: jax.Array, pad: int, precision: Any):
+def _conv_forward(x: jax.Array, w: jax.Array, pad: int, precision: Any
+                  ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return _conv_nhwc(x, w, pad, precision), (x, w)
 
 
@@ -219,7 +220,8 @@ def _conv_backward(pad: int, precision: Any, saved: tuple[jax.Array, jax.Array],
                    ) -> tuple[jax.Array, jax.Array]:
     x, w = saved
     # dx: dy correlated with the spatially flipped kernel, its I and O swapped
-    dx = _conv_nhwc(dy, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2), w.shape[0] - 1 - pad, precision)
+    flipped = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
+    dx = _conv_nhwc(dy, flipped, w.shape[0] - 1 - pad, precision)
     # dw: x (channels as batch, batch as features) correlated with dy (batch as input features)
     dw = _conv_nhwc(x.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), pad, precision)
     return dx, dw.transpose(1, 2, 0, 3)
