@@ -10,7 +10,10 @@ measurements; upstream: jax-ml/jax#37465 and #39257). GPU runs are unaffected.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import mmap
 import os
+from pathlib import Path
 
 YNN_OFF = "--xla_cpu_experimental_ynn_fusion_type="
 
@@ -26,9 +29,24 @@ def switch_off_ynn_fusions() -> str:
         return "as set in XLA_FLAGS"
     if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 10):
         return "not applicable (jaxlib < 0.10)"
+    if jaxlib_knows_flag(YNN_OFF.strip("-=")) is False:  # a later jaxlib may drop the flag
+        return "not applicable (this jaxlib has no such flag)"
     from jax._src import xla_bridge
 
     if xla_bridge.backends_are_initialized():
         return "on: JAX had started before this was called, XLA_FLAGS left alone"
     os.environ["XLA_FLAGS"] = f"{flags} {YNN_OFF}".strip()
     return "off"
+
+
+def jaxlib_knows_flag(name: str) -> bool | None:
+    """Whether the installed jaxlib's XLA defines flag `name` (its name is in the library that
+    parses XLA_FLAGS); None where that library is not where jaxlib 0.10 keeps it."""
+    spec = importlib.util.find_spec("jaxlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    library = Path(list(spec.submodule_search_locations)[0]) / "libjax_common.so"
+    if not library.is_file():
+        return None
+    with open(library, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(name.encode()) != -1

@@ -281,3 +281,13 @@ def test_resnet50_matches_pytorch_with_torchvision_weights(images):
     weights = {k: v.detach().numpy() for k, v in reference.model.state_dict().items()}
     features, _ = resnet_features(weights, images)
     assert relative_error(features, reference.extract(0, 2)) < 1e-4
+
+
+def test_the_ynn_flag_is_set_only_where_this_jaxlib_knows_it():
+    """XLA aborts the process on an unknown flag in XLA_FLAGS, so the CPU setting is checked
+    against the installed jaxlib first (a later jaxlib may drop the experimental flag)."""
+    from py_impls import xla_cpu
+
+    assert xla_cpu.jaxlib_knows_flag("xla_cpu_experimental_ynn_fusion_type") is True
+    assert xla_cpu.jaxlib_knows_flag("xla_cpu_no_such_flag_in_any_jaxlib") is False
+    assert jax_flax.YNN_FUSIONS in ("off", "as set in XLA_FLAGS")
