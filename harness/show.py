@@ -112,6 +112,7 @@ class PyModule:
     classes: dict[str, PyClass]
     definitions: dict[str, tuple[int, int]]  # top-level name -> (first line, last line)
     imports: dict[str, tuple[str, str]]  # local name -> (module, its name there), `from` imports
+    implementations: set[str]  # classes with section markers: never shown as helpers
 
 
 # Methods of the implementation interface that belong to no section (verification hooks and
@@ -256,7 +257,8 @@ def _python_module(lines: list[str], path: Path) -> PyModule:
             for target in targets:
                 if isinstance(target, ast.Name):
                     definitions[target.id] = span
-    return PyModule(path, lines, classes, definitions, imports)
+    implementations = {c.name for c in classes.values() if _markers(lines, c.start, c.end)}
+    return PyModule(path, lines, classes, definitions, imports, implementations)
 
 
 NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
@@ -283,9 +285,7 @@ def _add_helpers(main: PyModule, name: str, benchmark: str, result: Extract) -> 
                 if found is None or (found[0].path, found[1]) in shown:
                     continue
                 owner, defined = found
-                cls = owner.classes.get(defined)
-                if ((owner is main and defined in excluded)
-                        or (cls is not None and _markers(owner.lines, cls.start, cls.end))):
+                if (owner is main and defined in excluded) or defined in owner.implementations:
                     continue
                 shown.add((owner.path, defined))
                 first, last = owner.definitions[defined]

@@ -80,6 +80,7 @@ def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "broken on purpose" in out and "fake-ok2" in out
 
+
 def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
     results = tmp_path / "r.jsonl"
     env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
