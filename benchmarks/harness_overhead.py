@@ -29,8 +29,8 @@ def bare_epoch(profile: str, device: str, seed: int) -> float:
     """The same CNN class, no harness: prepare, build, one timed epoch."""
     from harness.config import CNNConfig, PROFILES
     from harness.protocol import epoch_order
-    from harness.worker import training_data
-    from harness.job import Job
+    from harness.run.worker import training_data
+    from harness.run.job import Job
     from py_impls.pytorch import CNN
 
     data = training_data(Job(benchmark="cnn", impl="pytorch", entry_point="", profile=profile,
@@ -60,7 +60,7 @@ def main() -> None:
         return
 
     from harness.registry import by_name
-    from harness.runner import RunSettings, run_one
+    from harness.run.runner import RunSettings, run_one
 
     harness_s, bare_s = [], []
     with tempfile.TemporaryDirectory() as tmp:

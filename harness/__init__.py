@@ -1,7 +1,7 @@
 """The Rosetta Stone of deep-learning frameworks: one harness, the same three benchmarks everywhere.
 
 The parent process (the CLI) never imports a framework; each timed run happens in a fresh child
-process (`harness.worker`) that imports exactly one implementation.
+process (`harness.run.worker`) that imports exactly one implementation.
 """
 
 __version__ = "0.1.0"

@@ -96,14 +96,14 @@ class TrainingImplementation(Implementation):
         """Logits (n_test, n_classes) for all of x_test in inference mode, in batches of
         `config.batch_size` (the last one partial)."""
 
-    # For `verify` (SPEC 5; harness/verify.py, harness/oracle/README.md). Optional: an
+    # For `verify` (SPEC 5; harness/verify/runner.py, harness/verify/oracle/README.md). Optional: an
     # implementation without them runs every benchmark; `verify` reports the check it could not
     # make as "not supported". verify calls, on a few samples: prepare (x_train = x_test = the
     # batch), build, load_weights, predict, activations, then verify_step, get_weights,
     # verify_step, get_weights, predict.
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         """Replace every parameter with canonical ones (PyTorch state_dict names and layouts,
-        float32, see harness/weights.py: conv O,I,kH,kW; dense out,in; GRU gate blocks r,z,n
+        float32, see harness/verify/weights.py: conv O,I,kH,kW; dense out,in; GRU gate blocks r,z,n
         with bias_ih and bias_hh apart), converting to the framework's layout, and reset the
         optimizer state to what `build` made (no steps taken). Called after `build`."""
         raise NotImplementedError(f"{type(self).__name__} cannot load canonical weights yet")

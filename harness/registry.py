@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Callable
 
-from harness import julia_bridge
+from harness.julia import bridge as julia_bridge
 
 
 
@@ -63,7 +63,7 @@ class Implementation:
     readiness_check: Callable[[], str | None] | None = None  # extra check: None = fine
     unavailable: str | None = None  # permanently impossible here (retired upstream, ...)
     needs_gpu: bool = False
-    # An isolated environment (harness.envs) whose interpreter runs this row's child processes,
+    # An isolated environment (harness.run.envs) whose interpreter runs this row's child processes,
     # for frameworks whose pins conflict with the main environment (e.g. numpy < 2).
     environment: str | None = None
 
@@ -85,7 +85,7 @@ def readiness(impl: Implementation, benchmark: str, gpu: bool | None = None) -> 
     if impl.unavailable:
         return Readiness(False, impl.unavailable)
     if impl.environment:  # its packages live in that environment, not in this process's
-        from harness import envs
+        from harness.run import envs
 
         problem = envs.environment_problem(impl.environment)
         if problem:
@@ -220,7 +220,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[jax]"',
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
-    # environment (harness.envs), made by `python -m harness setup mxnet|chainer`.
+    # environment (harness.run.envs), made by `python -m harness setup mxnet|chainer`.
     Implementation(
         name="mxnet-gluon",
         framework="MXNet",
@@ -257,7 +257,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         name="knet",
         framework="Knet.jl",
         language="julia",
-        entry_points=_entries("harness.julia_bridge", cnn="JuliaCNN", rnn="JuliaRNN",
+        entry_points=_entries("harness.julia.bridge", cnn="JuliaCNN", rnn="JuliaRNN",
                               inference="JuliaFeatures"),
         description="Knet.jl 1.4 (Julia 1.6-1.9, CUDA.jl <= 3: no Hopper) via juliacall, cuDNN "
                     "GRU; never run in this project's CI (no Julia there)",
@@ -269,7 +269,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         name="flux",
         framework="Flux.jl",
         language="julia",
-        entry_points=_entries("harness.julia_bridge", cnn="JuliaCNN", rnn="JuliaRNN",
+        entry_points=_entries("harness.julia.bridge", cnn="JuliaCNN", rnn="JuliaRNN",
                               inference="JuliaFeatures"),
         description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, SPEC GRU cell in "
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",

@@ -318,7 +318,7 @@ def import_weights(model: nnx.Module, params: dict[str, np.ndarray],
         var[...] = jnp.asarray(value)
 
 
-# Hooks for `python -m harness verify` (harness/verify.py).
+# Hooks for `python -m harness verify` (harness/verify/runner.py).
 def load_into(impl: Any, params: dict[str, np.ndarray]) -> None:
     """Canonical weights into the model, and a fresh optimizer state (no steps taken)."""
     import_weights(impl.model, params, impl.chw_flattened)

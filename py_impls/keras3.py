@@ -31,7 +31,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
-from harness.oracle.resnet50 import BN_EPS, blocks
+from harness.verify.oracle.resnet50 import BN_EPS, blocks
 
 BACKEND = keras.backend.backend()
 
@@ -221,7 +221,7 @@ class TorchFormAdam(keras.optimizers.Adam):
 
     Keras' own Adam adds epsilon to sqrt(v) before the bias correction (the paper's "epsilon
     hat"): in step 1 an effective epsilon of 3.2e-7 instead of 1e-8, which changes the small
-    embedding updates of the GRU by 39% (harness/oracle/README.md) - a different function, so
+    embedding updates of the GRU by 39% (harness/verify/oracle/README.md) - a different function, so
     the update is written out here in keras.ops, the same on every backend."""
 
     def update_step(self, gradient, variable, learning_rate):

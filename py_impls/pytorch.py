@@ -96,7 +96,7 @@ def numpy_to_state(model: nn.Module, params: dict[str, np.ndarray]) -> None:
                        f"unexpected {unexpected[:5]}")
 
 
-# Hooks for `python -m harness verify` (harness/verify.py).
+# Hooks for `python -m harness verify` (harness/verify/runner.py).
 def verification_step(impl, x: np.ndarray, y: np.ndarray) -> float:
     """One optimizer step as in train_epoch, on one given batch, with dropout off."""
     impl.model.train()  # training mode (cuDNN's GRU backward needs it) ...

@@ -1,4 +1,4 @@
-"""Helpers for tests of rows that run in an isolated environment (harness.envs): skip with the
+"""Helpers for tests of rows that run in an isolated environment (harness.run.envs): skip with the
 reason and the fix when the environment is missing, run a row through the harness, and run a
 snippet in the environment's interpreter with NumPy arrays in and out."""
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import envs, registry
-from harness.runner import RunSettings, run_one
+from harness import registry
+from harness.run import envs
+from harness.run.runner import RunSettings, run_one
 
 REPO = Path(__file__).resolve().parent.parent
 CHANCE = {"cnn": 0.10, "rnn": 0.50}

@@ -1,6 +1,7 @@
 """`list` and the profile choice."""
 
-from harness import cli, registry
+from harness import registry
+from harness import commands as cli
 
 
 def test_list_names_every_row_with_its_status(capsys, monkeypatch):

@@ -10,7 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from harness.data import commands
+from harness.commands import data as commands
 from harness.data.cifar import read_cifar_archive
 from harness.data.store import DataError, load_dataset, verify_dataset
 

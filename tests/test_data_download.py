@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from harness.data import commands, sources
+from harness.commands import data as commands
+from harness.data import sources
 from harness.data.download import ChecksumError, DownloadError, download
 from harness.data.store import load_dataset
 

@@ -10,7 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from harness.data import commands, sources
+from harness.commands import data as commands
+from harness.data import sources
 from harness.data.imdb import preprocess_imdb, read_imdb_npz
 from harness.data.store import DataError, load_dataset, verify_dataset
 

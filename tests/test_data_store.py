@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from harness.data import commands, store
+from harness.commands import data as commands
+from harness.data import store
 from harness.data.store import (DataError, data_dir, load_dataset, verify_dataset,
                                 write_dataset)
 from harness.data.synthetic import synthetic_cifar10, synthetic_imdb

@@ -1,4 +1,4 @@
-"""Isolated per-framework environments (harness.envs): where they live, when they count as
+"""Isolated per-framework environments (harness.run.envs): where they live, when they count as
 ready, that set-up records an environment only when every step succeeded, and that the registry
 and the runner use them. Fake environments in a temporary HARNESS_ENVS_DIR; no framework is
 installed here (the real set-ups run in CI, see test_mxnet.py and test_chainer.py)."""
@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness import envs, registry
+from harness import registry
+from harness.run import envs
 from harness.registry import Implementation
-from harness.runner import RunSettings, run_one
+from harness.run.runner import RunSettings, run_one
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ pytest.importorskip("optax", reason="Optax is not installed: pip install -e '.[j
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig  # noqa: E402
 from harness.interface import TrainingData  # noqa: E402
-from harness.results import read_results  # noqa: E402
+from harness.run.results import read_results  # noqa: E402
 from py_impls import jax_flax  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

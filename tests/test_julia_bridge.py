@@ -1,4 +1,4 @@
-"""The Python side of the Julia rows (harness/julia_bridge.py), tested without Julia: array
+"""The Python side of the Julia rows (harness/julia/bridge.py), tested without Julia: array
 layouts, 1-based shifts, weight conversion, readiness with Julia absent or the wrong version,
 and the adapters' calls, made against a stand-in for the Julia module."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import julia_bridge as jb
+from harness.julia import bridge as jb
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import TrainingData
-from harness.oracle import gru as gru_oracle
+from harness.verify.oracle import gru as gru_oracle
 
 RNG = np.random.default_rng(0)
 
@@ -563,7 +563,7 @@ def test_importing_the_bridge_starts_no_julia():
     import subprocess
     import sys
 
-    code = ("import sys, harness.julia_bridge; "
+    code = ("import sys, harness.julia.bridge; "
             "print([m for m in ('juliacall', 'julia') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=jb.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(jb.REPO_ROOT)})

@@ -1,4 +1,4 @@
-"""`python -m harness setup julia` (harness/julia_setup.py), with stand-in julia binaries:
+"""`python -m harness setup julia` (harness/julia/setup.py), with stand-in julia binaries:
 what it runs, in which environment, and how it reports a missing or wrong Julia."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import julia_bridge as jb
-from harness import julia_setup as js
+from harness.julia import bridge as jb
+from harness.julia import setup as js
 
 FAKE_JULIA = """#!/bin/sh
 # a stand-in for julia: prints a version, records its arguments, writes a manifest

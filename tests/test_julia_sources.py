@@ -1,6 +1,6 @@
 """The Julia sources, checked without Julia: every .jl file parses (tree-sitter-julia), reads
 in the section order of the Python files, and defines every function, with every keyword, that
-harness/julia_bridge.py calls."""
+harness/julia/bridge.py calls."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import julia_bridge as jb
+from harness.julia import bridge as jb
 
 tree_sitter = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-julia")
 tree_sitter_julia = pytest.importorskip("tree_sitter_julia",
@@ -23,7 +23,7 @@ TRAINING_SECTIONS = ["# == data ==", "# == model ==", "# == loss and optimizer =
                      "# == training epoch ==", "# == prediction =="]
 INFERENCE_SECTIONS = ["# == data ==", "# == model ==", "# == features =="]
 
-# What the adapters call on each module (harness/julia_bridge.py) besides `build`.
+# What the adapters call on each module (harness/julia/bridge.py) besides `build`.
 VERIFY = {"load_weight", "get_weights", "verify_step", "activations"}
 CALLED = {"cnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
           "rnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
@@ -143,7 +143,7 @@ def test_the_keyword_reader_reads_keywords():
 @pytest.mark.parametrize("flavor", list(jb.FLAVORS))
 @pytest.mark.parametrize("benchmark", list(jb.SOURCES))
 def test_show_finds_every_section_of_the_julia_row(flavor, benchmark):
-    from harness import show
+    from harness.commands import show
 
     options = jb.row_options(flavor)
     assert options["flavor"] == flavor

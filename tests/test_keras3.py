@@ -24,9 +24,9 @@ import numpy as np
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.data.synthetic import synthetic_cifar10, synthetic_imdb
 from harness.interface import TrainingData
-from harness.oracle import cnn as cnn_oracle, gru as gru_oracle, resnet50 as resnet_oracle
+from harness.verify.oracle import cnn as cnn_oracle, gru as gru_oracle, resnet50 as resnet_oracle
 from harness.protocol import run_training
-from harness.weights import seeded_weights
+from harness.verify.weights import seeded_weights
 
 module = importlib.import_module(sys.argv[1])
 suffix = sys.argv[3] if len(sys.argv) > 3 else ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import read_results
+from harness.run.results import read_results
 
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
 
@@ -23,7 +23,7 @@ def quick_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pytorch")
     results = tmp / "results.jsonl"
     script = (
-        "import sys; from harness.cli import main; "
+        "import sys; from harness.commands import main; "
         f"rc = main(['all', '--impl', 'pytorch', '--profile', 'quick', '--data', 'synthetic', "
         f"'--device', 'cpu', '--results', {str(results)!r}, '--data-dir', {str(tmp / 'data')!r}]); "
         "print('PARENT_IMPORTED_TORCH', 'torch' in sys.modules); sys.exit(rc)")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
-from harness.report import build_sections, compare, load_results
-from harness.report_render import export, export_comparison
+from harness.report import groups as report
+from harness.report.groups import build_sections, compare, load_results
+from harness.report.render import export, export_comparison
 from tests.report_fixtures import H100, record, standard_records, write_results
 
 

@@ -12,8 +12,8 @@ from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 from matplotlib.text import Annotation  # noqa: E402
 
-from harness import plots  # noqa: E402
-from harness.report import build_sections, load_results  # noqa: E402
+from harness.report import plots  # noqa: E402
+from harness.report.groups import build_sections, load_results  # noqa: E402
 from tests.report_fixtures import record, standard_records, write_results  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, registry
-from harness.results import read_results
-from harness.runner import RunSettings, ctrl_c_as_request, run_one
+from harness import registry
+from harness import commands as cli
+from harness.run.results import read_results
+from harness.run.runner import RunSettings, ctrl_c_as_request, run_one
 from tests import fake_registry
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness import show
+from harness.commands import show
 
 PYTHON_IMPL = '''\
 """Two benchmarks in one module, as py_impls/pytorch.py holds them."""

@@ -8,8 +8,9 @@ import argparse
 import numpy as np
 import pytest
 
-from harness import registry, verify
-from harness.results import read_results
+from harness import registry
+from harness.verify import runner as verify
+from harness.run.results import read_results
 
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
 

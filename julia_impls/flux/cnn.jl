@@ -1,6 +1,6 @@
 # Flux.jl: SPEC 1, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
 #
-# Called from Python through harness/julia_bridge.py (`JuliaCNN(flavor="flux")`): images arrive
+# Called from Python through harness/julia/bridge.py (`JuliaCNN(flavor="flux")`): images arrive
 # as (W, H, C, N) - the canonical C-ordered NCHW array read column-major, no copy -, labels and
 # each epoch's permutation 1-based.
 # Flux functions relied on (FluxML/Flux.jl, v0.16):
@@ -96,7 +96,7 @@ function predict(s::State)
 end
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev)
 

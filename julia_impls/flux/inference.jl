@@ -1,7 +1,7 @@
 # Flux.jl: SPEC 3, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode (`testmode!`).
 #
-# Called from Python through harness/julia_bridge.py (`JuliaFeatures(flavor="flux")`): images
+# Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="flux")`): images
 # arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights arrive
 # one tensor at a time through `load_weight` before `build` (kernels (kW, kH, in, out), already
 # flipped for Flux's `Conv`, a true convolution).
@@ -74,7 +74,7 @@ extract(s::State, first::Integer, last::Integer) =
     Flux.cpu_device()(s.model(s.dev(s.images[:, :, :, first:last])))
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev)
 

@@ -1,6 +1,6 @@
 # Flux.jl: SPEC 2, the GRU sentiment classifier on IMDB, trained with Adam.
 #
-# Called from Python through harness/julia_bridge.py (`JuliaRNN(flavor="flux")`): token ids
+# Called from Python through harness/julia/bridge.py (`JuliaRNN(flavor="flux")`): token ids
 # arrive as (T, N) - the canonical C-ordered (N, T) array read column-major - and 0-based
 # (0 = padding); labels and permutations 1-based.
 #
@@ -126,7 +126,7 @@ function predict(s::State)
 end
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
 info(s::State) = run_info(s.dev; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
 

@@ -1,6 +1,6 @@
 # Knet.jl: SPEC 1, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
 #
-# Called from Python through harness/julia_bridge.py (`JuliaCNN(flavor="knet")`), which hands
+# Called from Python through harness/julia/bridge.py (`JuliaCNN(flavor="knet")`), which hands
 # over NumPy arrays already in Julia's layout: images (W, H, C, N) - the canonical C-ordered
 # NCHW array read column-major, no copy -, labels 1-based, each epoch's permutation 1-based.
 # Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
@@ -111,7 +111,7 @@ function predict(s::State)
 end
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype)
 

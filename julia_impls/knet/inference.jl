@@ -1,7 +1,7 @@
 # Knet.jl: SPEC 3, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode.
 #
-# Called from Python through harness/julia_bridge.py (`JuliaFeatures(flavor="knet")`): images
+# Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="knet")`): images
 # arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights arrive
 # one tensor at a time through `load_weight` (kernels already (kW, kH, in, out)), before `build`.
 # Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
@@ -75,7 +75,7 @@ extract(s::State, first::Integer, last::Integer) =
     Array(features(s, s.atype(s.images[:, :, :, first:last])))
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype)
 

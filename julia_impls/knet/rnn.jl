@@ -1,6 +1,6 @@
 # Knet.jl: SPEC 2, the GRU sentiment classifier on IMDB, trained with Adam.
 #
-# Called from Python through harness/julia_bridge.py (`JuliaRNN(flavor="knet")`): token ids
+# Called from Python through harness/julia/bridge.py (`JuliaRNN(flavor="knet")`): token ids
 # arrive as (T, N) - the canonical C-ordered (N, T) array read column-major - and stay 0-based
 # (0 = padding); labels and permutations arrive 1-based.
 # Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
@@ -100,7 +100,7 @@ function predict(s::State)
 end
 
 # == bridge ==
-# What harness/julia_bridge.py calls besides the sections above.
+# What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
 info(s::State) = run_info(s.atype; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.config import CNNConfig, RNNConfig
-from harness.environment import REPO_ROOT
-from harness.oracle import resnet50 as resnet50_oracle
+from harness.run.host import REPO_ROOT
+from harness.verify.oracle import resnet50 as resnet50_oracle
 
 MODELS = ("cnn", "rnn", "resnet50")
 FORMAT_VERSION = 1

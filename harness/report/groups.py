@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.config import BENCHMARKS
-from harness.reference import ReferenceFigure, reference_for
+from harness.report.reference import ReferenceFigure, reference_for
 
 HEADLINE = {"cnn": "train_s", "rnn": "train_s", "inference": "s_per_1000"}
 # Further per-row medians shown next to the headline.
@@ -344,7 +344,7 @@ def _on_device(groups: list[Group], name: str) -> Group | None:
 # ---------------------------------------------------------------- the command
 
 def register(subparsers: Any) -> None:
-    from harness.results import default_results_path
+    from harness.run.results import default_results_path
 
     parser = subparsers.add_parser(
         "report", help="rebuild the comparison tables (and exports, plots) from stored results",
@@ -375,8 +375,8 @@ def register(subparsers: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness import report_render as render
-    from harness.results import default_results_path
+    from harness.report import render as render
+    from harness.run.results import default_results_path
 
     out = Console()
     if not out.is_terminal:  # piped or redirected: wide enough that tables keep their shape
@@ -417,7 +417,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         _emit(render.export(sections, args.format), args.format, args.out, "report", out, err)
     if args.plots:
-        from harness import plots
+        from harness.report import plots
 
         folder = args.out or loaded.sources[0].parent / "report"
         written = plots.write_plots(sections, folder)

@@ -3,7 +3,7 @@
 MXNet 1.9.1 and Chainer 7.8.1 are retired upstream and need numpy < 2, which the current
 TensorFlow/JAX/PyTorch stack does not accept. Each gets its own virtual environment under
 `<repo>/envs/<name>` (or `$HARNESS_ENVS_DIR/<name>`), made by `setup_environment`: the framework
-with its pins, plus this project installed editable (no extras), so that `harness.worker` runs
+with its pins, plus this project installed editable (no extras), so that `harness.run.worker` runs
 there. The runner starts that framework's child processes with the environment's interpreter
 (`interpreter(name)`); the parent process never imports the framework, and the main environment
 works whether or not these exist.
@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.environment import REPO_ROOT
+from harness.run.host import REPO_ROOT
 
 ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"
 RECORD_NAME = "harness-environment.json"
@@ -158,7 +158,7 @@ def setup_environment(name: str, console, force: bool = False) -> int:
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     commands = [[sys.executable, "-m", "venv", str(where)]]
     commands += [pip + list(step) + list(spec.pins) for step in spec.steps]
-    # The project itself, no extras: harness.worker and its dependencies (numpy, h5py, rich).
+    # The project itself, no extras: harness.run.worker and its dependencies (numpy, h5py, rich).
     commands.append(pip + ["-e", str(REPO_ROOT)] + list(spec.pins))
     commands.append([str(python), "-c", spec.check])
     started = time.perf_counter()

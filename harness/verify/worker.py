@@ -1,4 +1,4 @@
-"""The child process of one `verify` run: `python -m harness.verify_worker JOB.json`.
+"""The child process of one `verify` run: `python -m harness.verify.worker JOB.json`.
 
 It imports one implementation, feeds it the case the parent wrote (inputs and canonical
 weights, a NumPy .npz: no h5py needed here), and saves what the implementation computed to
@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.config import InferenceConfig, config_for
 from harness.interface import TrainingData
-from harness.worker import load_class, one_line
+from harness.run.worker import load_class, one_line
 
 
 def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.ndarray],

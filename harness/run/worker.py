@@ -1,4 +1,4 @@
-"""The child process of one run: `python -m harness.worker JOB.json RESULT.json --events-fd N`.
+"""The child process of one run: `python -m harness.run.worker JOB.json RESULT.json --events-fd N`.
 
 It imports exactly one implementation, runs the timed protocol and writes the result as JSON.
 Progress events go, one JSON object a line, to the pipe `--events-fd` (the framework's own
@@ -23,9 +23,9 @@ import numpy as np
 
 from harness.config import DATASET_OF, PROFILES, config_for
 from harness.interface import TrainingData
-from harness.job import Job
+from harness.run.job import Job
 from harness.protocol import run_inference, run_training
-from harness.weights import load_weights
+from harness.verify.weights import load_weights
 
 
 def load_class(entry_point: str) -> type:

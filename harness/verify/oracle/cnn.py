@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.oracle.conv import conv2d, conv2d_backward, max_pool, max_pool_backward, relu
-from harness.oracle.loss import cross_entropy
-from harness.oracle.optim import Params, sgd_momentum
+from harness.verify.oracle.conv import conv2d, conv2d_backward, max_pool, max_pool_backward, relu
+from harness.verify.oracle.loss import cross_entropy
+from harness.verify.oracle.optim import Params, sgd_momentum
 
 ACTIVATIONS = ("conv1", "relu1", "conv2", "pool1", "relu2", "conv3", "relu3", "conv4", "pool2",
                "relu4", "flatten", "fc1", "relu5", "fc2")

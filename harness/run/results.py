@@ -16,7 +16,7 @@ SCHEMA = 1
 
 def default_results_path() -> Path:
     return Path(os.environ.get("HARNESS_RESULTS",
-                               Path(__file__).resolve().parent.parent / "results" / "results.jsonl"))
+                               Path(__file__).resolve().parents[2] / "results" / "results.jsonl"))
 
 
 def append_result(path: str | os.PathLike, record: dict[str, Any]) -> None:

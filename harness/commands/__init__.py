@@ -1,6 +1,6 @@
 """`python -m harness ...`: run the benchmarks, list implementations, manage data.
 
-This process never imports a framework: every run is a child process (harness.runner).
+This process never imports a framework: every run is a child process (harness.run.runner).
 """
 
 from __future__ import annotations
@@ -15,14 +15,19 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn)
 from rich.table import Table
 
-from harness import envs, julia_setup, registry, report, show, verify
+from harness import registry
+from harness.run import envs
+from harness.julia import setup as julia_setup
+from harness.report import groups as report
+from harness.commands import show
+from harness.verify import runner as verify
 from harness.config import BENCHMARK_TITLES, BENCHMARKS, DATASET_OF, PROFILES
-from harness.data import commands as data_commands
-from harness.environment import host_environment
-from harness.results import default_results_path
-from harness.runner import (RunSettings, ctrl_c_as_request, interrupted_record, run_one,
+from harness.commands import data as data_commands
+from harness.run.host import host_environment
+from harness.run.results import default_results_path
+from harness.run.runner import (RunSettings, ctrl_c_as_request, interrupted_record, run_one,
                             skipped_record)
-from harness.tables import results_table
+from harness.report.live import results_table
 
 console = Console()
 if not console.is_terminal:  # a pipe or a file: keep failure reasons on one line
@@ -71,7 +76,7 @@ def setup_targets() -> dict[str, tuple[str, Any]]:
 
     def setup_all(args: argparse.Namespace) -> int:
         codes = [envs.setup_environment(n, console, force=args.force) for n in envs.ENVIRONMENTS]
-        from harness.julia_bridge import julia_problem
+        from harness.julia.bridge import julia_problem
 
         if julia_problem("knet") and julia_problem("flux"):
             console.print("[yellow]julia: skipped[/] - " + julia_problem("flux"))

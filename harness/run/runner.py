@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.environment import REPO_ROOT, host_environment
-from harness.job import Job
+from harness.run.host import REPO_ROOT, host_environment
+from harness.run.job import Job
 from harness.registry import Implementation
-from harness.results import SCHEMA, append_result
+from harness.run.results import SCHEMA, append_result
 
 Event = dict[str, Any]
 
@@ -81,7 +81,7 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
     start = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [python, "-m", "harness.worker", str(job_path), str(result_path),
+            [python, "-m", "harness.run.worker", str(job_path), str(result_path),
              "--events-fd", str(write_end)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             env=child_env, pass_fds=(write_end,), start_new_session=True)
@@ -236,7 +236,7 @@ def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSett
     log_path = settings.results.parent / "logs" / f"{run_id}.log"
     started = datetime.now(timezone.utc)
     if python is None and impl.environment:
-        from harness import envs
+        from harness.run import envs
 
         python = str(envs.interpreter(impl.environment))
     child = run_child(job, python=python or sys.executable, env=dict(impl.env),

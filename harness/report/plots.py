@@ -14,14 +14,14 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.reference import YEAR
-from harness.report import Group, Section
-from harness.report_render import fmt, row_name, section_heading
+from harness.report.reference import YEAR
+from harness.report.groups import Group, Section
+from harness.report.render import fmt, row_name, section_heading
 
 UNIT = {"cnn": "training seconds (sum of epochs)", "rnn": "training seconds (sum of epochs)",
         "inference": "seconds per 1,000 images"}
 BAR_COLOUR = "#4c72b0"
-REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.reference)
+REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.report.reference)
 
 
 def _slug(text: str) -> str:

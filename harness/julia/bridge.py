@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
-from harness.environment import REPO_ROOT
+from harness.run.host import REPO_ROOT
 from harness.interface import (InferenceImplementation, RunInfo, TrainingData,
                                TrainingImplementation)
 

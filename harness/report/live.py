@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from rich.table import Table
 
 from harness.config import BENCHMARK_TITLES
-from harness.report_render import escape, fmt
+from harness.report.render import escape, fmt
 
 TRAINING_COLUMNS = [  # (header, timings key)
     ("train s", "train_s"), ("first epoch s", "first_epoch_s"),

@@ -2,7 +2,7 @@
 
 For each flavor (Knet: the repository root's Project.toml, Julia 1.6-1.9; Flux:
 julia_impls/flux/Project.toml, Julia >= 1.10) it finds the julia binary (as
-`harness.julia_bridge.find_julia` does), checks its version, then runs Julia once to resolve
+`harness.julia.bridge.find_julia` does), checks its version, then runs Julia once to resolve
 the environment with PythonCall pinned to the exact version the installed juliacall needs,
 instantiate it (download the packages, write Manifest.toml) and precompile it, and finally
 loads the framework once to prove it works. A flavor without a suitable Julia is skipped with
@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 from rich.console import Console
 
-from harness import julia_bridge as jb
+from harness.julia import bridge as jb
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.oracle.conv import batch_norm_inference, conv2d, max_pool, relu
-from harness.oracle.optim import Params
+from harness.verify.oracle.conv import batch_norm_inference, conv2d, max_pool, relu
+from harness.verify.oracle.optim import Params
 
 STAGES = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # (planes, blocks, stride)
 EXPANSION = 4

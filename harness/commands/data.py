@@ -58,7 +58,7 @@ def register(subparsers: Any) -> argparse._SubParsersAction:
                                 help="check every data file (checksums, shapes); exit 1 on "
                                      "problems")
     verify.set_defaults(func=cmd_verify)
-    from harness.verify import register_weights_command  # `data weights`: canonical weights
+    from harness.verify.runner import register_weights_command  # `data weights`: canonical weights
 
     register_weights_command(actions)
     return actions

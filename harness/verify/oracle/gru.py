@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.oracle.loss import cross_entropy
-from harness.oracle.optim import Params, adam
+from harness.verify.oracle.loss import cross_entropy
+from harness.verify.oracle.optim import Params, adam
 
 ACTIVATIONS = ("embedding", "gru", "fc")
 

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.config import BENCHMARK_TITLES
-from harness.reference import GPUS, YEAR
-from harness.report import (INFERENCE_METRICS, TRAINING_METRICS, Comparison, Group, Section,
+from harness.report.reference import GPUS, YEAR
+from harness.report.groups import (INFERENCE_METRICS, TRAINING_METRICS, Comparison, Group, Section,
                             Spread)
 
 LABELS = {
@@ -153,7 +153,7 @@ def table_footnote(sections: list[Section]) -> str:
         lines.append("K80 2017 / P100 2018: what the original project (ilkarman/"
                      "DeepLearningFrameworks) printed for the same benchmark on those GPUs: "
                      "10 CNN / 3 GRU epochs in s, or s per 1000 images "
-                     "(harness/reference_data/README.md).")
+                     "(harness/report/reference_data/README.md).")
     elif any(s.profile != "full" for s in sections):
         lines.append("The original project's K80/P100 figures appear beside full-profile rows "
                      "only (a quick run is not the same workload).")

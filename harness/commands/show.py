@@ -45,7 +45,7 @@ from rich.text import Text
 
 from harness.config import BENCHMARKS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = {
     "cnn": ("data", "model", "loss and optimizer", "training epoch", "prediction"),
     "rnn": ("data", "model", "loss and optimizer", "training epoch", "prediction"),

@@ -1,8 +1,8 @@
 """`python -m harness verify`: does each implementation compute the network SPEC 1-3 defines?
 
 For each (implementation, benchmark), on a fixed seeded batch and the canonical seeded weights
-(harness/weights.py), in a fresh child process (harness/verify_worker.py), verify compares
-with the float64 NumPy oracle (harness/oracle/):
+(harness/verify/weights.py), in a fresh child process (harness/verify/worker.py), verify compares
+with the float64 NumPy oracle (harness/verify/oracle/):
 
 - training (CNN, GRU): the logits with the initial weights; the loss and the weight update of
   one optimizer step with dropout off, then of a second step (momentum and Adam's moments only
@@ -11,7 +11,7 @@ with the float64 NumPy oracle (harness/oracle/):
 
 Where a check fails and the implementation exposes intermediate activations, the first layer
 whose output departs from the oracle's is named. What this proves and what it does not:
-harness/oracle/README.md.
+harness/verify/oracle/README.md.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ import numpy as np
 
 from harness import registry
 from harness.config import BENCHMARK_TITLES, BENCHMARKS, RNNConfig
-from harness.environment import REPO_ROOT, host_environment
+from harness.run.host import REPO_ROOT, host_environment
 
 # Each check's error is relative: ||impl - oracle||_2 / ||oracle||_2 over the whole tensor
 # (for a loss, |impl - oracle| / |oracle|). Measured with PyTorch fp32 on CPU against the
 # oracle: forward values 1e-7..1e-6, losses 1e-7, weight updates 1e-5 (up to 2e-2 when fp32
 # and float64 take different branches of a ReLU or max-pool near-tie, see
-# harness/oracle/cnn.py: decision_margin). The bugs verify exists for move them by 1e-3 to 1.
+# harness/verify/oracle/cnn.py: decision_margin). The bugs verify exists for move them by 1e-3 to 1.
 TOLERANCES: dict[str, dict[str, float]] = {
     "fp32": {"forward": 1e-4, "loss": 1e-4, "update": 5e-2, "after": 1e-3},
     # bf16 / fp16 variants keep 8 or 11 bits of mantissa: only gross errors are visible.
@@ -96,8 +96,8 @@ def make_inputs(benchmark: str, seed: int, batch: int, image_size: int) -> dict[
 def make_case(benchmark: str, seed: int = 0, batch: int | None = None, image_size: int = 224,
               weights_file: str | None = None, weights_dir: Path | None = None) -> Case:
     """Inputs, weights and everything the oracle computes from them."""
-    from harness import weights as canonical
-    from harness.oracle import cnn, gru, resnet50
+    from harness.verify import weights as canonical
+    from harness.verify.oracle import cnn, gru, resnet50
 
     model = MODEL_OF[benchmark]
     if weights_file:
@@ -149,7 +149,7 @@ def run_child(impl: registry.Implementation, case_file: Path, benchmark: str, de
     job_file.write_text(json.dumps(job))
     python = sys.executable
     if impl.environment:
-        from harness import envs
+        from harness.run import envs
 
         python = str(envs.interpreter(impl.environment))
     env = {**os.environ, **STRICT_FP32_ENV, **impl.env, "PYTHONUNBUFFERED": "1",
@@ -158,7 +158,7 @@ def run_child(impl: registry.Implementation, case_file: Path, benchmark: str, de
     start = time.perf_counter()
     error = None
     with open(log, "wb") as log_file:
-        proc = subprocess.Popen([python, "-m", "harness.verify_worker", str(job_file)],
+        proc = subprocess.Popen([python, "-m", "harness.verify.worker", str(job_file)],
                                 stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
                                 start_new_session=True)
@@ -369,7 +369,7 @@ def skipped(impl: registry.Implementation, benchmark: str, reason: str) -> dict[
 def verify(names: list[str], benchmarks: list[str], settings: Settings,
            on_record=lambda record: None) -> list[dict[str, Any]]:
     """Verify every selected implementation on every selected benchmark; records in order."""
-    from harness.results import append_result
+    from harness.run.results import append_result
 
     results = settings.results or default_verify_results()
     records = []
@@ -403,7 +403,7 @@ def verify(names: list[str], benchmarks: list[str], settings: Settings,
 
 
 def default_verify_results() -> Path:
-    from harness.results import default_results_path
+    from harness.run.results import default_results_path
 
     return default_results_path().parent / "verify.jsonl"
 
@@ -512,14 +512,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if rows:
             console.print(verify_table(benchmark, rows))
     console.print(f"Verify records appended to [bold]{settings.results}[/]; what verify proves "
-                  f"and what it does not: harness/oracle/README.md")
+                  f"and what it does not: harness/verify/oracle/README.md")
     bad = {"failed", "error"} | ({"unsupported"} if args.strict else set())
     return 1 if any(r["status"] in bad for r in records) else 0
 
 
 def register_weights_command(data_subparsers: argparse._SubParsersAction) -> None:
     """Add `data weights MODEL [--seed N | --from FILE] [--out PATH]`."""
-    from harness.weights import MODELS
+    from harness.verify.weights import MODELS
 
     parser = data_subparsers.add_parser(
         "weights", help="write canonical weights (HDF5, PyTorch state_dict names) from a seed, "
@@ -537,7 +537,7 @@ def register_weights_command(data_subparsers: argparse._SubParsersAction) -> Non
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from harness import weights as canonical
+    from harness.verify import weights as canonical
 
     directory = Path(args.data_dir) / "weights" if args.data_dir else None
     try:
@@ -562,9 +562,9 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.verify ...`: the verify command on its own."""
+    """`python -m harness.verify.runner ...`: the verify command on its own."""
     registry.load_plugins()
-    parser = argparse.ArgumentParser(prog="python -m harness.verify")
+    parser = argparse.ArgumentParser(prog="python -m harness.verify.runner")
     sub = parser.add_subparsers(dest="command")
     register(sub)
     args = parser.parse_args(["verify", *(argv if argv is not None else sys.argv[1:])])
