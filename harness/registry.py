@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Callable
 
-from harness.julia import bridge as julia_bridge
+from harness.julia import readiness as julia_readiness
 
 
 
@@ -48,7 +47,7 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class Implementation:
+class Row:
     """One row of the comparison: a framework (and variant) implementing some benchmarks."""
 
     name: str  # the row's name, e.g. "pytorch", "jax-flax-scan"
@@ -78,7 +77,7 @@ class Readiness:
     fix: str = ""
 
 
-def readiness(impl: Implementation, benchmark: str, gpu: bool | None = None) -> Readiness:
+def readiness(impl: Row, benchmark: str, gpu: bool | None = None) -> Readiness:
     """Can `impl` run `benchmark` here? The first problem found, and its fix."""
     if benchmark not in impl.entry_points:
         return Readiness(False, f"{impl.name} does not implement {benchmark}")
@@ -136,8 +135,8 @@ def tensorflow_problem(minimum: str = "2.16") -> str | None:
     return "tensorflow is importable but has no package metadata"
 
 
-IMPLEMENTATIONS: list[Implementation] = [
-    Implementation(
+ROWS: list[Row] = [
+    Row(
         name="pytorch",
         framework="PyTorch",
         language="python",
@@ -146,7 +145,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         requires=(Requirement("torch", "torch", "2.0"),),
         install='pip install -e ".[torch]"',
     ),
-    Implementation(
+    Row(
         name="tensorflow",
         framework="TensorFlow",
         language="python",
@@ -156,7 +155,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
-    Implementation(
+    Row(
         name="tensorflow-xla",
         framework="TensorFlow",
         language="python",
@@ -166,7 +165,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
-    Implementation(
+    Row(
         name="keras-tensorflow",
         framework="Keras",
         language="python",
@@ -177,7 +176,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
-    Implementation(
+    Row(
         name="keras-jax",
         framework="Keras",
         language="python",
@@ -187,7 +186,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "jax"},
     ),
-    Implementation(
+    Row(
         name="keras-torch",
         framework="Keras",
         language="python",
@@ -197,7 +196,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "torch"},
     ),
-    Implementation(
+    Row(
         name="jax-flax",
         framework="JAX",
         language="python",
@@ -208,7 +207,7 @@ IMPLEMENTATIONS: list[Implementation] = [
                   Requirement("optax", "optax", "0.2")),
         install='pip install -e ".[jax]"',
     ),
-    Implementation(
+    Row(
         name="jax-flax-scan",
         framework="JAX",
         language="python",
@@ -221,7 +220,7 @@ IMPLEMENTATIONS: list[Implementation] = [
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.run.envs), made by `python -m harness setup mxnet|chainer`.
-    Implementation(
+    Row(
         name="mxnet-gluon",
         framework="MXNet",
         language="python",
@@ -231,7 +230,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install="python -m harness setup mxnet",
         environment="mxnet",
     ),
-    Implementation(
+    Row(
         name="mxnet-module",
         framework="MXNet",
         language="python",
@@ -241,7 +240,7 @@ IMPLEMENTATIONS: list[Implementation] = [
         install="python -m harness setup mxnet",
         environment="mxnet",
     ),
-    Implementation(
+    Row(
         name="chainer",
         framework="Chainer",
         language="python",
@@ -253,7 +252,7 @@ IMPLEMENTATIONS: list[Implementation] = [
     ),
     # Julia rows: Knet.jl (the original's Julia row) and Flux.jl (current Julia), called through
     # juliacall in their own child processes. Not run in this project's CI (no Julia there).
-    Implementation(
+    Row(
         name="knet",
         framework="Knet.jl",
         language="julia",
@@ -261,11 +260,11 @@ IMPLEMENTATIONS: list[Implementation] = [
                               inference="JuliaFeatures"),
         description="Knet.jl 1.4 (Julia 1.6-1.9, CUDA.jl <= 3: no Hopper) via juliacall, cuDNN "
                     "GRU; never run in this project's CI (no Julia there)",
-        options=julia_bridge.row_options("knet"),
-        readiness_check=partial(julia_bridge.julia_problem, "knet"),
+        options=julia_readiness.row_options("knet"),
+        readiness_check=partial(julia_readiness.julia_problem, "knet"),
         install='pip install "juliacall==0.9.28" && python -m harness setup julia',
     ),
-    Implementation(
+    Row(
         name="flux",
         framework="Flux.jl",
         language="julia",
@@ -273,13 +272,13 @@ IMPLEMENTATIONS: list[Implementation] = [
                               inference="JuliaFeatures"),
         description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, SPEC GRU cell in "
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
-        options=julia_bridge.row_options("flux"),
-        readiness_check=partial(julia_bridge.julia_problem, "flux"),
+        options=julia_readiness.row_options("flux"),
+        readiness_check=partial(julia_readiness.julia_problem, "flux"),
         install='pip install "juliacall==0.9.28" && python -m harness setup julia',
     ),
     # Retired frameworks of the original comparison that no supported Python can install: named,
     # with the reason, never silently dropped (checked with pip on Python 3.11, 2026-11-26).
-    Implementation(
+    Row(
         name="cntk",
         framework="CNTK",
         language="python",
@@ -289,7 +288,7 @@ IMPLEMENTATIONS: list[Implementation] = [
                      "(2.7.post2, 2019) are for Python 3.5/3.6 only; pip on Python 3.11 finds no "
                      "version"),
     ),
-    Implementation(
+    Row(
         name="caffe2",
         framework="Caffe2",
         language="python",
@@ -302,27 +301,17 @@ IMPLEMENTATIONS: list[Implementation] = [
 ]
 
 
-def load_plugins(modules: str | None = None) -> None:
-    """Add the implementations listed in modules named by `HARNESS_PLUGINS` (comma-separated;
-    each module holds a list `IMPLEMENTATIONS`): out-of-tree rows without editing this file."""
-    for module_name in filter(None, (modules or os.environ.get("HARNESS_PLUGINS", "")).split(",")):
-        module = importlib.import_module(module_name.strip())
-        for impl in module.IMPLEMENTATIONS:
-            if all(impl.name != known.name for known in IMPLEMENTATIONS):
-                IMPLEMENTATIONS.append(impl)
-
-
-def by_name(name: str) -> Implementation:
-    for impl in IMPLEMENTATIONS:
+def by_name(name: str) -> Row:
+    for impl in ROWS:
         if impl.name == name:
             return impl
-    known = ", ".join(i.name for i in IMPLEMENTATIONS)
+    known = ", ".join(i.name for i in ROWS)
     raise KeyError(f"unknown implementation {name!r}; known: {known}")
 
 
-def select(names: list[str] | None, benchmark: str) -> list[Implementation]:
+def select(names: list[str] | None, benchmark: str) -> list[Row]:
     """The implementations named (all that implement `benchmark` when `names` is empty)."""
     if not names:
-        return [i for i in IMPLEMENTATIONS if benchmark in i.entry_points]
+        return [i for i in ROWS if benchmark in i.entry_points]
     return [impl for impl in (by_name(n) for n in names) if benchmark in impl.entry_points]
 

@@ -1,6 +1,6 @@
 """Registry rows for the fake implementations (loaded with HARNESS_PLUGINS=tests.fake_registry)."""
 
-from harness.registry import Implementation
+from harness.registry import Row
 
 FAKES = {
     "fake-ok": "ZeroFeatures",
@@ -11,8 +11,8 @@ FAKES = {
     "fake-ok2": "ZeroFeatures",
 }
 
-IMPLEMENTATIONS = [
-    Implementation(name=name, framework="NumPy", language="python",
+ROWS = [
+    Row(name=name, framework="NumPy", language="python",
                    entry_points={"inference": f"tests.fake_impls:{cls}",
                                  "cnn": "tests.fake_impls:SoftmaxRegression"},
                    description=f"test double: {cls}")

@@ -14,7 +14,7 @@ def test_list_names_every_row_with_its_status(capsys, monkeypatch):
 
 
 def test_a_missing_package_is_reported_with_its_fix(monkeypatch):
-    impl = registry.Implementation(
+    impl = registry.Row(
         name="imaginary", framework="Imaginary", language="python",
         entry_points={"cnn": "nowhere:CNN"}, description="",
         requires=(registry.Requirement("imaginary-dl", "imaginary_dl_pkg"),),
@@ -31,7 +31,7 @@ def test_a_too_old_package_is_reported():
 
 
 def test_gpu_only_rows_say_so():
-    impl = registry.Implementation(name="g", framework="G", language="python",
+    impl = registry.Row(name="g", framework="G", language="python",
                                    entry_points={"cnn": "m:C"}, description="", needs_gpu=True)
     assert "needs an NVIDIA GPU" in registry.readiness(impl, "cnn", gpu=False).reason
 

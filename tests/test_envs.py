@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness import registry
 from harness.run import envs
-from harness.registry import Implementation
+from harness.registry import Row
 from harness.run.runner import RunSettings, run_one
 
 
@@ -120,7 +120,7 @@ def test_the_runner_starts_the_child_with_the_environments_interpreter(envs_dir,
     wrapper.write_text(f"#!/bin/sh\ntouch {mark}\nexec {sys.executable} \"$@\"\n")
     wrapper.chmod(0o755)
     fake_environment("mxnet", python=str(wrapper))
-    impl = Implementation(name="fake-in-env", framework="NumPy", language="python",
+    impl = Row(name="fake-in-env", framework="NumPy", language="python",
                           entry_points={"inference": "tests.fake_impls:ZeroFeatures"},
                           description="test double", environment="mxnet")
     settings = RunSettings(profile="quick", data="synthetic", device="cpu", timeout=120,

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch):
-    monkeypatch.setattr(registry, "IMPLEMENTATIONS",
-                        registry.IMPLEMENTATIONS + fake_registry.IMPLEMENTATIONS)
+    monkeypatch.setattr(registry, "ROWS",
+                        registry.ROWS + fake_registry.ROWS)
 
 
 def settings(tmp_path, timeout=60.0):

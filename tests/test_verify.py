@@ -29,18 +29,18 @@ ROWS = {  # name -> {benchmark: entry point}
 def outcome(tmp_path_factory):
     """One verify run over every row and benchmark (batch 4, ResNet-50 at 64x64, CPU)."""
     tmp = tmp_path_factory.mktemp("verify")
-    extra = [registry.Implementation(name=name, framework="PyTorch", language="python",
+    extra = [registry.Row(name=name, framework="PyTorch", language="python",
                                      entry_points=entries, description="test double")
              for name, entries in ROWS.items() if entries]
-    saved = list(registry.IMPLEMENTATIONS)
-    registry.IMPLEMENTATIONS.extend(extra)
+    saved = list(registry.ROWS)
+    registry.ROWS.extend(extra)
     try:
         settings = verify.Settings(device="cpu", results=tmp / "verify.jsonl", image_size=64,
                                    batch={"cnn": 4, "rnn": 4, "inference": 1},
                                    weights_dir=tmp / "weights", timeout=600)
         records = verify.verify(list(ROWS), ["cnn", "rnn", "inference"], settings)
     finally:
-        registry.IMPLEMENTATIONS[:] = saved
+        registry.ROWS[:] = saved
     return {(r["impl"], r["benchmark"]): r for r in records}, tmp
 
 

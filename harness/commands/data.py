@@ -1,8 +1,10 @@
-"""`python -m harness data fetch|import|info|verify`: get the real data into the HDF5 store."""
+"""`python -m harness data fetch|import|info|verify|weights`: get the real data into the HDF5
+store; write canonical weights."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -13,6 +15,7 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
+from harness.commands import options
 from harness.data import store
 from harness.data.download import DownloadError, download, file_digest
 from harness.data.sources import SOURCES, Source
@@ -24,9 +27,7 @@ def register(subparsers: Any) -> argparse._SubParsersAction:
     Returns the `data` command's own sub-parsers, for commands added elsewhere.
     """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="where the HDF5 files live (default: datasets/; env "
-                             "HARNESS_DATA_DIR)")
+    options.add_data_dir(common)
     data = subparsers.add_parser(
         "data", help="download, import, inspect and verify the data sets",
         description="The shared HDF5 data store (SPEC 4): real CIFAR-10 and IMDB from their "
@@ -58,8 +59,6 @@ def register(subparsers: Any) -> argparse._SubParsersAction:
                                 help="check every data file (checksums, shapes); exit 1 on "
                                      "problems")
     verify.set_defaults(func=cmd_verify)
-    from harness.verify.runner import register_weights_command  # `data weights`: canonical weights
-
     register_weights_command(actions)
     return actions
 
@@ -284,3 +283,48 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 table.add_row(label, "[green]ok[/]")
     console.print(table)
     return status
+
+
+# --- weights -------------------------------------------------------------------------------
+
+def register_weights_command(data_subparsers: argparse._SubParsersAction) -> None:
+    """Add `data weights MODEL [--seed N | --from FILE] [--out PATH]`."""
+    from harness.verify.weights import models
+
+    parser = data_subparsers.add_parser(
+        "weights", help="write canonical weights (HDF5, PyTorch state_dict names) from a seed, "
+                        "or convert a torchvision ResNet-50 checkpoint")
+    parser.add_argument("model", choices=models())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from", dest="source", metavar="FILE",
+                        help="a torchvision ResNet-50 checkpoint (torch.save of a state_dict, "
+                             "e.g. resnet50-11ad3fa6.pth); needs PyTorch")
+    parser.add_argument("--out", type=Path, metavar="PATH",
+                        help="where to write the HDF5 file (default: DATA_DIR/weights/)")
+    options.add_data_dir(parser)
+    parser.set_defaults(func=cmd_weights)
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from harness.verify import weights as canonical
+
+    directory = Path(args.data_dir) / "weights" if args.data_dir else None
+    try:
+        if args.source:
+            if args.model != "resnet50":
+                print("--from converts torchvision ResNet-50 checkpoints only: "
+                      "use `data weights resnet50 --from FILE`", file=sys.stderr)
+                return 2
+            path = canonical.convert_torchvision_checkpoint(args.source, args.out, directory)
+        else:
+            path = canonical.save_weights(
+                args.out or canonical.seeded_weights_path(args.model, args.seed, directory),
+                args.model,
+                canonical.seeded_weights(args.model, args.seed),
+                source=f"seeded random, seed {args.seed}")
+    except canonical.WeightsError as error:
+        print(error, file=sys.stderr)
+        return 1
+    count = len(canonical.parameter_shapes(args.model))
+    print(f"wrote {path} ({count} tensors, PyTorch state_dict names and layouts)")
+    return 0

@@ -303,10 +303,13 @@ def plain(value: Any) -> Any:
 
 
 def make_synthetic(name: str, path: Path) -> None:
-    from harness.data.synthetic import GENERATOR_VERSION, SEED, synthetic_cifar10, synthetic_imdb
+    from harness.data.synthetic import GENERATOR_VERSION, GENERATORS, SEED
 
+    if name not in GENERATORS:
+        raise DataError(f"no synthetic stand-in for data set {name!r}; known: "
+                        f"{', '.join(GENERATORS)}")
     print(f"generating the synthetic {name} stand-in once: {path}", file=sys.stderr)
-    arrays = synthetic_cifar10(seed=SEED) if name == "cifar10" else synthetic_imdb(seed=SEED)
+    arrays = GENERATORS[name](seed=SEED)
     write_dataset(path, arrays, {"kind": "synthetic", "name": name, "seed": SEED,
                                  "generator_version": GENERATOR_VERSION,
                                  "source": "harness.data.synthetic (learnable stand-in)"})

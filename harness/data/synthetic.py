@@ -120,3 +120,7 @@ def imdb_block(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
         tokens[row, 0] = 1
         tokens[row, length:] = 0
     return tokens
+
+
+# Data set -> its stand-in's generator.
+GENERATORS = {"cifar10": synthetic_cifar10, "imdb": synthetic_imdb}

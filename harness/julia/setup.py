@@ -8,24 +8,19 @@ instantiate it (download the packages, write Manifest.toml) and precompile it, a
 loads the framework once to prove it works. A flavor without a suitable Julia is skipped with
 the reason; the command fails when no flavor (or the one asked for) could be set up.
 
-`register(subparsers, targets)` adds the `setup` command. Its targets are `julia` plus any
-others passed in (e.g. isolated Python environments: `{"mxnet": (help, handler)}`), so one
-`setup` command serves them all.
+The `setup` command itself, which also makes the isolated Python environments, is
+harness.commands.setup.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-from typing import Callable, Mapping
 
 from rich.console import Console
 
-from harness.julia import bridge as jb
-
-Handler = Callable[[argparse.Namespace], int]
+from harness.julia import readiness as jr
 
 console = Console()
 
@@ -36,7 +31,7 @@ SMOKE = {
 }
 
 
-def julia_script(flavor: jb.Flavor, pythoncall: str | None) -> str:
+def julia_script(flavor: jr.Flavor, pythoncall: str | None) -> str:
     """The Julia code run with `--project=<flavor's environment>`."""
     lines = ["import Pkg"]
     if pythoncall:  # resolves the environment (writing Manifest.toml) with PythonCall pinned
@@ -45,7 +40,7 @@ def julia_script(flavor: jb.Flavor, pythoncall: str | None) -> str:
     return "; ".join(lines)
 
 
-def julia_command(flavor: jb.Flavor, julia: str, pythoncall: str | None) -> list[str]:
+def julia_command(flavor: jr.Flavor, julia: str, pythoncall: str | None) -> list[str]:
     return [julia, f"--project={flavor.project}", "--startup-file=no", "-e",
             julia_script(flavor, pythoncall)]
 
@@ -57,13 +52,13 @@ def julia_environment() -> dict[str, str]:
             "JULIA_CONDAPKG_BACKEND": "Null"}
 
 
-def setup_flavor(flavor: jb.Flavor, dry_run: bool = False,
+def setup_flavor(flavor: jr.Flavor, dry_run: bool = False,
                  force: bool = False) -> tuple[bool, str]:
     """(done, what happened) for one flavor. `force`: resolve afresh (the manifest goes)."""
-    julia, where = jb.find_julia(flavor)
+    julia, where = jr.find_julia(flavor)
     if julia is None:
-        return False, f"{where} (need Julia {flavor.versions}): {jb.INSTALL_JULIA}"
-    version = jb.julia_version(julia)
+        return False, f"{where} (need Julia {flavor.versions}): {jr.INSTALL_JULIA}"
+    version = jr.julia_version(julia)
     if version is None:
         return False, f"{julia} ({where}) did not print its version for `--version`"
     shown = ".".join(map(str, version))
@@ -71,13 +66,13 @@ def setup_flavor(flavor: jb.Flavor, dry_run: bool = False,
         return False, (f"{julia} ({where}) is Julia {shown}; {flavor.framework} needs "
                        f"{flavor.versions}: point {flavor.julia_variable} at such a julia")
     pythoncall = None
-    if jb.bridge_name() == "juliacall":
-        required = jb.juliacall_requirements()
+    if jr.bridge_name() == "juliacall":
+        required = jr.juliacall_requirements()
         if required is None:
             return False, ("juliacall is not installed: `pip install juliacall` (Knet with "
                            "Julia 1.9: `pip install \"juliacall<=0.9.28\"`) and run this again")
         jc_version, jc_julia, pythoncall = required
-        if jc_julia and not jb.julia_compat_contains(jc_julia, version):
+        if jc_julia and not jr.julia_compat_contains(jc_julia, version):
             return False, (f"juliacall {jc_version} supports Julia {jc_julia}, not {shown}: "
                            f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9, >= 1.10.3) or "
                            f"\"juliacall<=0.9.25\" (Julia 1.6-1.8), then run this again")
@@ -92,7 +87,7 @@ def setup_flavor(flavor: jb.Flavor, dry_run: bool = False,
                   highlight=False)
     if dry_run:
         return True, "dry run: nothing was run"
-    manifest = jb.manifest_path(flavor)
+    manifest = jr.manifest_path(flavor)
     if force and manifest is not None:
         manifest.unlink()
     try:
@@ -102,7 +97,7 @@ def setup_flavor(flavor: jb.Flavor, dry_run: bool = False,
     if done.returncode != 0:
         return False, (f"Julia exited with status {done.returncode} while instantiating "
                        f"{flavor.project} (its output is above)")
-    ready, reason = jb.julia_readiness(flavor.name)
+    ready, reason = jr.julia_readiness(flavor.name)
     return ready, reason
 
 
@@ -112,42 +107,12 @@ def setup_julia(flavors: list[str], dry_run: bool = False, force: bool = False) 
     explicit = len(flavors) == 1
     results = {}
     for name in flavors:
-        ok, message = setup_flavor(jb.flavor_named(name), dry_run, force)
+        ok, message = setup_flavor(jr.flavor_named(name), dry_run, force)
         results[name] = ok
         style = "green" if ok else ("red" if explicit else "yellow")
         verdict = "ready" if ok else ("failed" if explicit else "skipped")
-        console.print(f"[{style}]{jb.FLAVORS[name].framework}: {verdict}[/] - {message}",
+        console.print(f"[{style}]{jr.FLAVORS[name].framework}: {verdict}[/] - {message}",
                       highlight=False)
     if all(results.values()) or (not explicit and any(results.values())):
         return 0
     return 1
-
-
-def cmd_setup(args: argparse.Namespace, targets: Mapping[str, tuple[str, Handler]]) -> int:
-    if args.target == "julia":
-        flavors = list(jb.FLAVORS) if args.flavor == "all" else [args.flavor]
-        return setup_julia(flavors, dry_run=args.dry_run, force=args.force)
-    return targets[args.target][1](args)
-
-
-def register(subparsers: argparse._SubParsersAction,
-             targets: Mapping[str, tuple[str, Handler]] | None = None) -> argparse.ArgumentParser:
-    """Add `setup TARGET`: `julia` plus `targets` ({name: (help, handler)}; each handler gets
-    the parsed arguments and returns the exit code)."""
-    others = dict(targets or {})
-    helps = {"julia": "instantiate and precompile the Julia environments (Knet, Flux)",
-             **{name: text for name, (text, _) in others.items()}}
-    parser = subparsers.add_parser(
-        "setup", help="prepare what a row needs beyond pip: " + ", ".join(sorted(helps)),
-        description="\n".join(f"{name}: {text}" for name, text in sorted(helps.items())),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", choices=sorted(helps))
-    parser.add_argument("--flavor", choices=("all", *jb.FLAVORS), default="all",
-                        help="julia: which environment (default: every one whose Julia is "
-                             "found)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="julia: say what would run, run nothing")
-    parser.add_argument("--force", action="store_true",
-                        help="rebuild from scratch where the target supports it")
-    parser.set_defaults(func=lambda args: cmd_setup(args, others))
-    return parser

@@ -1,4 +1,4 @@
-"""`python -m harness report`: rebuild the comparison from stored results, without rerunning.
+"""Stored results, loaded, grouped and compared: what `python -m harness report` shows.
 
 Loading is tolerant: a line that is not JSON (a run killed mid-write, a hand edit) is reported
 with its line number and skipped; a record missing keys (older or newer schema) gets defaults.
@@ -14,21 +14,15 @@ overlap; with a single run on either side there is no spread to judge by, and th
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.config import BENCHMARKS
+from harness import benchmarks, metrics
 from harness.report.reference import ReferenceFigure, reference_for
 
-HEADLINE = {"cnn": "train_s", "rnn": "train_s", "inference": "s_per_1000"}
-# Further per-row medians shown next to the headline.
-TRAINING_METRICS = ("first_epoch_s", "steady_epoch_s", "eval_s", "samples_per_s")
-INFERENCE_METRICS = ("images_per_s",)
 OK = "ok"
 
 
@@ -87,7 +81,7 @@ def _unusable(record: Any) -> str | None:
     missing = [k for k in ("benchmark", "impl") if not record.get(k)]
     if missing:
         return f"no {' or '.join(missing)}"
-    if record["benchmark"] not in HEADLINE:
+    if record["benchmark"] not in benchmarks.REGISTRY:
         return f"unknown benchmark {record['benchmark']!r}"
     return None
 
@@ -97,8 +91,8 @@ def status_of(record: dict[str, Any]) -> str:
     status = record.get("status")
     if status:
         return str(status)
-    return OK if _number((record.get("timings") or {}).get(HEADLINE[record["benchmark"]])) \
-        is not None else "unknown"
+    headline = metrics.get(benchmarks.get(record["benchmark"]).headline)
+    return OK if headline.value(record) is not None else "unknown"
 
 
 def device_label(record: dict[str, Any]) -> str:
@@ -113,12 +107,6 @@ def device_label(record: dict[str, Any]) -> str:
         threads = f", {env['threads']} threads" if env.get("threads") else ""
         return f"cpu: {env['cpu']}{threads}"
     return name or device
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 # ---------------------------------------------------------------- grouping
@@ -162,10 +150,12 @@ class Group:
 
     @property
     def headline_key(self) -> str:
-        return HEADLINE[self.benchmark]
+        return benchmarks.get(self.benchmark).headline
 
     def metric(self, key: str) -> Spread | None:
-        return Spread.of(_number((r.get("timings") or {}).get(key)) for r in self.ok)
+        """The median, min-max and count of one metric over the successful runs."""
+        metric = metrics.get(key)
+        return Spread.of(metric.value(r) for r in self.ok)
 
     @property
     def headline(self) -> Spread | None:
@@ -173,7 +163,7 @@ class Group:
 
     @property
     def accuracy(self) -> Spread | None:
-        return Spread.of(_number(r.get("accuracy")) for r in self.ok)
+        return self.metric("accuracy")
 
     def _first(self, key: str) -> str:
         values = [str(r[key]) for r in (self.ok or self.runs) if r.get(key)]
@@ -262,8 +252,7 @@ def build_sections(records: list[dict[str, Any]], with_reference: bool = True) -
         members.sort(key=lambda g: (g.headline is None,
                                     g.headline.median if g.headline else 0.0, g.impl))
         sections.append(Section(benchmark, device, profile, data, members))
-    order = {b: i for i, b in enumerate(BENCHMARKS)}
-    sections.sort(key=lambda s: (order.get(s.benchmark, 99), s.profile != "full", s.device,
+    sections.sort(key=lambda s: (benchmarks.order(s.benchmark), s.profile != "full", s.device,
                                  s.data))
     return sections
 
@@ -332,114 +321,9 @@ def compare(this: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[Comp
             g = this_group or base_group
             rows.append(Comparison(g.benchmark, g.impl, g.variant, g.profile, g.data,
                                    base=base_group, this=this_group))
-    order = {b: i for i, b in enumerate(BENCHMARKS)}
-    rows.sort(key=lambda c: (order.get(c.benchmark, 99), c.profile, c.data, c.impl, c.variant))
+    rows.sort(key=lambda c: (benchmarks.order(c.benchmark), c.profile, c.data, c.impl, c.variant))
     return rows
 
 
 def _on_device(groups: list[Group], name: str) -> Group | None:
     return next((g for g in groups if g.device == name), None)
-
-
-# ---------------------------------------------------------------- the command
-
-def register(subparsers: Any) -> None:
-    from harness.run.results import default_results_path
-
-    parser = subparsers.add_parser(
-        "report", help="rebuild the comparison tables (and exports, plots) from stored results",
-        description="Rebuild the comparison from stored results without rerunning anything: "
-                    "repeats grouped (median, min-max, count), one table per benchmark and "
-                    "device, the original project's K80/P100 figures beside the rows that "
-                    "correspond (full profile only).")
-    parser.add_argument("results", nargs="*", type=Path, metavar="RESULTS",
-                        help=f"results files or folders (default: {default_results_path()})")
-    parser.add_argument("--compare", type=Path, metavar="OTHER", action="append",
-                        help="a baseline result set (file or folder; repeatable): per-row "
-                             "ratios RESULTS / OTHER, changes within the repeat spread marked "
-                             "as noise")
-    parser.add_argument("--format", choices=("table", "markdown", "csv", "json"),
-                        default="table", help="table: rich tables in the terminal; the others "
-                        "go to stdout, or to DIR/report.* with --out")
-    parser.add_argument("--plots", action="store_true",
-                        help="write PNG plots: time per implementation with spread, and "
-                             "accuracy versus training time")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="folder for exports and plots (plots default: a `report` folder "
-                             "beside the first results file)")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="leave out the original project's K80/P100 columns")
-    parser.set_defaults(func=cmd_report)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from harness.report import render as render
-    from harness.run.results import default_results_path
-
-    out = Console()
-    if not out.is_terminal:  # piped or redirected: wide enough that tables keep their shape
-        out = Console(width=150)
-    err = Console(stderr=True, soft_wrap=True)  # messages stay one line, greppable
-    try:
-        loaded = load_results(args.results or [default_results_path()])
-        baseline = load_results(args.compare) if args.compare else None
-    except (FileNotFoundError, OSError) as error:
-        err.print(f"[red]{error}[/]")
-        return 2
-    for warning in loaded.warnings + (baseline.warnings if baseline else []):
-        err.print(f"[yellow]warning:[/] {render.escape(warning)}")
-    if not loaded.records:
-        err.print(f"[red]no usable results in {', '.join(map(str, loaded.sources))}[/]")
-        return 1
-
-    if baseline is not None:
-        rows = compare(loaded.records, baseline.records)
-        names = (_set_name(loaded.sources), _set_name(baseline.sources))
-        if args.format == "table":
-            for table in render.comparison_tables(rows, *names):
-                out.print(table)
-            out.print(render.COMPARE_NOTE)
-        else:
-            text = render.export_comparison(rows, args.format, *names)
-            _emit(text, args.format, args.out, "comparison", out, err)
-        if args.plots:
-            err.print("[yellow]--plots draws one result set: run `report` without --compare "
-                      "for its plots.[/]")
-        return 0
-
-    sections = build_sections(loaded.records, with_reference=not args.no_reference)
-    if args.format == "table":
-        for table in render.rich_tables(sections):
-            out.print(table)
-        out.print(render.table_footnote(sections))
-    else:
-        _emit(render.export(sections, args.format), args.format, args.out, "report", out, err)
-    if args.plots:
-        from harness.report import plots
-
-        folder = args.out or loaded.sources[0].parent / "report"
-        written = plots.write_plots(sections, folder)
-        console = err if args.format != "table" and args.out is None else out
-        console.print(f"Plots written to [bold]{folder}[/]:")
-        for path in written:
-            console.print(f"  {path}")
-    return 0
-
-
-def _set_name(sources: list[Path]) -> str:
-    return sources[0].name if len(sources) == 1 else f"{sources[0].parent.name}/ ({len(sources)})"
-
-
-SUFFIX = {"markdown": "md", "csv": "csv", "json": "json"}
-
-
-def _emit(text: str, fmt: str, folder: Path | None, stem: str, out: Any, err: Any) -> None:
-    if folder is None:
-        sys.stdout.write(text)
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.{SUFFIX[fmt]}"
-    path.write_text(text, encoding="utf-8")
-    out.print(f"{fmt} written to [bold]{path}[/]")

@@ -1,7 +1,8 @@
-"""The rich results table printed at the end of every benchmark command.
+"""The results table printed at the end of every benchmark command, from the run's own records.
 
-Repeats of one implementation collapse into one row (medians, with the run count); a row
-whose runs all failed shows why instead of vanishing. Ratios are to the fastest row."""
+Repeats of one implementation collapse into one row (medians, with the run count); a row whose
+runs all failed, or that could not run here, shows why instead of vanishing. Ratios are to the
+fastest row. Columns come from harness.metrics, as in `report`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,8 @@ from typing import Any, Iterable
 
 from rich.table import Table
 
-from harness.config import BENCHMARK_TITLES
-from harness.report.render import escape, fmt
-
-TRAINING_COLUMNS = [  # (header, timings key)
-    ("train s", "train_s"), ("first epoch s", "first_epoch_s"),
-    ("steady epoch s", "steady_epoch_s"), ("eval s", "eval_s"), ("samples/s", "samples_per_s"),
-]
-INFERENCE_COLUMNS = [("s / 1000 images", "s_per_1000"), ("images/s", "images_per_s")]
-HEADLINE = {"cnn": "train_s", "rnn": "train_s", "inference": "s_per_1000"}
+from harness import benchmarks, metrics
+from harness.report.render import escape
 
 
 def median_or_none(values: Iterable[float | None]) -> float | None:
@@ -26,7 +20,8 @@ def median_or_none(values: Iterable[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def group_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def group_rows(records: list[dict[str, Any]], columns: list[metrics.Metric]
+               ) -> list[dict[str, Any]]:
     """One row per implementation, in first-seen order: medians over its successful runs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
@@ -35,35 +30,27 @@ def group_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for impl, runs in groups.items():
         ok = [r for r in runs if r.get("status") == "ok"]
         failed = [r for r in runs if r.get("status") != "ok"]
-        row = {"impl": impl, "runs": len(runs), "ok": len(ok), "first": (ok or runs)[0],
-               "failure": failed[0] if failed else None}
-        keys = {k for r in ok for k in (r.get("timings") or {})}
-        row["timings"] = {k: median_or_none(_scalar(r["timings"].get(k)) for r in ok) for k in keys}
-        row["accuracy"] = median_or_none(r.get("accuracy") for r in ok)
-        rows.append(row)
+        rows.append({"impl": impl, "runs": len(runs), "ok": len(ok), "first": (ok or runs)[0],
+                     "failure": failed[0] if failed else None,
+                     "values": {m.key: median_or_none(m.value(r) for r in ok) for m in columns}})
     return rows
-
-
-def _scalar(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) else None
 
 
 def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
                   data: str) -> Table:
-    rows = group_rows(records)
-    headline = HEADLINE[benchmark]
-    best = min((r["timings"][headline] for r in rows if r["timings"].get(headline)), default=None)
+    record = benchmarks.get(benchmark)
+    columns = metrics.for_benchmark(record)
+    headline = columns[0].key
+    rows = group_rows(records, columns)
+    best = min((r["values"][headline] for r in rows if r["values"][headline]), default=None)
     data_note = ("[bold yellow]SYNTHETIC data[/]" if data == "synthetic" else f"{data} data")
-    table = Table(title=f"{BENCHMARK_TITLES[benchmark]}\nprofile {profile} · {data_note}",
+    table = Table(title=f"{record.title}\nprofile {profile} · {data_note}",
                   title_justify="left", header_style="bold")
     table.add_column("implementation", style="cyan", no_wrap=True)
     table.add_column("framework")
     table.add_column("device")
-    columns = INFERENCE_COLUMNS if benchmark == "inference" else TRAINING_COLUMNS
-    for header, _ in columns:
-        table.add_column(header, justify="right")
-    if benchmark != "inference":
-        table.add_column("accuracy", justify="right")
+    for metric in columns:
+        table.add_column(metric.label, justify="right")
     table.add_column("x fastest", justify="right")
     table.add_column("runs", justify="right")
     table.add_column("status", overflow="fold")
@@ -74,10 +61,8 @@ def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
             "framework", "")
         device = first.get("device_name") or first.get("device") or ""
         cells = [row["impl"], framework, device]
-        cells += [fmt(row["timings"].get(key)) for _, key in columns]
-        if benchmark != "inference":
-            cells.append(fmt(row["accuracy"], digits=3))
-        value = row["timings"].get(headline)
+        cells += [metric.format(row["values"][metric.key]) for metric in columns]
+        value = row["values"][headline]
         cells.append(f"{value / best:.2f}" if value and best else "")
         cells.append(f"{row['ok']}/{row['runs']}")
         cells.append(status_cell(row))

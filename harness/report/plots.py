@@ -14,12 +14,11 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.report.reference import YEAR
+from harness import benchmarks, metrics
+from harness.metrics import fmt
 from harness.report.groups import Group, Section
-from harness.report.render import fmt, row_name, section_heading
-
-UNIT = {"cnn": "training seconds (sum of epochs)", "rnn": "training seconds (sum of epochs)",
-        "inference": "seconds per 1,000 images"}
+from harness.report.reference import YEAR
+from harness.report.render import row_name, section_heading
 BAR_COLOUR = "#4c72b0"
 REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.report.reference)
 
@@ -72,7 +71,7 @@ def time_figure(section: Section) -> Figure:
         if not group.headline:
             axes.text(right * 0.01, position, f"no result: {_short(group.status)}",
                       va="center", ha="left", fontsize=8, color="#a00000")
-    axes.set_xlabel(UNIT[section.benchmark] + "  (bar: median; whiskers: min-max over repeats)")
+    axes.set_xlabel(_unit(section) + "  (bar: median; whiskers: min-max over repeats)")
     axes.set_title(_title(section), fontsize=10, loc="left")
     axes.grid(axis="x", alpha=0.3)
     axes.set_axisbelow(True)
@@ -83,7 +82,7 @@ def accuracy_figure(section: Section) -> Figure | None:
     """Accuracy against training time, one point per implementation (median; horizontal
     whiskers: min-max time), and the Pareto front: no other row is both faster and more
     accurate. None for inference or when no row has both figures."""
-    if section.benchmark == "inference":
+    if not benchmarks.get(section.benchmark).training:
         return None
     points = [g for g in section.groups if g.headline and g.accuracy]
     if not points:
@@ -103,7 +102,7 @@ def accuracy_figure(section: Section) -> Figure | None:
                   where="post", linestyle="--", color="grey", linewidth=1,
                   label="Pareto front")
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the data
-    axes.set_xlabel(UNIT[section.benchmark] + " (median)")
+    axes.set_xlabel(_unit(section) + " (median)")
     axes.set_ylabel("test accuracy (median)")
     axes.set_title(_title(section), fontsize=10, loc="left")
     axes.text(0.01, 0.99, "upper left: faster and more accurate", transform=axes.transAxes,
@@ -138,6 +137,10 @@ def write_plots(sections: list[Section], folder: Path) -> list[Path]:
             figure.savefig(path, dpi=120)
             written.append(path)
     return written
+
+
+def _unit(section: Section) -> str:
+    return metrics.get(benchmarks.get(section.benchmark).headline).description
 
 
 def _title(section: Section) -> str:

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from harness import benchmarks, metrics
+
 DATA_FILE = Path(__file__).resolve().parent / "reference_data" / "original-results.json"
 
 # The original's framework names -> this project's implementation names. The original's
@@ -36,7 +38,6 @@ IMPL_OF_FRAMEWORK = {
 
 GPUS = ("K80", "P100")  # the reference columns, oldest first
 YEAR = {"K80": 2017, "P100": 2018}
-_BENCHMARK = {"CNN": "cnn", "RNN": "rnn", "Inference": "inference"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class ReferenceFigure:
     source: str  # notebook, and commit where it came from git history
 
     def describe(self) -> str:
-        unit = "s / 1000 images" if self.benchmark == "inference" else "s"
+        unit = metrics.get(benchmarks.get(self.benchmark).headline).unit
         return (f"{self.framework} ({self.framework_version}) on a {self.gpu} in "
                 f"{YEAR[self.gpu]}: {self.value:g} {unit}")
 
@@ -75,14 +76,16 @@ def original_rows() -> tuple[dict[str, Any], ...]:
 def figures() -> dict[tuple[str, str, str], ReferenceFigure]:
     """(benchmark, impl, gpu) -> the figure the original's notebook printed."""
     found: dict[tuple[str, str, str], ReferenceFigure] = {}
+    ours = {benchmarks.get(name).original_name: name for name in benchmarks.names()
+            if benchmarks.get(name).original_name}
     # HEAD rows last, so a notebook at HEAD wins over an older commit for the same cell.
     rows = sorted(original_rows(), key=lambda r: r.get("provenance") == "HEAD")
     for row in rows:
-        benchmark = _BENCHMARK.get(row.get("benchmark", ""))
+        benchmark = ours.get(row.get("benchmark", ""))
         impl = IMPL_OF_FRAMEWORK.get(row.get("framework", ""))
         gpu = gpu_class(row.get("gpu") or "")
-        value = row.get("inference_seconds_per_1000" if benchmark == "inference"
-                        else "train_seconds")
+        value = row.get("train_seconds" if benchmark and benchmarks.get(benchmark).training
+                        else "inference_seconds_per_1000")
         if not (benchmark and impl and gpu) or value is None:
             continue
         source = row.get("source_notebook") or ""

@@ -15,37 +15,14 @@ from typing import Any, Iterable
 from rich.table import Table
 from rich.text import Text
 
-from harness.config import BENCHMARK_TITLES
+from harness import benchmarks, metrics
+from harness.metrics import fmt
+from harness.report.groups import Comparison, Group, Section, Spread
 from harness.report.reference import GPUS, YEAR
-from harness.report.groups import (INFERENCE_METRICS, TRAINING_METRICS, Comparison, Group, Section,
-                            Spread)
 
-LABELS = {
-    "train_s": "train s", "first_epoch_s": "first epoch s", "steady_epoch_s": "steady epoch s",
-    "eval_s": "eval s", "samples_per_s": "samples/s", "s_per_1000": "s / 1000 images",
-    "images_per_s": "images/s",
-}
 COMPARE_NOTE = ("ratio = this set's median / the baseline's (< 1: faster now). noise: the two "
                 "sets' min-max ranges over repeats overlap. '?': a single run on one side, so "
                 "no spread to judge by - rerun with --repeat 3.")
-
-
-def fmt(value: float | None, digits: int | None = None) -> str:
-    """Numbers for people: thousands separated, about three significant digits, and a fixed
-    number of decimals below 1 so that a column of seconds lines up."""
-    if value is None:
-        return "-"
-    if digits is not None:
-        return f"{value:.{digits}f}"
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value >= 100:
-        return f"{value:.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    if value >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.1e}"
 
 
 def escape(text: str) -> str:
@@ -53,9 +30,16 @@ def escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
+def title(benchmark: str) -> str:
+    """A benchmark's title; a stored record of a benchmark this harness does not know keeps
+    its name."""
+    known = benchmarks.REGISTRY.get(benchmark)
+    return known.title if known else benchmark
+
+
 def section_heading(section: Section) -> str:
     data = "SYNTHETIC data" if section.data == "synthetic" else f"{section.data} data"
-    return (f"{BENCHMARK_TITLES.get(section.benchmark, section.benchmark)} - {section.device} "
+    return (f"{title(section.benchmark)} - {section.device} "
             f"- profile {section.profile} - {data}")
 
 
@@ -69,8 +53,9 @@ def spread_text(spread: Spread | None) -> str:
     return f"{fmt(spread.low)}-{fmt(spread.high)}"
 
 
-def metrics_of(benchmark: str) -> tuple[str, ...]:
-    return INFERENCE_METRICS if benchmark == "inference" else TRAINING_METRICS
+def columns_of(benchmark: str) -> list[metrics.Metric]:
+    """The benchmark's metric columns, its headline first (harness.metrics)."""
+    return metrics.for_benchmark(benchmarks.get(benchmark))
 
 
 def reference_gpus(section: Section) -> list[str]:
@@ -79,24 +64,19 @@ def reference_gpus(section: Section) -> list[str]:
 
 def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     """Headers and plain-text cells of one table (terminal and Markdown alike)."""
-    headline = "s / 1000 images" if section.benchmark == "inference" else "train s"
-    headers = ["implementation", headline, "min-max"]
-    headers += [LABELS[m] for m in metrics_of(section.benchmark)]
-    if section.benchmark != "inference":
-        headers.append("accuracy")
+    headline, *others = columns_of(section.benchmark)
+    headers = ["implementation", headline.label, "min-max"] + [m.label for m in others]
     headers.append("x fastest")
     gpus = reference_gpus(section)
     headers += [f"{gpu} {YEAR[gpu]}" for gpu in gpus]
     headers += ["runs", "status"]
     rows = []
     for g in section.groups:
-        cells = [row_name(g), fmt(g.headline.median) if g.headline else "-",
+        cells = [row_name(g), headline.format(g.headline.median) if g.headline else "-",
                  spread_text(g.headline)]
-        for key in metrics_of(section.benchmark):
-            spread = g.metric(key)
-            cells.append(fmt(spread.median) if spread else "-")
-        if section.benchmark != "inference":
-            cells.append(fmt(g.accuracy.median, digits=3) if g.accuracy else "-")
+        for metric in others:
+            spread = g.metric(metric.key)
+            cells.append(metric.format(spread.median) if spread else "-")
         cells.append(f"{g.ratio:.2f}" if g.ratio is not None else "-")
         cells += [fmt(g.reference[gpu].value) if gpu in g.reference else "-" for gpu in gpus]
         cells += [f"{len(g.ok)}/{len(g.runs)}", g.status]
@@ -116,21 +96,19 @@ def section_notes(section: Section) -> list[str]:
     return notes
 
 
-# Two-line headers keep the terminal table narrow.
-SHORT_HEADERS = {"first epoch s": "first\nepoch s", "steady epoch s": "steady\nepoch s",
-                 "s / 1000 images": "s / 1000\nimages", "x fastest": "x\nfastest",
-                 "K80 2017": "K80\n2017", "P100 2018": "P100\n2018", "train s": "train\ns",
-                 "eval s": "eval\ns"}
+# Two-line headers keep the terminal table narrow (a metric's come from harness.metrics).
+SHORT_HEADERS = {"x fastest": "x\nfastest", "K80 2017": "K80\n2017", "P100 2018": "P100\n2018",
+                 **{m.label: m.header for m in metrics.METRICS}}
 
 
 def rich_tables(sections: list[Section]) -> list[Table]:
     tables = []
     for section in sections:
         headers, rows = display_rows(section)
-        title = escape(section_heading(section)).replace(
+        heading = escape(section_heading(section)).replace(
             "SYNTHETIC data", "[bold yellow]SYNTHETIC data[/]")
         notes = "\n".join(escape(n) for n in section_notes(section))
-        table = Table(title=title, title_justify="left", header_style="bold",
+        table = Table(title=heading, title_justify="left", header_style="bold",
                       caption=notes, caption_justify="left", caption_style="dim")
         for header in headers:
             text = header in ("implementation", "status")
@@ -165,8 +143,8 @@ def table_footnote(sections: list[Section]) -> str:
 FLAT_COLUMNS = [
     "benchmark", "device", "profile", "data", "impl", "variant", "framework",
     "framework_version", "precision", "metric", "median", "min", "max", "runs", "ok_runs",
-    "ratio_to_fastest", "first_epoch_s", "steady_epoch_s", "eval_s", "samples_per_s",
-    "images_per_s", "accuracy", "ref_k80", "ref_p100", "status", "failures",
+    "ratio_to_fastest", *(m.key for m in metrics.METRICS),
+    *(f"ref_{gpu.lower()}" for gpu in GPUS), "status", "failures",
 ]
 
 
@@ -176,7 +154,6 @@ def flat_rows(sections: list[Section]) -> list[dict[str, Any]]:
     for section in sections:
         for g in section.groups:
             headline = g.headline
-            accuracy = g.accuracy
             row: dict[str, Any] = {
                 "benchmark": g.benchmark, "device": g.device, "profile": g.profile,
                 "data": g.data, "impl": g.impl, "variant": g.variant,
@@ -187,10 +164,9 @@ def flat_rows(sections: list[Section]) -> list[dict[str, Any]]:
                 "max": headline.high if headline else None,
                 "runs": len(g.runs), "ok_runs": len(g.ok), "ratio_to_fastest": g.ratio,
             }
-            for key in (*TRAINING_METRICS, *INFERENCE_METRICS):
-                spread = g.metric(key)
-                row[key] = spread.median if spread else None
-            row["accuracy"] = accuracy.median if accuracy else None
+            for metric in metrics.METRICS:
+                spread = g.metric(metric.key)
+                row[metric.key] = spread.median if spread else None
             for gpu in GPUS:
                 row[f"ref_{gpu.lower()}"] = g.reference[gpu].value if gpu in g.reference \
                     else None
@@ -285,7 +261,7 @@ def comparison_display(rows: list[Comparison], this_name: str, base_name: str
     """Per benchmark: headers and cells."""
     tables: dict[str, tuple[list[str], list[list[str]]]] = {}
     for c in rows:
-        unit = "s / 1000 images" if c.benchmark == "inference" else "train s"
+        unit = metrics.get(benchmarks.get(c.benchmark).headline).label
         headers = ["implementation", "profile", "data", "device (baseline -> this)",
                    f"baseline: {unit}", f"this: {unit}", "ratio", "verdict"]
         devices = [g.device for g in (c.base, c.this) if g]
@@ -300,7 +276,7 @@ def comparison_display(rows: list[Comparison], this_name: str, base_name: str
 def comparison_tables(rows: list[Comparison], this_name: str, base_name: str) -> list[Table]:
     tables = []
     for benchmark, (headers, cells) in comparison_display(rows, this_name, base_name).items():
-        table = Table(title=f"{escape(BENCHMARK_TITLES.get(benchmark, benchmark))}: this = "
+        table = Table(title=f"{escape(title(benchmark))}: this = "
                             f"{escape(this_name)}, baseline = {escape(base_name)}",
                       title_justify="left", header_style="bold")
         for header in headers:
@@ -316,7 +292,7 @@ def comparison_tables(rows: list[Comparison], this_name: str, base_name: str) ->
 def export_comparison(rows: list[Comparison], fmt_name: str, this_name: str,
                       base_name: str) -> str:
     if fmt_name == "markdown":
-        parts = [f"### {BENCHMARK_TITLES.get(b, b)}: this = {this_name}, baseline = "
+        parts = [f"### {title(b)}: this = {this_name}, baseline = "
                  f"{base_name}\n\n"
                  f"{_pipe_table(headers, cells)}"
                  for b, (headers, cells) in comparison_display(rows, this_name,

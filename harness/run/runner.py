@@ -9,13 +9,9 @@ stops the child in progress, keeps every finished record, and ends the plan earl
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.run.host import REPO_ROOT, host_environment
+from harness.run.child import child_environment, last_line, run_module
+from harness.run.host import host_environment
 from harness.run.job import Job
-from harness.registry import Implementation
+from harness.registry import Row
 from harness.run.results import SCHEMA, append_result
 
 Event = dict[str, Any]
@@ -67,50 +64,19 @@ def ctrl_c_as_request() -> Iterator[threading.Event]:
 def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log_path: Path,
               on_event: Callable[[Event], None] = lambda e: None,
               stop: threading.Event | None = None) -> ChildOutcome:
-    """Run one job in a fresh process; never raises for anything the child does. When `stop`
-    is set (Ctrl-C under `ctrl_c_as_request`) the child is killed and KeyboardInterrupt
-    raised."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    """Run one job in a fresh process (harness.run.child); never raises for anything the child
+    does. When `stop` is set (Ctrl-C under `ctrl_c_as_request`) the child is killed and
+    KeyboardInterrupt raised."""
     job_path = log_path.with_suffix(".job.json")
     result_path = log_path.with_suffix(".result.json")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     job.save(job_path)
-    read_end, write_end = os.pipe()
-    child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1",
-                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                              os.environ.get("PYTHONPATH")]))}
-    start = time.perf_counter()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [python, "-m", "harness.run.worker", str(job_path), str(result_path),
-             "--events-fd", str(write_end)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-            env=child_env, pass_fds=(write_end,), start_new_session=True)
-    os.close(write_end)
-    events: queue.Queue[Event] = queue.Queue()
-    reader = threading.Thread(target=_read_events, args=(read_end, events), daemon=True)
-    reader.start()
-    timed_out = stopped = False
-    try:
-        while proc.poll() is None:
-            if stop is not None and stop.is_set():
-                stopped = True
-                break
-            _drain(events, on_event, wait=0.1)
-            if time.perf_counter() - start > timeout:
-                timed_out = True
-                _kill(proc)
-                break
-    finally:
-        if proc.poll() is None:  # Ctrl-C or any error in the parent: the child goes too
-            _kill(proc)
-    if stopped:
-        raise KeyboardInterrupt
-    reader.join(timeout=5)
-    _drain(events, on_event, wait=0)
-    wall_s = time.perf_counter() - start
+    done = run_module(python, "harness.run.worker", [str(job_path), str(result_path)],
+                      env=child_environment(env), timeout=timeout, log_path=log_path,
+                      on_event=on_event, stop=stop)
     outcome = _read_outcome(result_path)
-    rc = proc.returncode
-    if timed_out:
+    rc, wall_s = done.returncode, done.wall_s
+    if done.timed_out:
         return ChildOutcome("timeout", f"timed out after {timeout:g} s and was killed",
                             outcome, rc, wall_s)
     if rc == 0 and "error" not in outcome and outcome:
@@ -123,43 +89,7 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
         return ChildOutcome("crashed", f"killed by {name}{hint}; log: {log_path}", outcome, rc,
                             wall_s)
     return ChildOutcome("crashed", f"exited with code {rc} without a result: "
-                        f"{_last_line(log_path)}", outcome, rc, wall_s)
-
-
-def _read_events(fd: int, sink: queue.Queue) -> None:
-    with os.fdopen(fd, "r", errors="replace") as pipe:
-        for line in pipe:
-            try:
-                sink.put(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-
-
-def _drain(events: queue.Queue, on_event: Callable[[Event], None], wait: float) -> None:
-    try:
-        event = events.get(timeout=wait) if wait else events.get_nowait()
-    except queue.Empty:
-        return
-    on_event(event)
-    while True:
-        try:
-            on_event(events.get_nowait())
-        except queue.Empty:
-            return
-
-
-def _kill(proc: subprocess.Popen, grace: float = 3.0) -> None:
-    """Terminate the child's whole process group, then kill it if it lingers."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+                        f"{last_line(log_path)}", outcome, rc, wall_s)
 
 
 def _read_outcome(path: Path) -> dict[str, Any]:
@@ -167,14 +97,6 @@ def _read_outcome(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
-    return lines[-1][:300] if lines else "no output"
 
 
 @dataclass
@@ -189,7 +111,7 @@ class RunSettings:
     seed: int = 0
 
 
-def make_record(impl: Implementation, job: Job, child: ChildOutcome, started: datetime,
+def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
                 settings: RunSettings, run_id: str, log_path: Path) -> dict[str, Any]:
     """One results line: what ran, how it went, its figures and its environment."""
     out = child.outcome if child.status == "ok" else {}
@@ -223,7 +145,7 @@ def new_run_id(benchmark: str, impl: str, repeat: int) -> str:
     return f"{stamp}-{benchmark}-{impl}-r{repeat}-{uuid.uuid4().hex[:6]}"
 
 
-def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSettings,
+def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
             on_event: Callable[[Event], None] = lambda e: None,
             python: str | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
     """Run one (implementation, benchmark, repeat) in a child and append its record; an
@@ -246,14 +168,14 @@ def run_one(impl: Implementation, benchmark: str, repeat: int, settings: RunSett
     return record
 
 
-def interrupted_record(impl: Implementation, benchmark: str, repeat: int) -> dict[str, Any]:
+def interrupted_record(impl: Row, benchmark: str, repeat: int) -> dict[str, Any]:
     """A row for the table only (not stored): the run Ctrl-C stopped, or never started."""
     return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
             "repeat": repeat, "status": "interrupted", "reason": "stopped by Ctrl-C",
             "timings": None, "accuracy": None}
 
 
-def skipped_record(impl: Implementation, benchmark: str, reason: str, fix: str) -> dict[str, Any]:
+def skipped_record(impl: Row, benchmark: str, reason: str, fix: str) -> dict[str, Any]:
     """A row for the table only: an implementation that cannot run here, and why."""
     text = f"{reason}; fix: {fix}" if fix else reason
     return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,

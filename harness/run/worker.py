@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import DATASET_OF, PROFILES, config_for
+from harness import benchmarks
 from harness.interface import TrainingData
 from harness.run.job import Job
-from harness.protocol import run_inference, run_training
+from harness.plugins import load_plugins
+from harness.protocol import Emit, run_inference, run_training
 from harness.verify.weights import load_weights
 
 
@@ -34,45 +35,54 @@ def load_class(entry_point: str) -> type:
 
 
 def training_data(job: Job) -> TrainingData:
+    """The benchmark's training and test arrays in the canonical layout, preprocessed once for
+    every framework: from the data store, or generated where the benchmark has no stored data."""
+    benchmark = benchmarks.get(job.benchmark)
+    workload = benchmark.workload(job.profile)
+    if benchmark.generate is not None:
+        return benchmark.generate(workload.n_train, workload.n_test, job.seed)
     from harness.data.store import load_dataset
 
-    profile = PROFILES[job.profile]
-    dataset = load_dataset(DATASET_OF[job.benchmark], kind=job.data, data_dir=job.data_dir,
-                           n_train=profile.n_train[job.benchmark],
-                           n_test=profile.n_test[job.benchmark])
+    dataset = load_dataset(benchmark.dataset, kind=job.data, data_dir=job.data_dir,
+                           n_train=workload.n_train, n_test=workload.n_test)
     x_train, x_test = dataset.x_train, dataset.x_test
-    if job.benchmark == "cnn":  # SPEC 1: pixels 0..255 -> 0..1 float32, once, for everyone
-        x_train = np.ascontiguousarray(x_train, dtype=np.float32) / np.float32(255)
-        x_test = np.ascontiguousarray(x_test, dtype=np.float32) / np.float32(255)
+    if benchmark.pixel_scale:  # e.g. pixels 0..255 -> 0..1 float32
+        scale = np.float32(benchmark.pixel_scale)
+        x_train = np.ascontiguousarray(x_train, dtype=np.float32) / scale
+        x_test = np.ascontiguousarray(x_test, dtype=np.float32) / scale
     return TrainingData(x_train=np.ascontiguousarray(x_train), x_test=np.ascontiguousarray(x_test),
                         y_train=np.asarray(dataset.y_train, dtype=np.int32),
                         y_test=np.asarray(dataset.y_test, dtype=np.int32), kind=dataset.kind)
 
 
-def run(job: Job, emit) -> dict[str, Any]:
-    profile = PROFILES[job.profile]
-    if job.benchmark == "inference":
-        config = profile.inference
-        rng = np.random.default_rng(job.seed)  # SPEC 3: uniform [0, 1), seeded
+def run(job: Job, emit: Emit) -> dict[str, Any]:
+    benchmark = benchmarks.get(job.benchmark)
+    config = benchmark.config_for(job.profile)
+    if benchmark.training:
+        data = training_data(job)
+        impl = load_class(job.entry_point)(device=job.device, **job.options)
+        outcome = run_training(impl, config, data, benchmark.epochs(job.profile), job.seed, emit)
+        outcome["data"] = data.kind
+    else:
+        rng = np.random.default_rng(job.seed)  # uniform [0, 1), seeded (docs/benchmarks.md)
         images = rng.random((config.timed_batches * config.batch_size, 3, config.image_size,
                              config.image_size), dtype=np.float32)
-        weights = load_weights(job.weights, "resnet50") if job.weights else None
+        weights = load_weights(job.weights, benchmark.model) if job.weights else None
         impl = load_class(job.entry_point)(device=job.device, **job.options)
         outcome = run_inference(impl, config, images, weights, job.seed, emit)
-        outcome["data"] = "synthetic"  # random images by design (SPEC 3)
+        outcome["data"] = "synthetic"  # random images by design
         outcome["weights"] = job.weights or "random (seeded, framework's own init)"
-    else:
-        data = training_data(job)
-        config = config_for(job.benchmark)
-        epochs = profile.epochs[job.benchmark] or config.epochs
-        impl = load_class(job.entry_point)(device=job.device, **job.options)
-        outcome = run_training(impl, config, data, epochs, job.seed, emit)
-        outcome["data"] = data.kind
+    outcome.update(run_info(impl))
+    return outcome
+
+
+def run_info(impl: Any) -> dict[str, Any]:
+    """What the implementation says about itself, with the Python version where it left that
+    empty."""
     info = asdict(impl.info())
     info["language_version"] = info["language_version"] or (
         platform.python_version() if info["language"] == "python" else "")
-    outcome.update(info)
-    return outcome
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             events.write(json.dumps(event) + "\n")
 
     try:
+        load_plugins()  # a plugin's benchmark is needed here as much as in the parent
         outcome = run(Job.load(args.job), emit)
         status = 0
     except BaseException as error:  # noqa: BLE001 - every failure becomes a reported row

@@ -18,85 +18,44 @@ import hashlib
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from harness.config import CNNConfig, RNNConfig
+from harness import benchmarks
 from harness.run.host import REPO_ROOT
-from harness.verify.oracle import resnet50 as resnet50_oracle
 
-MODELS = ("cnn", "rnn", "resnet50")
 FORMAT_VERSION = 1
-BENCHMARK_MODEL = {"cnn": "cnn", "rnn": "rnn", "inference": "resnet50"}
 
 
 class WeightsError(RuntimeError):
     """A weight file or checkpoint that cannot be used, with what to do about it."""
 
 
+def models() -> tuple[str, ...]:
+    """The canonical weights' model names, one per benchmark (`data weights MODEL`)."""
+    return tuple(benchmarks.get(name).model for name in benchmarks.names())
+
+
+def _oracle(model: str) -> ModuleType:
+    try:
+        return benchmarks.by_model(model).oracle_module()
+    except KeyError as error:
+        raise WeightsError(error.args[0]) from None
+
+
 def parameter_shapes(model: str) -> dict[str, tuple[int, ...]]:
-    """Every canonical tensor of `model` and its shape, in state_dict order."""
-    if model == "cnn":
-        c = CNNConfig()
-        return {
-            "conv1.weight": (50, c.channels, 3, 3), "conv1.bias": (50,),
-            "conv2.weight": (50, 50, 3, 3), "conv2.bias": (50,),
-            "conv3.weight": (100, 50, 3, 3), "conv3.bias": (100,),
-            "conv4.weight": (100, 100, 3, 3), "conv4.bias": (100,),
-            "fc1.weight": (512, 100 * 8 * 8), "fc1.bias": (512,),
-            "fc2.weight": (c.n_classes, 512), "fc2.bias": (c.n_classes,),
-        }
-    if model == "rnn":
-        r = RNNConfig()
-        return {
-            "embedding.weight": (r.vocab_size, r.embedding_dim),
-            "gru.weight_ih_l0": (3 * r.hidden, r.embedding_dim),
-            "gru.weight_hh_l0": (3 * r.hidden, r.hidden),
-            "gru.bias_ih_l0": (3 * r.hidden,), "gru.bias_hh_l0": (3 * r.hidden,),
-            "fc.weight": (r.n_classes, r.hidden), "fc.bias": (r.n_classes,),
-        }
-    if model == "resnet50":
-        return resnet50_oracle.parameter_shapes()
-    raise WeightsError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-
-
-def _glorot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, shape)
+    """Every canonical tensor of `model` and its shape, in state_dict order (its oracle's)."""
+    return _oracle(model).parameter_shapes()
 
 
 def seeded_weights(model: str, seed: int = 0) -> dict[str, np.ndarray]:
-    """Canonical weights drawn from `seed` (the same arrays on every machine).
-
-    CNN: Glorot-uniform weights (SPEC 1), biases U(-0.1, 0.1). GRU: embedding N(0, 1), GRU
-    tensors U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's init, biases included), dense Glorot with a
-    U(-0.1, 0.1) bias. ResNet-50: He-normal convolutions (std sqrt(2 / fan_in)), batch-norm
-    gamma U(0.5, 1), beta U(-0.1, 0.1), running mean U(-0.1, 0.1), running var U(0.5, 1.5).
-    """
-    shapes = parameter_shapes(model)
-    rng = np.random.default_rng([seed, MODELS.index(model)])
-    params: dict[str, np.ndarray] = {}
-    for name, shape in shapes.items():
-        field = name.rsplit(".", 1)[1]
-        if model == "rnn" and name == "embedding.weight":
-            value = rng.standard_normal(shape)
-        elif model == "rnn" and name.startswith("gru."):
-            bound = 1.0 / np.sqrt(RNNConfig().hidden)
-            value = rng.uniform(-bound, bound, shape)
-        elif model == "resnet50" and len(shape) == 4:
-            value = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
-        elif model == "resnet50":
-            low, high = {"weight": (0.5, 1.0), "bias": (-0.1, 0.1),
-                         "running_mean": (-0.1, 0.1), "running_var": (0.5, 1.5)}[field]
-            value = rng.uniform(low, high, shape)
-        elif field == "weight":
-            value = _glorot(rng, shape)
-        else:
-            value = rng.uniform(-0.1, 0.1, shape)
-        params[name] = np.ascontiguousarray(value, dtype=np.float32)
-    return params
+    """Canonical weights drawn from `seed` (the same arrays on every machine), as the model's
+    oracle draws them (`initial_weights`)."""
+    benchmark = benchmarks.by_model(model)
+    rng = np.random.default_rng([seed, benchmarks.order(benchmark.name)])
+    return {name: np.ascontiguousarray(value, dtype=np.float32)
+            for name, value in _oracle(model).initial_weights(rng).items()}
 
 
 def default_weights_dir() -> Path:

@@ -12,18 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import traceback
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from harness.config import InferenceConfig, config_for
+from harness import benchmarks
+
 from harness.interface import TrainingData
-from harness.run.worker import load_class, one_line
+from harness.plugins import load_plugins
+from harness.run.worker import load_class, one_line, run_info
 
 
 def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.ndarray],
@@ -31,7 +32,7 @@ def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.n
                  benchmark: str) -> None:
     x, y = case["x"], case["y"]
     impl.prepare(TrainingData(x_train=x, y_train=y, x_test=x, y_test=y, kind="synthetic"))
-    impl.build(config_for(benchmark), seed)
+    impl.build(benchmarks.get(benchmark).config, seed)
     if not attempt(unsupported, "load_weights", lambda: impl.load_weights(weights)):
         return
     out["logits0"] = np.asarray(impl.predict())
@@ -52,9 +53,11 @@ def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.n
 
 
 def run_inference(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.ndarray],
-                  seed: int, out: dict[str, np.ndarray], unsupported: dict[str, str]) -> None:
+                  seed: int, out: dict[str, np.ndarray], unsupported: dict[str, str],
+                  benchmark: str) -> None:
     images = case["x"]
-    config = InferenceConfig(batch_size=len(images), image_size=images.shape[-1])
+    config = replace(benchmarks.get(benchmark).config, batch_size=len(images),
+                     image_size=images.shape[-1])
     impl.prepare(images)
     impl.build(config, weights, seed)
     out["features"] = np.asarray(impl.extract(0, len(images)))
@@ -85,16 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"unsupported": {}, "error": None}
     status = 0
     try:
+        load_plugins()
         impl = load_class(job["entry_point"])(device=job["device"], **job["options"])
-        if job["benchmark"] == "inference":
-            run_inference(impl, case, weights, job["seed"], out, report["unsupported"])
+        if not benchmarks.get(job["benchmark"]).training:
+            run_inference(impl, case, weights, job["seed"], out, report["unsupported"],
+                          job["benchmark"])
         else:
             run_training(impl, case, weights, job["seed"], out, report["unsupported"],
                          job["benchmark"])
-        info = asdict(impl.info())
-        info["language_version"] = info["language_version"] or (
-            platform.python_version() if info["language"] == "python" else "")
-        report["info"] = info
+        report["info"] = run_info(impl)
     except BaseException as error:  # noqa: BLE001 - every failure becomes a reported row
         traceback.print_exc()
         report["error"] = one_line(error)

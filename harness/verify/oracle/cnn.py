@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.config import CNNConfig
 from harness.verify.oracle.conv import conv2d, conv2d_backward, max_pool, max_pool_backward, relu
 from harness.verify.oracle.loss import cross_entropy
+from harness.verify.oracle.init import glorot_uniform
 from harness.verify.oracle.optim import Params, sgd_momentum
 
 ACTIVATIONS = ("conv1", "relu1", "conv2", "pool1", "relu2", "conv3", "relu3", "conv4", "pool2",
@@ -18,6 +20,36 @@ ACTIVATIONS = ("conv1", "relu1", "conv2", "pool1", "relu2", "conv3", "relu3", "c
 PARAMETERS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
               "conv3.bias", "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias",
               "fc2.weight", "fc2.bias")
+
+
+LOGITS = "fc2"
+
+
+def parameter_shapes() -> dict[str, tuple[int, ...]]:
+    """Every canonical tensor and its shape, in state_dict order."""
+    c = CNNConfig()
+    return {
+        "conv1.weight": (50, c.channels, 3, 3), "conv1.bias": (50,),
+        "conv2.weight": (50, 50, 3, 3), "conv2.bias": (50,),
+        "conv3.weight": (100, 50, 3, 3), "conv3.bias": (100,),
+        "conv4.weight": (100, 100, 3, 3), "conv4.bias": (100,),
+        "fc1.weight": (512, 100 * 8 * 8), "fc1.bias": (512,),
+        "fc2.weight": (c.n_classes, 512), "fc2.bias": (c.n_classes,),
+    }
+
+
+def initial_weights(rng: np.random.Generator) -> Params:
+    """Seeded weights for `verify`: Glorot-uniform weights, biases U(-0.1, 0.1) (non-zero, so a
+    dropped or misplaced bias shows)."""
+    return {name: glorot_uniform(rng, shape) if name.endswith("weight")
+            else rng.uniform(-0.1, 0.1, shape) for name, shape in parameter_shapes().items()}
+
+
+def sample_inputs(rng: np.random.Generator, batch: int, image_size: int) -> dict[str, np.ndarray]:
+    """`verify`'s batch: images in [0, 1) and labels."""
+    c = CNNConfig()
+    return {"x": rng.random((batch, c.channels, c.height, c.width), dtype=np.float32),
+            "y": rng.integers(0, c.n_classes, batch).astype(np.int32)}
 
 
 def as_float64(params: Params) -> Params:

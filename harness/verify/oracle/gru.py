@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.config import RNNConfig
+from harness.verify.oracle.init import glorot_uniform
 from harness.verify.oracle.loss import cross_entropy
 from harness.verify.oracle.optim import Params, adam
 
@@ -22,6 +24,51 @@ ACTIVATIONS = ("embedding", "gru", "fc")
 
 PARAMETERS = ("embedding.weight", "gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0",
               "gru.bias_hh_l0", "fc.weight", "fc.bias")
+
+
+LOGITS = "fc"
+
+
+def parameter_shapes() -> dict[str, tuple[int, ...]]:
+    """Every canonical tensor and its shape, in state_dict order."""
+    r = RNNConfig()
+    return {
+        "embedding.weight": (r.vocab_size, r.embedding_dim),
+        "gru.weight_ih_l0": (3 * r.hidden, r.embedding_dim),
+        "gru.weight_hh_l0": (3 * r.hidden, r.hidden),
+        "gru.bias_ih_l0": (3 * r.hidden,), "gru.bias_hh_l0": (3 * r.hidden,),
+        "fc.weight": (r.n_classes, r.hidden), "fc.bias": (r.n_classes,),
+    }
+
+
+def initial_weights(rng: np.random.Generator) -> Params:
+    """Seeded weights for `verify`: embedding N(0, 1), GRU tensors U(-1/sqrt(H), 1/sqrt(H))
+    (PyTorch's init, biases included), dense Glorot with a U(-0.1, 0.1) bias."""
+    bound = 1.0 / np.sqrt(RNNConfig().hidden)
+    params: Params = {}
+    for name, shape in parameter_shapes().items():
+        if name == "embedding.weight":
+            params[name] = rng.standard_normal(shape)
+        elif name.startswith("gru."):
+            params[name] = rng.uniform(-bound, bound, shape)
+        elif name.endswith("weight"):
+            params[name] = glorot_uniform(rng, shape)
+        else:
+            params[name] = rng.uniform(-0.1, 0.1, shape)
+    return params
+
+
+def sample_inputs(rng: np.random.Generator, batch: int, image_size: int) -> dict[str, np.ndarray]:
+    """`verify`'s batch, like the preprocessed reviews: start marker 1, ids below the vocabulary
+    size, and shorter reviews padded with zeros at the end (the model reads the last step
+    regardless)."""
+    r = RNNConfig()
+    tokens = np.zeros((batch, r.seq_len), dtype=np.int32)
+    for row in range(batch):
+        length = r.seq_len if row % 2 == 0 else int(rng.integers(10, r.seq_len))
+        tokens[row, :length] = rng.integers(2, r.vocab_size, length)
+        tokens[row, 0] = 1
+    return {"x": tokens, "y": rng.integers(0, r.n_classes, batch).astype(np.int32)}
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

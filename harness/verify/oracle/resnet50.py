@@ -59,6 +59,26 @@ def parameter_shapes() -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def initial_weights(rng: np.random.Generator) -> Params:
+    """Seeded weights for `verify`: He-normal convolutions (std sqrt(2 / fan_in)), batch-norm
+    gamma U(0.5, 1), beta U(-0.1, 0.1), running mean U(-0.1, 0.1), running var U(0.5, 1.5)."""
+    ranges = {"weight": (0.5, 1.0), "bias": (-0.1, 0.1), "running_mean": (-0.1, 0.1),
+              "running_var": (0.5, 1.5)}
+    params: Params = {}
+    for name, shape in parameter_shapes().items():
+        if len(shape) == 4:
+            params[name] = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
+        else:
+            params[name] = rng.uniform(*ranges[name.rsplit(".", 1)[1]], shape)
+    return params
+
+
+def sample_inputs(rng: np.random.Generator, batch: int, image_size: int) -> dict[str, np.ndarray]:
+    """`verify`'s batch: images in [0, 1) (the network is convolutional up to the global pool,
+    so a smaller `image_size` is a quicker check of the same function)."""
+    return {"x": rng.random((batch, 3, image_size, image_size), dtype=np.float32)}
+
+
 def _bn(p: Params, name: str, x: np.ndarray) -> np.ndarray:
     return batch_norm_inference(x, p[f"{name}.weight"], p[f"{name}.bias"],
                                 p[f"{name}.running_mean"], p[f"{name}.running_var"], BN_EPS)

@@ -1,0 +1,110 @@
+"""`python -m harness report`: rebuild the comparison from stored results, without rerunning
+(loading, grouping and comparing: harness.report.groups; how it looks: harness.report.render)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.report import render
+from harness.report.groups import build_sections, compare, load_results
+from harness.run.results import default_results_path
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report", help="rebuild the comparison tables (and exports, plots) from stored results",
+        description="Rebuild the comparison from stored results without rerunning anything: "
+                    "repeats grouped (median, min-max, count), one table per benchmark and "
+                    "device, the original project's K80/P100 figures beside the rows that "
+                    "correspond (full profile only).")
+    parser.add_argument("results", nargs="*", type=Path, metavar="RESULTS",
+                        help=f"results files or folders (default: {default_results_path()})")
+    parser.add_argument("--compare", type=Path, metavar="OTHER", action="append",
+                        help="a baseline result set (file or folder; repeatable): per-row "
+                             "ratios RESULTS / OTHER, changes within the repeat spread marked "
+                             "as noise")
+    parser.add_argument("--format", choices=("table", "markdown", "csv", "json"),
+                        default="table", help="table: rich tables in the terminal; the others "
+                        "go to stdout, or to DIR/report.* with --out")
+    parser.add_argument("--plots", action="store_true",
+                        help="write PNG plots: time per implementation with spread, and "
+                             "accuracy versus training time")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder for exports and plots (plots default: a `report` folder "
+                             "beside the first results file)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="leave out the original project's K80/P100 columns")
+    parser.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out = Console()
+    if not out.is_terminal:  # piped or redirected: wide enough that tables keep their shape
+        out = Console(width=150)
+    err = Console(stderr=True, soft_wrap=True)  # messages stay one line, greppable
+    try:
+        loaded = load_results(args.results or [default_results_path()])
+        baseline = load_results(args.compare) if args.compare else None
+    except (FileNotFoundError, OSError) as error:
+        err.print(f"[red]{error}[/]")
+        return 2
+    for warning in loaded.warnings + (baseline.warnings if baseline else []):
+        err.print(f"[yellow]warning:[/] {render.escape(warning)}")
+    if not loaded.records:
+        err.print(f"[red]no usable results in {', '.join(map(str, loaded.sources))}[/]")
+        return 1
+
+    if baseline is not None:
+        rows = compare(loaded.records, baseline.records)
+        names = (_set_name(loaded.sources), _set_name(baseline.sources))
+        if args.format == "table":
+            for table in render.comparison_tables(rows, *names):
+                out.print(table)
+            out.print(render.COMPARE_NOTE)
+        else:
+            text = render.export_comparison(rows, args.format, *names)
+            _emit(text, args.format, args.out, "comparison", out, err)
+        if args.plots:
+            err.print("[yellow]--plots draws one result set: run `report` without --compare "
+                      "for its plots.[/]")
+        return 0
+
+    sections = build_sections(loaded.records, with_reference=not args.no_reference)
+    if args.format == "table":
+        for table in render.rich_tables(sections):
+            out.print(table)
+        out.print(render.table_footnote(sections))
+    else:
+        _emit(render.export(sections, args.format), args.format, args.out, "report", out, err)
+    if args.plots:
+        from harness.report import plots  # matplotlib: only when plots are asked for
+
+        folder = args.out or loaded.sources[0].parent / "report"
+        written = plots.write_plots(sections, folder)
+        console = err if args.format != "table" and args.out is None else out
+        console.print(f"Plots written to [bold]{folder}[/]:")
+        for path in written:
+            console.print(f"  {path}")
+    return 0
+
+
+def _set_name(sources: list[Path]) -> str:
+    return sources[0].name if len(sources) == 1 else f"{sources[0].parent.name}/ ({len(sources)})"
+
+
+SUFFIX = {"markdown": "md", "csv": "csv", "json": "json"}
+
+
+def _emit(text: str, fmt: str, folder: Path | None, stem: str, out: Any, err: Any) -> None:
+    if folder is None:
+        sys.stdout.write(text)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.{SUFFIX[fmt]}"
+    path.write_text(text, encoding="utf-8")
+    out.print(f"{fmt} written to [bold]{path}[/]")

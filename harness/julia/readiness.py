@@ -1,0 +1,281 @@
+"""Whether a Julia row can run here, decided without starting Julia: the flavors (Knet.jl,
+Flux.jl), where their julia binary is, its version against the flavor's range, the bridge
+package, and the flavor's instantiated environment (Manifest.toml). Only files, environment
+variables and `julia --version` are looked at, so the parent process can ask for `list`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from harness import benchmarks
+from harness.run.host import REPO_ROOT
+
+JULIA_IMPLS = REPO_ROOT / "julia_impls"
+SETUP_COMMAND = "python -m harness setup julia"
+BRIDGE_VARIABLE = "HARNESS_JULIA_BRIDGE"  # "juliacall" (default) or "pyjulia"
+INSTALL_JULIA = ("install it (juliaup: `curl -fsSL https://install.julialang.org | sh`, then "
+                 "`juliaup add 1.9` for Knet and/or `juliaup add release` for Flux; or a "
+                 "binary from https://julialang.org/downloads/)")
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One Julia framework: its environment, its sources and the Julia versions it runs on."""
+
+    name: str  # "knet" or "flux"
+    framework: str  # as shown in results
+    package: str  # the Julia package whose version `info` reports
+    project: Path  # the directory holding its Project.toml
+    sources: Path  # cnn.jl, rnn.jl, inference.jl
+    minimum: tuple[int, int]  # oldest Julia (major, minor)
+    below: tuple[int, int] | None  # first Julia (major, minor) it does not run on
+    versions: str  # the range in words
+    flips_kernels: bool  # its convolution layer flips the kernel (true convolution)
+
+    @property
+    def julia_variable(self) -> str:
+        return f"HARNESS_JULIA_{self.name.upper()}"
+
+    def accepts(self, version: tuple[int, ...]) -> bool:
+        return version[:2] >= self.minimum and (self.below is None or version[:2] < self.below)
+
+
+FLAVORS: dict[str, Flavor] = {
+    # Knet 1.4.10 (2022, its last release) needs CUDA.jl <= 3, which needs Julia <= 1.9.
+    "knet": Flavor("knet", "Knet.jl", "Knet", REPO_ROOT, JULIA_IMPLS / "knet",
+                   (1, 6), (1, 10), "1.6-1.9", flips_kernels=False),
+    "flux": Flavor("flux", "Flux.jl", "Flux", JULIA_IMPLS / "flux", JULIA_IMPLS / "flux",
+                   (1, 10), None, ">= 1.10", flips_kernels=True),
+}
+
+def julia_sources() -> dict[str, str]:
+    """Benchmark -> its Julia file name in `julia_impls/<flavor>/` (harness.benchmarks)."""
+    return {name: benchmarks.get(name).julia_source for name in benchmarks.names()
+            if benchmarks.get(name).julia_source}
+
+
+def row_options(flavor: str) -> dict[str, Any]:
+    """The registry's `options` for a Julia row: the flavor for the adapters, and the Julia
+    source of each benchmark for `python -m harness show` (its entry point is this module)."""
+    f = flavor_named(flavor)
+    return {"flavor": f.name,
+            "source": {benchmark: str((f.sources / name).relative_to(REPO_ROOT))
+                       for benchmark, name in julia_sources().items()}}
+
+
+class JuliaNotReady(RuntimeError):
+    """Julia, juliacall or the Julia environment is missing; the message says how to fix it."""
+
+
+def flavor_named(name: str) -> Flavor:
+    try:
+        return FLAVORS[name]
+    except KeyError:
+        raise ValueError(f"unknown Julia flavor {name!r}; known: {', '.join(FLAVORS)}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Readiness: decided without starting Julia in this process.
+# ---------------------------------------------------------------------------------------------
+
+def julia_candidates(flavor: Flavor) -> list[tuple[str, str]]:
+    """Where the julia binary may be named, in order: (where, value)."""
+    found = []
+    for variable in (flavor.julia_variable, "HARNESS_JULIA", "PYTHON_JULIACALL_EXE",
+                     "PYTHON_JULIAPKG_EXE"):
+        if os.environ.get(variable):
+            found.append((variable, os.environ[variable]))
+    on_path = shutil.which("julia")
+    if on_path:
+        found.append(("PATH", on_path))
+    return found
+
+
+def find_julia(flavor: Flavor) -> tuple[str | None, str]:
+    """The julia binary for `flavor` and where it came from; (None, reason) when there is none.
+
+    The first named binary wins, so that `HARNESS_JULIA_KNET` can point at a Julia 1.9 while
+    `julia` on PATH is a current one for Flux."""
+    for where, value in julia_candidates(flavor):
+        path = shutil.which(value) if os.sep not in value else value
+        if path is None or not os.access(path, os.X_OK) or not os.path.isfile(path):
+            return None, f"{where}={value} is not an executable file"
+        return path, where
+    return None, "julia not found on PATH"
+
+
+@lru_cache(maxsize=16)
+def _version_output(path: str, mtime: float) -> str:
+    run = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=120)
+    return run.stdout + run.stderr
+
+
+def julia_version(path: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) from `julia --version`, None when it does not say."""
+    try:
+        output = _version_output(path, os.path.getmtime(path))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"julia version (\d+)\.(\d+)\.(\d+)", output)
+    return tuple(int(g) for g in match.groups()) if match else None  # type: ignore[return-value]
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in re.findall(r"\d+", text.split("+")[0].split("-")[0])[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+def julia_compat_contains(spec: str, version: tuple[int, int, int]) -> bool:
+    """Whether `version` satisfies a Julia Pkg compat specifier (as in juliacall's
+    juliapkg.json: "~1.6.1,~1.7,=1.10.0,^1.10.3", "1.6.1-1.10.0,^1.10.3", "1.9")."""
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if "-" in part and not part.startswith(("^", "~", "=")):
+            low, high = (s.strip() for s in part.split("-", 1))
+            high_parts = re.findall(r"\d+", high)
+            upper = parse_version(high)
+            # "a - b" includes every version that starts with b's given components
+            if parse_version(low) <= version and version[:len(high_parts)] <= upper[:len(high_parts)]:
+                return True
+            continue
+        if part.startswith("="):
+            if version == parse_version(part[1:]):
+                return True
+            continue
+        tilde = part.startswith("~")
+        given = re.findall(r"\d+", part.lstrip("^~"))
+        low = parse_version(part.lstrip("^~"))
+        if version < low:
+            continue
+        if tilde:  # ~1.2.3 -> [1.2.3, 1.3.0); ~1 -> [1, 2)
+            fixed = 1 if len(given) == 1 else 2
+        else:  # caret (the default): the first non-zero component is fixed
+            nonzero = next((i for i, c in enumerate(low) if c != 0), len(given) - 1)
+            fixed = min(nonzero + 1, len(given))
+        if version[:fixed] == low[:fixed]:
+            return True
+    return False
+
+
+def bridge_name() -> str:
+    name = os.environ.get(BRIDGE_VARIABLE, "juliacall").strip().lower()
+    if name not in ("juliacall", "pyjulia"):
+        raise ValueError(f"{BRIDGE_VARIABLE}={name!r}: use 'juliacall' (default) or 'pyjulia'")
+    return name
+
+
+def juliacall_requirements() -> tuple[str, str, str] | None:
+    """(juliacall version, Julia versions it supports, the PythonCall version it needs),
+    read from the installed juliacall's juliapkg.json; None when juliacall is not installed."""
+    spec = importlib.util.find_spec("juliacall")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    version = importlib.metadata.version("juliacall")
+    deps = json.loads((Path(list(spec.submodule_search_locations)[0]) / "juliapkg.json")
+                      .read_text())
+    pythoncall = deps.get("packages", {}).get("PythonCall", {}).get("version", "")
+    return version, deps.get("julia", ""), pythoncall.lstrip("=")
+
+
+def manifest_path(flavor: Flavor) -> Path | None:
+    """The environment's manifest (`Manifest.toml`, or a versioned `Manifest-v1.x.toml`)."""
+    found = sorted(flavor.project.glob("Manifest*.toml"))
+    return found[0] if found else None
+
+
+_MANIFEST_ENTRY = re.compile(r'^\[\[(?:deps\.)?"?([^"\]]+)"?\]\]\s*$')
+_MANIFEST_VERSION = re.compile(r'^version\s*=\s*"([^"]*)"')
+
+
+def manifest_versions(path: Path) -> dict[str, str]:
+    """Package -> version in a Julia manifest (format 1: `[[Name]]` tables; 2: `[[deps.Name]]`).
+    Read line by line (no TOML parser: Python 3.10 has none in its standard library); a
+    standard library package has no version ("")."""
+    versions: dict[str, str] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        entry = _MANIFEST_ENTRY.match(line.strip())
+        if entry:
+            current = entry.group(1)
+            versions.setdefault(current, "")
+            continue
+        version = _MANIFEST_VERSION.match(line.strip())
+        if version and current is not None and not versions[current]:
+            versions[current] = version.group(1)
+        elif line.startswith("["):  # another table ends the entry
+            current = None
+    return versions
+
+
+def julia_readiness(flavor: str) -> tuple[bool, str]:
+    """Can this flavor's rows run here? (True, what will be used) or (False, what is missing
+    and the steps that fix it). Starts no Julia in this process."""
+    f = flavor_named(flavor)
+    both = "need Julia 1.6-1.9 for Knet / >= 1.10 for Flux"
+    setup = f"`{SETUP_COMMAND}`"
+    path, where = find_julia(f)
+    if path is None:
+        pip = ('pip install "juliacall<=0.9.28"' if f.name == "knet"  # Julia 1.9 and >= 1.10.3
+               else "pip install juliacall")
+        return False, f"{where} ({both}): {INSTALL_JULIA}, then `{pip}` and {setup}"
+    version = julia_version(path)
+    if version is None:
+        return False, f"{path} ({where}) did not print `julia version X.Y.Z` for `--version`"
+    shown = ".".join(map(str, version))
+    if not f.accepts(version):
+        return False, (f"{f.framework} needs Julia {f.versions}, but {path} ({where}) is Julia "
+                       f"{shown}: install a Julia {f.versions} (e.g. `juliaup add "
+                       f"{'1.9' if f.name == 'knet' else 'release'}`) and point "
+                       f"{f.julia_variable} at its julia binary, then run {setup}")
+    try:
+        bridge = bridge_name()
+    except ValueError as error:
+        return False, str(error)
+    if bridge == "pyjulia":
+        if importlib.util.find_spec("julia") is None:
+            return False, (f"{BRIDGE_VARIABLE}=pyjulia, but PyJulia is not installed: "
+                           "`pip install julia` and add PyCall to the Julia environment, or "
+                           f"unset {BRIDGE_VARIABLE} to use juliacall")
+        bridge = "PyJulia"
+    else:
+        required = juliacall_requirements()
+        if required is None:
+            pin = (' "juliacall<=0.9.28"' if f.name == "knet" else " juliacall")
+            return False, (f"juliacall is not installed (the Python-Julia bridge): "
+                           f"`pip install{pin}`, then {setup}")
+        jc_version, jc_julia, pythoncall = required
+        if jc_julia and not julia_compat_contains(jc_julia, version):
+            return False, (f"juliacall {jc_version} supports Julia {jc_julia}, not {shown}: "
+                           f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9 and >= 1.10.3) or "
+                           f"`pip install \"juliacall<=0.9.25\"` (Julia 1.6-1.8), then {setup}")
+        bridge = f"juliacall {jc_version}"
+    manifest = manifest_path(f)
+    if manifest is None:
+        return False, (f"the {f.framework} environment ({f.project / 'Project.toml'}) is not "
+                       f"instantiated (no Manifest.toml): run {setup}")
+    versions = manifest_versions(manifest)
+    if f.package not in versions:
+        return False, f"{manifest} has no {f.package}: run {setup}"
+    if bridge.startswith("juliacall"):
+        have = versions.get("PythonCall")
+        if have != pythoncall:
+            return False, (f"{bridge} needs PythonCall {pythoncall} in the {f.framework} "
+                           f"environment, which has {have or 'none'}: run {setup}")
+    return True, (f"ready: Julia {shown} ({path}, from {where}), {f.package} "
+                  f"{versions[f.package]}, {bridge}")
+
+
+def julia_problem(flavor: str) -> str | None:
+    """`julia_readiness` in the registry's form: None when ready, else the reason."""
+    ready, reason = julia_readiness(flavor)
+    return None if ready else reason

@@ -1,0 +1,141 @@
+"""The one way the harness starts a child process: `python -m MODULE ARGS` in its own process
+group, its output in a log file, an optional pipe of JSON progress events, a timeout, and a kill
+of the whole group (SIGTERM, then SIGKILL after a grace period) when it runs over, when the
+parent is asked to stop, or when anything goes wrong in the parent.
+
+Both the benchmark runner (`harness.run.runner`, child `harness.run.worker`) and `verify`
+(`harness.verify.runner`, child `harness.verify.worker`) start their children here, so a timed
+run and a verification see the same environment and are killed the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.run.host import REPO_ROOT
+
+Event = dict[str, Any]
+KILL_GRACE_S = 3.0
+
+
+@dataclass
+class ChildExit:
+    returncode: int | None
+    timed_out: bool
+    wall_s: float
+    log: Path
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment, the row's own variables, unbuffered output, and the project
+    on PYTHONPATH (an isolated environment's interpreter finds the harness that way too)."""
+    return {**os.environ, **(extra or {}), "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                         os.environ.get("PYTHONPATH")]))}
+
+
+def run_module(python: str, module: str, args: list[str], *, env: dict[str, str],
+               timeout: float, log_path: Path,
+               on_event: Callable[[Event], None] | None = None,
+               stop: threading.Event | None = None) -> ChildExit:
+    """Run `python -m module args` to completion or until `timeout` seconds have passed (then
+    it is killed and `timed_out` is set). With `on_event`, the child gets `--events-fd N` and
+    every JSON line it writes there is handed to `on_event` as it arrives. When `stop` is set
+    (the first Ctrl-C, see `harness.run.runner.ctrl_c_as_request`) the child is killed and
+    KeyboardInterrupt raised. Never raises for anything the child does."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [python, "-m", module, *args]
+    pass_fds: tuple[int, ...] = ()
+    read_end = write_end = None
+    if on_event is not None:
+        read_end, write_end = os.pipe()
+        argv += ["--events-fd", str(write_end)]
+        pass_fds = (write_end,)
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
+                                pass_fds=pass_fds, start_new_session=True)
+    events: queue.Queue[Event] = queue.Queue()
+    reader = None
+    if write_end is not None:
+        os.close(write_end)
+        reader = threading.Thread(target=_read_events, args=(read_end, events), daemon=True)
+        reader.start()
+    timed_out = stopped = False
+    try:
+        while proc.poll() is None:
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            if on_event is not None:
+                _drain(events, on_event, wait=0.1)
+            else:
+                time.sleep(0.05)
+            if time.perf_counter() - start > timeout:
+                timed_out = True
+                break
+    finally:
+        if proc.poll() is None:  # timeout, stop, or any error in the parent: the child goes too
+            kill_group(proc)
+    if stopped:
+        raise KeyboardInterrupt
+    if reader is not None:
+        reader.join(timeout=5)
+        _drain(events, on_event, wait=0)
+    return ChildExit(proc.returncode, timed_out, time.perf_counter() - start, log_path)
+
+
+def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
+    """Terminate the child's whole process group, then kill it if it lingers; returns once the
+    child is gone (or was never ours to signal)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a child's log: usually the error it died of."""
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
+
+
+def _read_events(fd: int, sink: queue.Queue) -> None:
+    with os.fdopen(fd, "r", errors="replace") as pipe:
+        for line in pipe:
+            try:
+                sink.put(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+
+
+def _drain(events: queue.Queue, on_event: Callable[[Event], None], wait: float) -> None:
+    try:
+        event = events.get(timeout=wait) if wait else events.get_nowait()
+    except queue.Empty:
+        return
+    on_event(event)
+    while True:
+        try:
+            on_event(events.get_nowait())
+        except queue.Empty:
+            return
