@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 def bare_epoch(profile: str, device: str, seed: int) -> float:
     """The same CNN class, no harness: prepare, build, one timed epoch."""
-    from harness.config import CNNConfig, PROFILES
+    from harness.config import CNNConfig
     from harness.protocol import epoch_order
     from harness.run.worker import training_data
     from harness.run.job import Job

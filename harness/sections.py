@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import benchmarks
+from harness.run.host import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 MARKER = re.compile(r"^\s*#\s*==\s*(?P<name>[^=]*?)\s*==\s*$")
 BENCHMARK_MARKER = re.compile(r"^benchmark:\s*(?P<benchmark>\w+)$")
 LEXER = {".py": "python", ".jl": "julia"}

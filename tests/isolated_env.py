@@ -56,13 +56,13 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
     `steps` optimizer steps on the whole batch with dropout off (the reference for another
     framework's loading of canonical weights, its forward pass and its optimizer)."""
     torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install -e '.[torch]'")
-    from harness.config import config_for
+    from harness.benchmarks import get
     from harness.interface import TrainingData
     from py_impls import pytorch
 
     impl = {"cnn": pytorch.CNN, "rnn": pytorch.RNN}[benchmark](device="cpu")
     impl.prepare(TrainingData(x, y, x, y))
-    impl.build(config_for(benchmark), seed=1)
+    impl.build(get(benchmark).config, seed=1)
     out = {f"w0/{k}": v for k, v in impl.get_weights().items()}
     out["logits"] = impl.predict()
     impl.model.eval()  # dropout off, as verify_step
@@ -81,14 +81,14 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
 # Run in the environment: load the reference's initial weights, compare the forward pass and
 # `verify_step` (which returns the loss before the step) with the reference.
 TRAINING_CHECK = """
-from harness.config import config_for
+from harness.benchmarks import get
 from harness.interface import TrainingData
 import importlib
 module, cls, benchmark = {entry!r}.split(":")[0], {entry!r}.split(":")[1], {benchmark!r}
 impl = getattr(importlib.import_module(module), cls)(device="cpu")
 x, y = inputs["x"], inputs["y"]
 impl.prepare(TrainingData(x, y, x, y))
-impl.build(config_for(benchmark), seed=0)
+impl.build(get(benchmark).config, seed=0)
 impl.load_weights({{k[3:]: v for k, v in inputs.items() if k.startswith("w0/")}})
 outputs["logits"] = impl.predict()
 for step in range(1, {steps} + 1):

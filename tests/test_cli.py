@@ -2,6 +2,7 @@
 
 from harness import registry
 from harness import commands as cli
+from harness.commands import run as run_command
 
 
 def test_list_names_every_row_with_its_status(capsys, monkeypatch):
@@ -38,11 +39,11 @@ def test_gpu_only_rows_say_so():
 
 def test_without_a_gpu_the_default_profile_is_quick_and_says_so(capsys, monkeypatch):
     monkeypatch.setattr(registry, "gpu_present", lambda: False)
-    assert cli.choose_profile(None) == "quick"
+    assert run_command.choose_profile(None) == "quick"
     assert "--profile full" in capsys.readouterr().out
-    assert cli.choose_profile("full") == "full"
+    assert run_command.choose_profile("full") == "full"
 
 
 def test_with_a_gpu_the_default_profile_is_full(monkeypatch):
     monkeypatch.setattr(registry, "gpu_present", lambda: True)
-    assert cli.choose_profile(None) == "full"
+    assert run_command.choose_profile(None) == "full"

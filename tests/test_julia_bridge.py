@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from harness.julia import bridge as jb
+from harness.julia import readiness as jr
+from harness.julia import layouts as jl
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import TrainingData
 from harness.verify.oracle import gru as gru_oracle
@@ -24,7 +26,7 @@ RNG = np.random.default_rng(0)
 
 def test_nchw_in_c_order_is_whcn_column_major_without_a_copy():
     x = RNG.random((2, 3, 4, 5), dtype=np.float32)  # N, C, H, W
-    v = jb.julia_images(x)
+    v = jl.julia_images(x)
     assert v.shape == (5, 4, 3, 2)  # W, H, C, N
     assert v.flags.f_contiguous and not v.flags.owndata
     assert np.shares_memory(v, x)
@@ -38,21 +40,21 @@ def test_nchw_in_c_order_is_whcn_column_major_without_a_copy():
 
 def test_images_must_be_c_ordered_nchw():
     with pytest.raises(ValueError, match="C-contiguous NCHW"):
-        jb.julia_images(np.asfortranarray(RNG.random((2, 3, 4, 5), dtype=np.float32)))
+        jl.julia_images(np.asfortranarray(RNG.random((2, 3, 4, 5), dtype=np.float32)))
     with pytest.raises(ValueError, match="NCHW"):
-        jb.julia_images(np.zeros((3, 4, 5), dtype=np.float32))
+        jl.julia_images(np.zeros((3, 4, 5), dtype=np.float32))
 
 
 def test_tokens_become_one_review_a_column():
     x = np.arange(12, dtype=np.int32).reshape(3, 4)  # (N, T)
-    v = jb.julia_tokens(x)
+    v = jl.julia_tokens(x)
     assert v.shape == (4, 3) and v.flags.f_contiguous and np.shares_memory(v, x)
     np.testing.assert_array_equal(v[:, 1], x[1])
 
 
 def test_labels_shift_to_one_based():
     y = np.array([0, 9, 3], dtype=np.int32)
-    out = jb.julia_labels(y, 10)
+    out = jl.julia_labels(y, 10)
     np.testing.assert_array_equal(out, [1, 10, 4])
     assert out.dtype == np.int64
     np.testing.assert_array_equal(y, [0, 9, 3])  # the caller's array is left alone
@@ -63,12 +65,12 @@ def test_labels_shift_to_one_based():
     (np.array([0.0, 1.0]), "integer"), (np.zeros((2, 2), dtype=int), "1-D")])
 def test_bad_labels_are_refused(bad, match):
     with pytest.raises(ValueError, match=match):
-        jb.julia_labels(bad, 10)
+        jl.julia_labels(bad, 10)
 
 
 def test_permutation_shifts_to_one_based():
     order = np.random.default_rng(1).permutation(8)[:6].astype(np.int64)
-    out = jb.julia_order(order, n=8, batch_size=3)
+    out = jl.julia_order(order, n=8, batch_size=3)
     np.testing.assert_array_equal(out, order + 1)
     assert out.min() >= 1 and out.max() <= 8
 
@@ -78,23 +80,23 @@ def test_permutation_shifts_to_one_based():
     (np.array([-1, 0, 1]), "rows -1"), (np.array([0.0, 1.0, 2.0]), "integer")])
 def test_bad_permutations_are_refused(order, match):
     with pytest.raises(ValueError, match=match):
-        jb.julia_order(order, n=8, batch_size=3)
+        jl.julia_order(order, n=8, batch_size=3)
 
 
 def test_half_open_range_becomes_one_based_closed():
-    assert jb.julia_range(0, 32) == (1, 32)
-    assert jb.julia_range(32, 64) == (33, 64)
+    assert jl.julia_range(0, 32) == (1, 32)
+    assert jl.julia_range(32, 64) == (33, 64)
     with pytest.raises(ValueError):
-        jb.julia_range(5, 5)
+        jl.julia_range(5, 5)
 
 
 def test_columns_from_julia_become_rows():
     julia_logits = np.asfortranarray(RNG.random((10, 7), dtype=np.float32))  # (classes, N)
-    out = jb.from_julia_columns(julia_logits, rows=7, width=10)
+    out = jl.from_julia_columns(julia_logits, rows=7, width=10)
     assert out.shape == (7, 10) and out.flags.c_contiguous
     np.testing.assert_array_equal(out[3], julia_logits[:, 3])
     with pytest.raises(ValueError, match=r"expected \(10, 8\)"):
-        jb.from_julia_columns(julia_logits, rows=8, width=10)
+        jl.from_julia_columns(julia_logits, rows=8, width=10)
 
 
 # -- weights -----------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ def convolve(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def test_conv_weight_oihw_becomes_whio():
     w = RNG.random((4, 3, 2, 5), dtype=np.float32)  # O, I, kH, kW
-    j = jb.julia_conv_weight(w, flip=False)
+    j = jl.julia_conv_weight(w, flip=False)
     assert j.shape == (5, 2, 3, 4) and j.flags.f_contiguous
     for o, i, a, b in [(0, 0, 0, 0), (3, 2, 1, 4), (1, 1, 0, 3)]:
         assert j[b, a, i, o] == w[o, i, a, b]
@@ -122,17 +124,17 @@ def test_conv_weight_oihw_becomes_whio():
 def test_flipped_kernel_makes_a_true_convolution_compute_the_canonical_one():
     w = RNG.random((1, 1, 3, 3)).astype(np.float32)
     x = RNG.random((6, 5)).astype(np.float32)
-    j = jb.julia_conv_weight(w, flip=True)  # (kW, kH, 1, 1)
+    j = jl.julia_conv_weight(w, flip=True)  # (kW, kH, 1, 1)
     julia_kernel = j[:, :, 0, 0].T  # back to (kH, kW) to compute in NumPy
     np.testing.assert_allclose(convolve(x, julia_kernel), correlate(x, w[0, 0]), rtol=1e-6)
-    unflipped = jb.julia_conv_weight(w, flip=False)[:, :, 0, 0].T
+    unflipped = jl.julia_conv_weight(w, flip=False)[:, :, 0, 0].T
     np.testing.assert_allclose(correlate(x, unflipped), correlate(x, w[0, 0]))
     assert not np.allclose(convolve(x, unflipped), correlate(x, w[0, 0]))
 
 
 def test_dense_weight_keeps_out_in():
     w = RNG.random((3, 5), dtype=np.float32)
-    j = jb.julia_dense_weight(w)
+    j = jl.julia_dense_weight(w)
     assert j.shape == (3, 5) and j.flags.f_contiguous
     x = RNG.random(5, dtype=np.float32)
     np.testing.assert_allclose(j @ x, w @ x)  # Julia's W * x on a column vector
@@ -160,7 +162,7 @@ def test_knet_gru_vector_puts_pytorch_gates_where_knet_reads_them():
     p = {"gru.weight_ih_l0": RNG.standard_normal((3 * h, e)),
          "gru.weight_hh_l0": RNG.standard_normal((3 * h, h)),
          "gru.bias_ih_l0": RNG.standard_normal(3 * h), "gru.bias_hh_l0": RNG.standard_normal(3 * h)}
-    w = jb.knet_gru_vector(*p.values())
+    w = jl.knet_gru_vector(*p.values())
     assert w.shape == (3 * h * e + 3 * h * h + 6 * h,) and w.dtype == np.float32
     for gate in range(3):  # PyTorch r, z, n = Knet ids 1, 2, 3 (input) and 4, 5, 6 (hidden)
         rows = slice(gate * h, (gate + 1) * h)
@@ -188,7 +190,7 @@ def test_knet_gru_vector_puts_pytorch_gates_where_knet_reads_them():
 
 def test_knet_gru_vector_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="GRU shapes"):
-        jb.knet_gru_vector(np.zeros((12, 5)), np.zeros((12, 3)), np.zeros(12), np.zeros(12))
+        jl.knet_gru_vector(np.zeros((12, 5)), np.zeros((12, 3)), np.zeros(12), np.zeros(12))
 
 
 def rnn_params(vocab=11, e=5, h=4):
@@ -202,11 +204,11 @@ def rnn_params(vocab=11, e=5, h=4):
 
 def test_rnn_weights_per_flavor():
     p = rnn_params()
-    knet = jb.julia_weights("rnn", p, "knet")
+    knet = jl.julia_weights("rnn", p, "knet")
     assert set(knet) == {"embedding.weight", "gru.w", "fc.weight", "fc.bias"}
     assert knet["embedding.weight"].shape == (5, 11)  # one word a column
     np.testing.assert_allclose(knet["embedding.weight"][:, 7], p["embedding.weight"][7], rtol=1e-6)
-    flux = jb.julia_weights("rnn", p, "flux")
+    flux = jl.julia_weights("rnn", p, "flux")
     assert set(flux) == {"embedding.weight", "gru.Wi", "gru.Wh", "gru.bi", "gru.bh",
                          "fc.weight", "fc.bias"}
     np.testing.assert_allclose(flux["gru.Wi"], p["gru.weight_ih_l0"], rtol=1e-6)
@@ -216,7 +218,7 @@ def test_rnn_weights_per_flavor():
 def test_cnn_and_resnet_kernels_flip_for_flux_only():
     p = {"conv1.weight": RNG.standard_normal((50, 3, 3, 3)), "conv1.bias": np.zeros(50),
          "fc1.weight": RNG.standard_normal((512, 6400))}
-    knet, flux = jb.julia_weights("cnn", p, "knet"), jb.julia_weights("cnn", p, "flux")
+    knet, flux = jl.julia_weights("cnn", p, "knet"), jl.julia_weights("cnn", p, "flux")
     assert knet["conv1.weight"].shape == flux["conv1.weight"].shape == (3, 3, 3, 50)
     np.testing.assert_allclose(knet["conv1.weight"][0, 1, 2, 7], p["conv1.weight"][7, 2, 1, 0],
                                rtol=1e-6)
@@ -224,7 +226,7 @@ def test_cnn_and_resnet_kernels_flip_for_flux_only():
                                rtol=1e-6)  # kH flipped (1 -> 1), kW flipped (0 -> 2)
     assert knet["fc1.weight"].shape == (512, 6400)
     with pytest.raises(ValueError, match="unknown Julia flavor"):
-        jb.julia_weights("cnn", p, "mxnet.jl")
+        jl.julia_weights("cnn", p, "mxnet.jl")
 
 
 def cnn_params():
@@ -249,8 +251,8 @@ def as_julia_stores_them(params: dict[str, np.ndarray], flavor: str) -> dict[str
 @pytest.mark.parametrize("model, params", [("cnn", cnn_params), ("rnn", rnn_params)])
 def test_weights_come_back_canonical(flavor, model, params):
     canonical = {k: v.astype(np.float32) for k, v in params().items()}
-    julia = as_julia_stores_them(jb.julia_weights(model, canonical, flavor), flavor)
-    back = jb.canonical_weights(model, julia, flavor)
+    julia = as_julia_stores_them(jl.julia_weights(model, canonical, flavor), flavor)
+    back = jl.canonical_weights(model, julia, flavor)
     assert set(back) == set(canonical)
     for name, value in canonical.items():
         assert back[name].shape == value.shape and back[name].flags.c_contiguous, name
@@ -273,13 +275,13 @@ def no_julia(monkeypatch, tmp_path):
     tmp_path (so a real Manifest.toml never leaks in)."""
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
-                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jb.BRIDGE_VARIABLE):
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
-    for name, flavor in list(jb.FLAVORS.items()):
+    for name, flavor in list(jr.FLAVORS.items()):
         project = tmp_path / f"env-{name}"
         project.mkdir()
-        monkeypatch.setitem(jb.FLAVORS, name, dataclasses.replace(flavor, project=project))
-    jb._version_output.cache_clear()
+        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    jr._version_output.cache_clear()
     return tmp_path
 
 
@@ -287,30 +289,30 @@ def write_manifest(flavor: str, packages: dict[str, str], format2: bool = True) 
     lines = ['julia_version = "1.10.4"', 'manifest_format = "2.0"'] if format2 else []
     for name, version in packages.items():
         lines += [f"[[{'deps.' if format2 else ''}{name}]]", f'version = "{version}"']
-    (jb.FLAVORS[flavor].project / "Manifest.toml").write_text("\n".join(lines) + "\n")
+    (jr.FLAVORS[flavor].project / "Manifest.toml").write_text("\n".join(lines) + "\n")
 
 
 def test_readiness_without_julia_names_what_is_missing_and_the_fix(no_julia):
-    ready, reason = jb.julia_readiness("flux")
+    ready, reason = jr.julia_readiness("flux")
     assert not ready
     assert reason.startswith("julia not found on PATH (need Julia 1.6-1.9 for Knet / >= 1.10 "
                              "for Flux): install it (juliaup")
     assert "`pip install juliacall`" in reason and "`python -m harness setup julia`" in reason
-    _, knet_reason = jb.julia_readiness("knet")
+    _, knet_reason = jr.julia_readiness("knet")
     assert 'pip install "juliacall<=0.9.28"' in knet_reason
-    assert jb.julia_problem("knet") == knet_reason
+    assert jr.julia_problem("knet") == knet_reason
 
 
 def test_readiness_refuses_a_julia_of_the_wrong_version(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.11.2")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    ready, reason = jb.julia_readiness("knet")
+    ready, reason = jr.julia_readiness("knet")
     assert not ready
     assert "Knet.jl needs Julia 1.6-1.9" in reason and "is Julia 1.11.2" in reason
     assert "HARNESS_JULIA_KNET" in reason and "juliaup add 1.9" in reason
     # the same Julia is fine for Flux: the next missing piece is reported instead
-    monkeypatch.setattr(jb, "juliacall_requirements", lambda: None)
-    ready, reason = jb.julia_readiness("flux")
+    monkeypatch.setattr(jr, "juliacall_requirements", lambda: None)
+    ready, reason = jr.julia_readiness("flux")
     assert not ready and reason.startswith("juliacall is not installed")
 
 
@@ -319,25 +321,25 @@ def test_a_per_flavor_variable_overrides_path(no_julia, monkeypatch):
     old = fake_julia(no_julia / "old", "julia version 1.9.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
     monkeypatch.setenv("HARNESS_JULIA_KNET", str(old))
-    assert jb.find_julia(jb.FLAVORS["knet"]) == (str(old), "HARNESS_JULIA_KNET")
-    assert jb.find_julia(jb.FLAVORS["flux"])[1] == "PATH"
+    assert jr.find_julia(jr.FLAVORS["knet"]) == (str(old), "HARNESS_JULIA_KNET")
+    assert jr.find_julia(jr.FLAVORS["flux"])[1] == "PATH"
     monkeypatch.setenv("HARNESS_JULIA", str(no_julia / "missing" / "julia"))
-    path, reason = jb.find_julia(jb.FLAVORS["flux"])
+    path, reason = jr.find_julia(jr.FLAVORS["flux"])
     assert path is None and reason.startswith("HARNESS_JULIA=") and "not an executable" in reason
 
 
 def test_a_binary_that_prints_no_version_is_reported(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "something else")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    ready, reason = jb.julia_readiness("flux")
+    ready, reason = jr.julia_readiness("flux")
     assert not ready and "did not print `julia version X.Y.Z`" in reason
 
 
 def test_readiness_checks_juliacall_against_the_julia_version(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.9.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    monkeypatch.setattr(jb, "juliacall_requirements", lambda: ("0.9.34", "^1.10.3", "0.9.34"))
-    ready, reason = jb.julia_readiness("knet")
+    monkeypatch.setattr(jr, "juliacall_requirements", lambda: ("0.9.34", "^1.10.3", "0.9.34"))
+    ready, reason = jr.julia_readiness("knet")
     assert not ready
     assert "juliacall 0.9.34 supports Julia ^1.10.3, not 1.9.4" in reason
     assert '"juliacall<=0.9.28"' in reason
@@ -347,22 +349,22 @@ def test_readiness_wants_an_instantiated_environment_with_matching_pythoncall(no
                                                                                monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.9.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    monkeypatch.setattr(jb, "juliacall_requirements",
+    monkeypatch.setattr(jr, "juliacall_requirements",
                         lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
-    ready, reason = jb.julia_readiness("knet")
+    ready, reason = jr.julia_readiness("knet")
     assert not ready and "not instantiated (no Manifest.toml)" in reason
     assert reason.endswith("run `python -m harness setup julia`")
     write_manifest("knet", {"Knet": "1.4.10", "PythonCall": "0.9.25"}, format2=False)
-    ready, reason = jb.julia_readiness("knet")
+    ready, reason = jr.julia_readiness("knet")
     assert not ready and "needs PythonCall 0.9.28" in reason and "has 0.9.25" in reason
     write_manifest("knet", {"PythonCall": "0.9.28"})
-    ready, reason = jb.julia_readiness("knet")
+    ready, reason = jr.julia_readiness("knet")
     assert not ready and "has no Knet" in reason
     write_manifest("knet", {"Knet": "1.4.10", "PythonCall": "0.9.28"})
-    ready, reason = jb.julia_readiness("knet")
+    ready, reason = jr.julia_readiness("knet")
     assert ready, reason
     assert "Julia 1.9.4" in reason and "Knet 1.4.10" in reason and "juliacall 0.9.28" in reason
-    assert jb.julia_problem("knet") is None
+    assert jr.julia_problem("knet") is None
 
 
 def test_juliacall_requirements_are_read_from_its_juliapkg_json(tmp_path, monkeypatch):
@@ -376,18 +378,18 @@ def test_juliacall_requirements_are_read_from_its_juliapkg_json(tmp_path, monkey
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: juliacall\nVersion: 0.9.28\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert jb.juliacall_requirements() == ("0.9.28", "~1.9,^1.10.3", "0.9.28")
+    assert jr.juliacall_requirements() == ("0.9.28", "~1.9,^1.10.3", "0.9.28")
 
 
 def test_pyjulia_bridge_is_checked_when_chosen(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.10.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    monkeypatch.setenv(jb.BRIDGE_VARIABLE, "pyjulia")
-    monkeypatch.setattr(jb.importlib.util, "find_spec", lambda name: None)
-    ready, reason = jb.julia_readiness("flux")
+    monkeypatch.setenv(jr.BRIDGE_VARIABLE, "pyjulia")
+    monkeypatch.setattr(jr.importlib.util, "find_spec", lambda name: None)
+    ready, reason = jr.julia_readiness("flux")
     assert not ready and "PyJulia is not installed" in reason
-    monkeypatch.setenv(jb.BRIDGE_VARIABLE, "pycall")
-    ready, reason = jb.julia_readiness("flux")
+    monkeypatch.setenv(jr.BRIDGE_VARIABLE, "pycall")
+    ready, reason = jr.julia_readiness("flux")
     assert not ready and "'juliacall' (default) or 'pyjulia'" in reason
 
 
@@ -402,31 +404,31 @@ def test_pyjulia_bridge_is_checked_when_chosen(no_julia, monkeypatch):
     ("1.6.1", (1, 11, 0), True), ("1.6.1", (1, 6, 0), False), ("1.6 - 1.9", (1, 9, 9), True),
     ("1.6 - 1.9", (1, 10, 0), False)])
 def test_julia_compat_specifiers(spec, version, expected):
-    assert jb.julia_compat_contains(spec, version) is expected
+    assert jr.julia_compat_contains(spec, version) is expected
 
 
 def test_manifest_versions_reads_both_formats(tmp_path):
     (tmp_path / "Manifest.toml").write_text(
         '[[Knet]]\ndeps = ["CUDA"]\nuuid = "1902f260-5fb4-5aff-8c31-6271790ab950"\n'
         'version = "1.4.10"\n\n[[Random]]\nuuid = "9a3f8284-a2c9-5f02-9a11-845980a1fd5c"\n')
-    assert jb.manifest_versions(tmp_path / "Manifest.toml") == {"Knet": "1.4.10", "Random": ""}
+    assert jr.manifest_versions(tmp_path / "Manifest.toml") == {"Knet": "1.4.10", "Random": ""}
     (tmp_path / "Manifest.toml").write_text(
         'julia_version = "1.10.4"\nmanifest_format = "2.0"\n\n[[deps.Flux]]\n'
         'deps = ["Adapt"]\nuuid = "587475ba-b771-5e3f-ad9e-33799f191a9c"\nversion = "0.16.11"\n'
         '\n    [deps.Flux.extensions]\n    FluxCUDAExt = "CUDA"\n\n[[deps."Odd.Name"]]\n'
         'version = "2.0.1"\n')
-    assert jb.manifest_versions(tmp_path / "Manifest.toml") == {"Flux": "0.16.11",
+    assert jr.manifest_versions(tmp_path / "Manifest.toml") == {"Flux": "0.16.11",
                                                                 "Odd.Name": "2.0.1"}
 
 
 def test_juliacall_is_pointed_at_the_flavor_environment_offline():
-    env = jb.juliacall_environment(jb.FLAVORS["flux"], "/opt/julia/bin/julia")
+    env = jb.juliacall_environment(jr.FLAVORS["flux"], "/opt/julia/bin/julia")
     assert env["PYTHON_JULIACALL_EXE"] == env["PYTHON_JULIAPKG_EXE"] == "/opt/julia/bin/julia"
     assert env["PYTHON_JULIACALL_PROJECT"] == env["PYTHON_JULIAPKG_PROJECT"] == \
-        str(jb.JULIA_IMPLS / "flux")
+        str(jr.JULIA_IMPLS / "flux")
     assert env["PYTHON_JULIAPKG_OFFLINE"] == "yes"
-    assert jb.juliacall_environment(jb.FLAVORS["knet"], "j")["PYTHON_JULIACALL_PROJECT"] == \
-        str(jb.REPO_ROOT)
+    assert jb.juliacall_environment(jr.FLAVORS["knet"], "j")["PYTHON_JULIACALL_PROJECT"] == \
+        str(jr.REPO_ROOT)
 
 
 # -- the adapters, against a stand-in for the Julia module -------------------------------------
@@ -473,7 +475,7 @@ class FakeBridge:
 def adapter(cls, width: int, flavor: str = "knet", cudnn: str = "no"):
     impl = cls.__new__(cls)  # everything __init__ does except starting Julia
     impl.requested_device, impl.options = "auto", {"flavor": flavor}
-    impl.flavor, impl.bridge, impl.start_s = jb.FLAVORS[flavor], FakeBridge(), 1.5
+    impl.flavor, impl.bridge, impl.start_s = jr.FLAVORS[flavor], FakeBridge(), 1.5
     impl.module, impl.state = FakeJuliaModule(width, cudnn), object()
     return impl
 
@@ -553,7 +555,7 @@ def test_info_reports_julia_and_the_bridge():
 
 
 def test_constructing_an_adapter_without_julia_says_why(no_julia):
-    with pytest.raises(jb.JuliaNotReady, match="julia not found on PATH"):
+    with pytest.raises(jr.JuliaNotReady, match="julia not found on PATH"):
         jb.JuliaCNN(device="cpu", flavor="flux")
     with pytest.raises(ValueError, match="unknown Julia flavor 'lux'"):
         jb.JuliaFeatures(flavor="lux")
@@ -566,7 +568,7 @@ def test_importing_the_bridge_starts_no_julia():
     code = ("import sys, harness.julia.bridge; "
             "print([m for m in ('juliacall', 'julia') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=jb.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(jb.REPO_ROOT)})
+                         cwd=jr.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(jr.REPO_ROOT)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.julia import bridge as jb
-from harness.julia import setup as js
+from harness.julia import readiness as jr
+from harness.commands import setup as setup_command
 
 FAKE_JULIA = """#!/bin/sh
 # a stand-in for julia: prints a version, records its arguments, writes a manifest
@@ -29,14 +29,14 @@ def environments(monkeypatch, tmp_path):
     """Both flavors' environments in tmp_path, no julia anywhere, juliacall 0.9.28 'installed'."""
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
-                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jb.BRIDGE_VARIABLE):
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
-    for name, flavor in list(jb.FLAVORS.items()):
+    for name, flavor in list(jr.FLAVORS.items()):
         project = tmp_path / f"env-{name}"
         project.mkdir()
-        monkeypatch.setitem(jb.FLAVORS, name, dataclasses.replace(flavor, project=project))
-    monkeypatch.setattr(jb, "juliacall_requirements", lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
-    jb._version_output.cache_clear()
+        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    monkeypatch.setattr(jr, "juliacall_requirements", lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
+    jr._version_output.cache_clear()
     return tmp_path
 
 
@@ -50,7 +50,7 @@ def install_fake_julia(directory: Path, version: str, package: str, status: int 
 
 def run_cli(argv: list[str], targets=None) -> int:
     parser = argparse.ArgumentParser()
-    js.register(parser.add_subparsers(), targets)
+    setup_command.register(parser.add_subparsers(), targets)
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -60,8 +60,8 @@ def test_setup_instantiates_the_flux_environment_with_pythoncall_pinned(environm
     install_fake_julia(environments / "bin", "1.10.4", "Flux")
     monkeypatch.setenv("PATH", str(environments / "bin"))
     assert run_cli(["setup", "julia", "--flavor", "flux"]) == 0
-    args = (jb.FLAVORS["flux"].project / "julia-args.txt").read_text().splitlines()
-    assert args[0] == f"--project={jb.FLAVORS['flux'].project}"
+    args = (jr.FLAVORS["flux"].project / "julia-args.txt").read_text().splitlines()
+    assert args[0] == f"--project={jr.FLAVORS['flux'].project}"
     script = args[args.index("-e") + 1]
     assert 'Pkg.add(Pkg.PackageSpec(name="PythonCall", version=v"0.9.28"))' in script
     assert script.index("Pkg.instantiate()") < script.index("Pkg.precompile()") \
@@ -69,7 +69,7 @@ def test_setup_instantiates_the_flux_environment_with_pythoncall_pinned(environm
     assert "JULIA_CONDAPKG_BACKEND=Null" in args  # PythonCall must not fetch its own Python
     out = capsys.readouterr().out
     assert "Flux.jl: ready" in out
-    assert jb.julia_readiness("flux")[0]
+    assert jr.julia_readiness("flux")[0]
 
 
 def test_setup_all_skips_a_flavor_without_a_suitable_julia(environments, monkeypatch, capsys):
@@ -79,7 +79,7 @@ def test_setup_all_skips_a_flavor_without_a_suitable_julia(environments, monkeyp
     out = " ".join(capsys.readouterr().out.split())
     assert "Knet.jl: skipped" in out and "Knet.jl needs 1.6-1.9" in out
     assert "HARNESS_JULIA_KNET" in out
-    assert not (jb.FLAVORS["knet"].project / "julia-args.txt").exists()
+    assert not (jr.FLAVORS["knet"].project / "julia-args.txt").exists()
     # asked for by name, the same gap is a failure
     assert run_cli(["setup", "julia", "--flavor", "knet"]) == 1
     assert "Knet.jl: failed" in capsys.readouterr().out
@@ -91,7 +91,7 @@ def test_setup_uses_the_per_flavor_julia(environments, monkeypatch):
     monkeypatch.setenv("PATH", str(environments / "bin"))
     monkeypatch.setenv("HARNESS_JULIA_KNET", str(old))
     assert run_cli(["setup", "julia"]) == 0
-    assert jb.julia_readiness("knet")[0] and jb.julia_readiness("flux")[0]
+    assert jr.julia_readiness("knet")[0] and jr.julia_readiness("flux")[0]
 
 
 def test_setup_without_julia_fails_with_the_install_steps(environments, capsys):
@@ -105,21 +105,21 @@ def test_a_failing_julia_run_fails_setup(environments, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(environments / "bin"))
     assert run_cli(["setup", "julia", "--flavor", "flux"]) == 1
     assert "Julia exited with status 3" in " ".join(capsys.readouterr().out.split())
-    assert not (jb.FLAVORS["flux"].project / "Manifest.toml").exists()
+    assert not (jr.FLAVORS["flux"].project / "Manifest.toml").exists()
 
 
 def test_dry_run_runs_nothing(environments, monkeypatch, capsys):
     install_fake_julia(environments / "bin", "1.10.4", "Flux")
     monkeypatch.setenv("PATH", str(environments / "bin"))
     assert run_cli(["setup", "julia", "--flavor", "flux", "--dry-run"]) == 0
-    assert not (jb.FLAVORS["flux"].project / "julia-args.txt").exists()
+    assert not (jr.FLAVORS["flux"].project / "julia-args.txt").exists()
     assert "Pkg.instantiate()" in capsys.readouterr().out
 
 
 def test_setup_needs_juliacall_to_know_which_pythoncall(environments, monkeypatch, capsys):
     install_fake_julia(environments / "bin", "1.10.4", "Flux")
     monkeypatch.setenv("PATH", str(environments / "bin"))
-    monkeypatch.setattr(jb, "juliacall_requirements", lambda: None)
+    monkeypatch.setattr(jr, "juliacall_requirements", lambda: None)
     assert run_cli(["setup", "julia", "--flavor", "flux"]) == 1
     assert "juliacall is not installed" in capsys.readouterr().out
 
@@ -127,7 +127,7 @@ def test_setup_needs_juliacall_to_know_which_pythoncall(environments, monkeypatc
 def test_force_resolves_afresh(environments, monkeypatch):
     install_fake_julia(environments / "bin", "1.10.4", "Flux", status=3)
     monkeypatch.setenv("PATH", str(environments / "bin"))
-    manifest = jb.FLAVORS["flux"].project / "Manifest.toml"
+    manifest = jr.FLAVORS["flux"].project / "Manifest.toml"
     manifest.write_text("stale")
     assert run_cli(["setup", "julia", "--flavor", "flux", "--force"]) == 1
     assert not manifest.exists()

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from harness.julia import bridge as jb
+from harness.julia import readiness as jr
 
 tree_sitter = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-julia")
 tree_sitter_julia = pytest.importorskip("tree_sitter_julia",
                                         reason="pip install tree-sitter tree-sitter-julia")
 
-JULIA_FILES = sorted(jb.JULIA_IMPLS.rglob("*.jl"))
-IMPLEMENTATIONS = [jb.FLAVORS[f].sources / jb.SOURCES[b]
-                   for f in jb.FLAVORS for b in jb.SOURCES]
+JULIA_FILES = sorted(jr.JULIA_IMPLS.rglob("*.jl"))
+IMPLEMENTATIONS = [jr.FLAVORS[f].sources / jr.julia_sources()[b]
+                   for f in jr.FLAVORS for b in jr.julia_sources()]
 
 TRAINING_SECTIONS = ["# == data ==", "# == model ==", "# == loss and optimizer ==",
                      "# == training epoch ==", "# == prediction =="]
@@ -85,7 +86,7 @@ def keywords(arguments) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", JULIA_FILES, ids=lambda p: str(p.relative_to(jb.JULIA_IMPLS)))
+@pytest.mark.parametrize("path", JULIA_FILES, ids=lambda p: str(p.relative_to(jr.JULIA_IMPLS)))
 def test_every_julia_file_parses(path: Path):
     assert syntax_errors(path.read_bytes()) == []
 
@@ -99,9 +100,9 @@ def test_the_checker_catches_broken_julia():
 
 def test_there_are_julia_sources_for_every_flavor_and_benchmark():
     assert [p for p in IMPLEMENTATIONS if not p.is_file()] == []
-    assert (jb.JULIA_IMPLS / "test" / "runtests.jl").is_file()
-    assert (jb.REPO_ROOT / "Project.toml").is_file()
-    assert (jb.FLAVORS["flux"].project / "Project.toml").is_file()
+    assert (jr.JULIA_IMPLS / "test" / "runtests.jl").is_file()
+    assert (jr.REPO_ROOT / "Project.toml").is_file()
+    assert (jr.FLAVORS["flux"].project / "Project.toml").is_file()
 
 
 @pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -115,7 +116,7 @@ def test_sections_read_in_the_python_files_order(path: Path):
 
 @pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_julia_defines_what_the_bridge_calls(path: Path):
-    benchmark = next(b for b, name in jb.SOURCES.items() if name == path.name)
+    benchmark = next(b for b, name in jr.julia_sources().items() if name == path.name)
     defined = definitions(path.read_bytes())
     for helper in ("device.jl",):  # included files count as the module's own
         defined.update(definitions((path.parent / helper).read_bytes()))
@@ -123,10 +124,10 @@ def test_julia_defines_what_the_bridge_calls(path: Path):
     assert not missing, f"{path.name} lacks {sorted(missing)}"
 
 
-@pytest.mark.parametrize("flavor", list(jb.FLAVORS))
+@pytest.mark.parametrize("flavor", list(jr.FLAVORS))
 @pytest.mark.parametrize("benchmark, adapter", [("cnn", jb.JuliaCNN), ("rnn", jb.JuliaRNN)])
 def test_build_keywords_match_what_the_adapter_passes(flavor, benchmark, adapter):
-    path = jb.FLAVORS[flavor].sources / jb.SOURCES[benchmark]
+    path = jr.FLAVORS[flavor].sources / jr.julia_sources()[benchmark]
     (arguments,) = definitions(path.read_bytes())["build"]
     passed = set()
     for line in inspect.getsource(adapter.build).splitlines():  # keyword=... in the call
@@ -140,16 +141,18 @@ def test_the_keyword_reader_reads_keywords():
     assert keywords(arguments) == {"c", "d", "e"}
 
 
-@pytest.mark.parametrize("flavor", list(jb.FLAVORS))
-@pytest.mark.parametrize("benchmark", list(jb.SOURCES))
+@pytest.mark.parametrize("flavor", list(jr.FLAVORS))
+@pytest.mark.parametrize("benchmark", list(jr.julia_sources()))
 def test_show_finds_every_section_of_the_julia_row(flavor, benchmark):
-    from harness.commands import show
+    from harness import benchmarks
+    from harness import sections as show
 
-    options = jb.row_options(flavor)
+    options = jr.row_options(flavor)
     assert options["flavor"] == flavor
     source = show._path_source(flavor, options["source"][benchmark])
     sections = show.extract(source, benchmark).sections
-    assert set(show.SECTIONS[benchmark]) <= set(sections)
-    last = show.SECTIONS[benchmark][-1]
+    common = benchmarks.get(benchmark).sections
+    assert set(common) <= set(sections)
+    last = common[-1]
     assert "load_weight" not in sections[last].code  # the bridge's hooks are no section
     assert "sync(s::State)" not in sections[last].code

@@ -251,7 +251,7 @@ def test_wrong_weights_are_refused_with_the_reason(tmp_path):
 
 def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path):
     from harness.config import InferenceConfig
-    from harness.verify.runner import register_weights_command
+    from harness.commands.data import register_weights_command
     from py_impls.pytorch import ResNet50Features, resnet50 as torch_resnet50
 
     torch.manual_seed(0)

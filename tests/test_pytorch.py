@@ -1,6 +1,5 @@
 """PyTorch end to end through the CLI: all three benchmarks, quick profile, synthetic data."""
 
-import json
 import os
 import subprocess
 import sys

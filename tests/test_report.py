@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import groups as report
+from harness.commands import report
 from harness.report.groups import build_sections, compare, load_results
 from harness.report.render import export, export_comparison
 from tests.report_fixtures import H100, record, standard_records, write_results

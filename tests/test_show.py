@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from harness import benchmarks, sections
 from harness.commands import show
 
 PYTHON_IMPL = '''\
@@ -130,8 +131,8 @@ def run_show(*argv: str) -> tuple[int, str]:
 
 def test_python_class_and_julia_region_yield_every_section(sources) -> None:
     py, jl = sources
-    python = show.extract(show.source_for(f"{py}:CNN", "cnn"), "cnn")
-    julia = show.extract(show.source_for(str(jl), "cnn"), "cnn")
+    python = sections.extract(sections.source_for(f"{py}:CNN", "cnn"), "cnn")
+    julia = sections.extract(sections.source_for(str(jl), "cnn"), "cnn")
     assert list(python.sections) == list(CNN_TAGS)
     assert list(julia.sections) == [*CNN_TAGS, "verification"]
     for name, tag in CNN_TAGS.items():
@@ -172,7 +173,7 @@ def test_one_module_holding_several_benchmarks_shows_the_one_asked_for(sources) 
 
 def test_a_variant_shows_its_overriding_methods_before_the_base_section(sources) -> None:
     py, _ = sources
-    extract = show.extract(show.source_for(f"{py}:CNNResident", "cnn"), "cnn")
+    extract = sections.extract(sections.source_for(f"{py}:CNNResident", "cnn"), "cnn")
     epoch = extract.sections["training epoch"]
     assert [(p.origin, p.note) for p in epoch.parts] == [
         ("_Resident", "overrides CNN.train_epoch"), ("CNN", "")]
@@ -181,12 +182,12 @@ def test_a_variant_shows_its_overriding_methods_before_the_base_section(sources)
 
 
 def test_registry_names_resolve_to_their_source_files() -> None:
-    source = show.source_for("pytorch", "cnn")
-    assert source.path == show.ROOT / "py_impls" / "pytorch.py" and source.symbol == "CNN"
-    extract = show.extract(source, "cnn")
-    assert set(show.SECTIONS["cnn"]) <= set(extract.sections)
+    source = sections.source_for("pytorch", "cnn")
+    assert source.path == sections.ROOT / "py_impls" / "pytorch.py" and source.symbol == "CNN"
+    extract = sections.extract(source, "cnn")
+    assert set(benchmarks.get("cnn").sections) <= set(extract.sections)
     assert "nn.CrossEntropyLoss()" in extract.sections["loss and optimizer"].code
-    inference = show.extract(show.source_for("pytorch", "inference"), "inference")
+    inference = sections.extract(sections.source_for("pytorch", "inference"), "inference")
     assert "def extract" in inference.sections["features"].code
 
 
@@ -194,22 +195,22 @@ def test_errors_say_what_to_do(sources) -> None:
     py, jl = sources
     code, text = run_show("cnn", "no-such-framework", str(jl))
     assert code == 2 and "unknown implementation" in text and "pytorch" in text
-    with pytest.raises(show.ShowError, match="benchmark: rnn"):
-        show.extract(show.source_for(str(jl), "rnn"), "rnn")
+    with pytest.raises(sections.ShowError, match="benchmark: rnn"):
+        sections.extract(sections.source_for(str(jl), "rnn"), "rnn")
     code, text = run_show("cnn", f"{py}:CNN", "--section", "nonsense")
     assert code == 2 and "no section nonsense" in text
 
 
 def test_module_level_helpers_follow_the_section_that_uses_them(sources) -> None:
     py, _ = sources
-    extract = show.extract(show.source_for(f"{py}:CNN", "cnn"), "cnn")
+    extract = sections.extract(sections.source_for(f"{py}:CNN", "cnn"), "cnn")
     model = extract.sections["model"]
     assert [p.note for p in model.parts] == ["", "module level: make_cnn, used above",
                                              "module level: HIDDEN, used above"]
     assert "PY_HELPER" in model.parts[1].code and "PY_CONSTANT" in model.parts[2].code
     everything = "\n".join(s.code for s in extract.sections.values())
     assert "PY_UNUSED" not in everything and "def sync" not in everything
-    bare = show.extract(show.source_for(f"{py}:CNN", "cnn"), "cnn", helpers=False)
+    bare = sections.extract(sections.source_for(f"{py}:CNN", "cnn"), "cnn", helpers=False)
     assert len(bare.sections["model"].parts) == 1
     code, text = run_show("cnn", f"{py}:CNN", "--no-helpers")
     assert code == 0 and "PY_HELPER" not in text
@@ -229,7 +230,7 @@ def test_helpers_imported_from_a_module_beside_it_are_followed(tmp_path: Path) -
         "    # == model ==\n"
         "    def build(self, config: RNNConfig, seed):\n"
         "        self.model = rnn_model()  # IMPL_MODEL\n")
-    extract = show.extract(show.source_for(f"{tmp_path / 'impl.py'}:RNN", "rnn"), "rnn")
+    extract = sections.extract(sections.source_for(f"{tmp_path / 'impl.py'}:RNN", "rnn"), "rnn")
     parts = extract.sections["model"].parts
     assert [p.note for p in parts] == ["", "from shared_models.py: rnn_model, used above",
                                        "from shared_models.py: inner, used above"]

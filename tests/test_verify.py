@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from harness import registry
-from harness.verify import runner as verify
+from harness.commands import verify as verify_command
+from harness.verify import checks as verify_checks, runner as verify
+from harness.verify.table import verify_table
 from harness.run.results import read_results
 
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
@@ -117,7 +119,7 @@ def test_the_table_shows_checks_and_the_diverging_layer(outcome):
 
     records = [r for (impl, bench), r in outcome[0].items() if bench == "cnn"]
     console = Console(width=200, record=True)
-    console.print(verify.verify_table("cnn", records))
+    console.print(verify_table("cnn", records))
     text = console.export_text()
     assert "update, step 2" in text and "FAIL" in text and "pass" in text
     assert "first diverging layer" in text and "flatten" in text
@@ -126,7 +128,7 @@ def test_the_table_shows_checks_and_the_diverging_layer(outcome):
 def test_the_command_line_verifies_and_sets_the_exit_code(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
     parser = argparse.ArgumentParser()
-    verify.register(parser.add_subparsers())
+    verify_command.register(parser.add_subparsers())
     args = parser.parse_args(["verify", "--impl", "pytorch", "--benchmark", "inference",
                               "--image-size", "32", "--device", "cpu",
                               "--results", str(tmp_path / "v.jsonl")])
@@ -139,21 +141,21 @@ def test_the_command_line_verifies_and_sets_the_exit_code(tmp_path, monkeypatch,
 
 def test_an_unknown_implementation_is_refused(capsys):
     parser = argparse.ArgumentParser()
-    verify.register(parser.add_subparsers())
+    verify_command.register(parser.add_subparsers())
     args = parser.parse_args(["verify", "--impl", "nonesuch"])
     assert args.func(args) == 2
     assert "unknown implementation" in capsys.readouterr().out
 
 
 def test_comparison_measures_relative_l2_and_catches_shapes():
-    check = verify.compare("x", np.array([1.0, 2.0, 2.0]), np.array([1.0, 2.0, 2.1]), 1e-3)
+    check = verify_checks.compare("x", np.array([1.0, 2.0, 2.0]), np.array([1.0, 2.0, 2.1]), 1e-3)
     assert not check.passed and check.max_abs == pytest.approx(0.1)
     assert check.rel == pytest.approx(0.1 / np.linalg.norm([1.0, 2.0, 2.1]))
-    assert verify.compare("x", np.zeros(3), np.zeros(4), 1.0).detail.startswith("shape")
-    assert not verify.compare("x", np.array([np.nan]), np.array([1.0]), 1.0).passed
+    assert verify_checks.compare("x", np.zeros(3), np.zeros(4), 1.0).detail.startswith("shape")
+    assert not verify_checks.compare("x", np.array([np.nan]), np.array([1.0]), 1.0).passed
 
 
 def test_low_precision_variants_get_the_loose_tier():
-    assert verify.precision_tier({"precision": "bf16-mixed"}) == "low-precision"
-    assert verify.precision_tier({"precision": "fp32 (PyTorch default: cuDNN conv TF32=True)"}) \
+    assert verify_checks.precision_tier({"precision": "bf16-mixed"}) == "low-precision"
+    assert verify_checks.precision_tier({"precision": "fp32 (PyTorch default: cuDNN conv TF32=True)"}) \
         == "fp32"

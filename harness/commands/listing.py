@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.table import Table
 
+from harness.commands.terminal import console
 from harness import benchmarks, registry
 
-console = Console()
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn)
 
 from harness import benchmarks, registry
 from harness.commands import options
+from harness.commands.terminal import console
 from harness.config import PROFILES
 from harness.report.live import results_table
 from harness.run.host import host_environment
@@ -20,9 +20,6 @@ from harness.run.results import default_results_path
 from harness.run.runner import (RunSettings, ctrl_c_as_request, interrupted_record, run_one,
                                 skipped_record)
 
-console = Console()
-if not console.is_terminal:  # a pipe or a file: keep failure reasons on one line
-    console.width = max(console.width, 200)
 
 DEFAULT_TIMEOUT = {"quick": 1200.0, "full": 4 * 3600.0}
 

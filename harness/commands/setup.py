@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable, Mapping
 
-from rich.console import Console
 
+from harness.commands.terminal import console
 from harness.julia import setup as julia_setup
 from harness.julia.readiness import FLAVORS
 from harness.run import envs
 
-console = Console()
 Handler = Callable[[argparse.Namespace], int]
 
 
