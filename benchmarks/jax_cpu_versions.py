@@ -4,7 +4,8 @@ Times one jitted training step (forward, backward, SGD with momentum, dropout) o
 CNN, batch 64, written in plain `jax.lax` so that only jax/jaxlib (XLA) vary - no Flax or Optax
 - for each layout (NHWC, NCHW) and each set of XLA CPU flags below, every combination in a fresh
 process (XLA reads XLA_FLAGS once). Wall time and process CPU time (all threads) are both
-printed: on a shared machine the CPU time is the steadier of the two. Run it with each interpreter to compare, e.g.:
+printed: on a shared machine the CPU time is the steadier of the two. Run it with each
+interpreter to compare, e.g.:
 
     python benchmarks/jax_cpu_versions.py                       # this environment's jax
     python benchmarks/jax_cpu_versions.py --python /tmp/jax071/bin/python   # another jax

@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with ctrl_c_as_request() as stop, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as progress:
-        for position, (benchmark, impl, repeat) in enumerate(plan):
+        for benchmark, impl, repeat in plan:
             if interrupted or stop.is_set():
                 interrupted = True
                 records[benchmark].append(interrupted_record(impl, benchmark, repeat))

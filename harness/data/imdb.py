@@ -108,7 +108,7 @@ def imdb_arrays(raw: dict[str, np.ndarray],
         try:
             out[f"x_{split}"] = preprocess_imdb(
                 [raw[f"x_{split}"][i] for i in order],
-                progress=(lambda rows: progress(base + rows, total)) if progress else None)
+                progress=(lambda rows: progress(base + rows, total)) if progress else None)  # noqa: B023 - called at once
         except (TypeError, ValueError, OverflowError) as error:
             raise DataError(f"x_{split} holds something other than lists of word indices "
                             f"({error})") from None
