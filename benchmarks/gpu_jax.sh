@@ -3,7 +3,7 @@
 # `device` tool): the full SPEC profile of the CNN, the GRU and ResNet-50 inference for
 # jax-flax and jax-flax-scan, with PyTorch beside them as the baseline measured on the same card
 # in the same call, all through the harness (fresh child per run, synchronised clock).
-# Synthetic data of the real shapes, as SPEC 7's figures were taken; results and logs land in
+# Synthetic data of the real shapes, as docs/benchmarks.md §12's figures were taken; results and logs land in
 # $OUT (or ./gpu-results) so they come back.
 #
 #   device run:  bash benchmarks/gpu_jax.sh        (timeout_s 540 leaves room for a rerun)

@@ -1,4 +1,4 @@
-"""Why is one jax release slower than another at SPEC 1's CNN training step on this CPU?
+"""Why is one jax release slower than another at docs/benchmarks.md §2's CNN training step on this CPU?
 
 Times one jitted training step (forward, backward, SGD with momentum, dropout) of the VGG-style
 CNN, batch 64, written in plain `jax.lax` so that only jax/jaxlib (XLA) vary - no Flax or Optax

@@ -10,9 +10,9 @@ Each implementation file reads the same way, top to bottom, in sections marked b
 so that `python -m harness show` can put two implementations side by side. Julia sources use the
 same markers.
 
-Arrays cross this boundary as NumPy arrays in the canonical layout (SPEC 0): images NCHW float32
-in C order, token ids and labels int32, permutations int64 and 0-based. A Julia implementation
-behind a Python-Julia bridge satisfies the same contract (a C-ordered NCHW array is Julia's WHCN
+Arrays cross this boundary as NumPy arrays in the canonical layout (docs/benchmarks.md §1):
+images NCHW float32 in C order, token ids and labels int32, permutations int64 and 0-based. A
+Julia implementation behind a Python-Julia bridge satisfies the same contract (a C-ordered NCHW array is Julia's WHCN
 without a copy).
 """
 
@@ -63,7 +63,7 @@ class Implementation(ABC):
 
     @abstractmethod
     def sync(self) -> None:
-        """Block until all work queued on the device has finished (SPEC 6)."""
+        """Block until all work queued on the device has finished (docs/benchmarks.md §7)."""
 
     @abstractmethod
     def info(self) -> RunInfo:
@@ -96,9 +96,9 @@ class TrainingImplementation(Implementation):
         """Logits (n_test, n_classes) for all of x_test in inference mode, in batches of
         `config.batch_size` (the last one partial)."""
 
-    # For `verify` (SPEC 5; harness/verify/runner.py, harness/verify/oracle/README.md). Optional: an
-    # implementation without them runs every benchmark; `verify` reports the check it could not
-    # make as "not supported". verify calls, on a few samples: prepare (x_train = x_test = the
+    # For `verify` (docs/benchmarks.md §9-10; harness/verify/runner.py,
+    # harness/verify/oracle/README.md). Optional: an implementation without them runs every
+    # benchmark; `verify` reports the check it could not make as "not supported". verify calls, on a few samples: prepare (x_train = x_test = the
     # batch), build, load_weights, predict, activations, then verify_step, get_weights,
     # verify_step, get_weights, predict.
     def load_weights(self, params: dict[str, np.ndarray]) -> None:

@@ -1,4 +1,4 @@
-"""The timed protocol of SPEC 6, run inside the child process around one implementation.
+"""The timed protocol of docs/benchmarks.md §7, run inside the child process around one implementation.
 
 The harness, not the implementation, owns the epochs, each epoch's permutation, the clock and
 the accuracy; the implementation only does the framework-specific work between clock reads.
@@ -69,7 +69,7 @@ def run_training(impl: TrainingImplementation, config: CNNConfig | RNNConfig, da
 
 def training_summary(prepare_s: float, build_s: float, epoch_s: list[float], eval_s: float,
                      samples_per_epoch: int) -> dict[str, Any]:
-    """SPEC 6 figures. Steady-state figures leave out the first epoch, which carries
+    """docs/benchmarks.md §7 figures. Steady-state figures leave out the first epoch, which carries
     compilation and autotuning; with a single epoch there is no steady state (None)."""
     later = epoch_s[1:]
     steady = statistics.median(later) if later else None

@@ -270,7 +270,7 @@ ROWS: list[Row] = [
         language="julia",
         entry_points=_entries("harness.julia.bridge", cnn="JuliaCNN", rnn="JuliaRNN",
                               inference="JuliaFeatures"),
-        description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, SPEC GRU cell in "
+        description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, the contract's GRU cell in "
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("flux"),
         readiness_check=partial(julia_readiness.julia_problem, "flux"),

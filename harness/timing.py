@@ -1,4 +1,5 @@
-"""The only clock the harness reads: every reading is preceded by the device's `sync()` (SPEC 6)."""
+"""The only clock the harness reads: every reading is preceded by the device's `sync()`
+(docs/benchmarks.md §7)."""
 
 from __future__ import annotations
 

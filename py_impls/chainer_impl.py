@@ -5,7 +5,7 @@ On a CPU Chainer computes with NumPy; a GPU needs CuPy, and Chainer 7.8.1 asks f
 which has no wheel for Python 3.11 and no build for CUDA 12 (untried here: see the report).
 Data stay on the host and each batch is sent to the device per step.
 
-The GRU is `L.NStepGRU`, Chainer's cuDNN-backed GRU. Its formulation is the cuDNN one SPEC 2
+The GRU is `L.NStepGRU`, Chainer's cuDNN-backed GRU. Its formulation is the cuDNN one docs/benchmarks.md §3
 asks for (checked in chainer/functions/rnn/n_step_gru.py: h_bar = tanh(W2 x + b2 + r * (W5 h +
 b5)), reset applied after the recurrent matmul), with six weight and six bias arrays: w0, w1, w2
 the input blocks r, z, n, w3, w4, w5 the recurrent ones. `L.GRU`/`L.StatefulGRU` apply the reset
@@ -116,7 +116,7 @@ def export_canonical(model: chainer.Link) -> dict[str, np.ndarray]:
 
 
 class CNN(_ChainerRun, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, MomentumSGD (heavy-ball)."""
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, MomentumSGD (heavy-ball)."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -214,7 +214,7 @@ class CNN(_ChainerRun, TrainingImplementation):
 
 
 class AdamEpsAfterCorrection(optimizers.Adam):
-    """SPEC 2's Adam (Kingma & Ba's Algorithm 1, PyTorch's): eps added to sqrt(v_hat).
+    """docs/benchmarks.md §3's Adam (Kingma & Ba's Algorithm 1, PyTorch's): eps added to sqrt(v_hat).
 
     Chainer's Adam folds both bias corrections into the step size and adds eps to sqrt(v), an
     effective eps of 1e-8 / sqrt(1 - beta2^t) (3.2e-7 at step 1); most embedding gradients of
@@ -232,7 +232,7 @@ class AdamEpsAfterCorrection(optimizers.Adam):
 
 
 class RNN(_ChainerRun, TrainingImplementation):
-    """SPEC 2: EmbedID -> NStepGRU -> last step -> Linear, Adam.
+    """docs/benchmarks.md §3: EmbedID -> NStepGRU -> last step -> Linear, Adam.
 
     Initialisation follows the PyTorch row: embedding N(0, 1) (Chainer's EmbedID default), GRU
     U(-1/sqrt(H), 1/sqrt(H)) for weights and biases, dense Glorot uniform with zero bias."""
@@ -401,7 +401,8 @@ class ResNet50(chainer.Chain):
 
 
 class ResNet50Features(_ChainerRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5, batch-norm in inference mode, cut after global average pooling."""
+    """ResNet-50 v1.5 (docs/benchmarks.md §4), batch-norm in inference mode, cut after global
+    average pooling."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:

@@ -8,8 +8,8 @@ advanced inside the jitted step - the JAX way: explicit keys, no global seed.
 
 Two variants:
 - `CNN`, `RNN`, `ResNet50Features` (row `jax-flax`): one `nnx.jit`-compiled training step a
-  batch; batches are indexed on the host and copied to the device each step (SPEC 7's "JAX/Flax
-  jit fp32, host batches"). Compilation lands in the first epoch.
+  batch; batches are indexed on the host and copied to the device each step (the "JAX/Flax jit
+  fp32, host batches" row of docs/benchmarks.md §12). Compilation lands in the first epoch.
 - `CNNWholeEpoch`, `RNNWholeEpoch`, `ResNet50FeaturesResident` (row `jax-flax-scan`): the data
   are put on the device once in `prepare`, and one jitted function runs a whole epoch as a
   `lax.scan` over the harness's permutation (reshaped to steps x batch), calling the same
@@ -19,11 +19,11 @@ Two variants:
 
 Layout: NHWC, XLA's preferred convolution layout on CPU and GPU; `prepare` makes the one
 transposed copy. Flattening before the first dense layer is then in H,W,C order, so canonical
-weights (flattened C,H,W as SPEC 1 says) have fc1's rows permuted on load and export instead of
+weights (flattened C,H,W as docs/benchmarks.md §2 says) have fc1's rows permuted on load and export instead of
 transposing activations every step.
 
-The GRU (SPEC 2). Flax's cells do not match SPEC 2's parameters: Flax 0.12's `nnx.GRUCell`
-computes n = tanh(W_in x + b_in + r * (W_hn h)) - its recurrent Linear has no bias, so the b_hn
+The GRU (docs/benchmarks.md §3). Flax's cells do not match its parameters: Flax 0.12's
+`nnx.GRUCell` computes n = tanh(W_in x + b_in + r * (W_hn h)) - its recurrent Linear has no bias, so the b_hn
 inside the reset product is missing (its docstring shows b_hn; the code has none) and PyTorch
 weights with b_hn != 0 cannot be represented; Linen's `GRUCell` has b_hn but folds b_hr and b_hz
 into the input biases, the same function with three fewer vectors, which breaks the round trip
@@ -153,7 +153,7 @@ def commit(model: nnx.Module, optimizer: nnx.Optimizer, device: jax.Device) -> n
 
 
 def glorot_dense(rngs: nnx.Rngs, n_in: int, n_out: int) -> nnx.Linear:
-    """SPEC 1: Glorot-uniform weights, zero biases (Flax's default init is LeCun normal)."""
+    """docs/benchmarks.md §2: Glorot-uniform weights, zero biases (Flax's default init is LeCun normal)."""
     return nnx.Linear(n_in, n_out, kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs)
 
 
@@ -327,7 +327,7 @@ def load_into(impl: Any, params: dict[str, np.ndarray]) -> None:
 
 
 class CNN(_JaxRun, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum (optax.sgd is PyTorch's
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum (optax.sgd is PyTorch's
     v <- 0.9 v + g; w <- w - lr v)."""
 
     # == data ==
@@ -358,7 +358,7 @@ class CNN(_JaxRun, TrainingImplementation):
         def __call__(self, x: jax.Array) -> jax.Array:  # x: NHWC
             pool = partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
             x = nnx.relu(self.conv1(x))
-            x = self.drop1(nnx.relu(pool(self.conv2(x))))  # ReLU after the pool (SPEC 1)
+            x = self.drop1(nnx.relu(pool(self.conv2(x))))  # ReLU after the pool (docs/benchmarks.md §2)
             x = nnx.relu(self.conv3(x))
             x = self.drop2(nnx.relu(pool(self.conv4(x))))
             x = x.reshape(x.shape[0], -1)  # H,W,C order: fc1's rows are permuted to match
@@ -418,7 +418,7 @@ class CNN(_JaxRun, TrainingImplementation):
                             ("relu4", nnx.relu)):
             h = layer(h)
             out[name] = np.asarray(h).transpose(0, 3, 1, 2)  # NHWC -> NCHW
-        out["flatten"] = out["relu4"].reshape(len(x), -1)  # C,H,W order, as SPEC 1 flattens
+        out["flatten"] = out["relu4"].reshape(len(x), -1)  # C,H,W order, as docs/benchmarks.md §2 flattens
         h = h.reshape(len(x), -1)
         for name, layer in (("fc1", m.fc1), ("relu5", nnx.relu), ("fc2", m.fc2)):
             h = layer(h)
@@ -463,7 +463,7 @@ class GRU(nnx.Module):
 
 
 class RNN(_JaxRun, TrainingImplementation):
-    """SPEC 2: embedding -> GRU (cuDNN formulation, `GRU` above) -> last step -> dense.
+    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation, `GRU` above) -> last step -> dense.
 
     Embedding and GRU are initialised as PyTorch's defaults (N(0, 1); U(+-1/sqrt(100))), so
     both implementations start from the same distribution; the dense layer is Glorot."""
@@ -589,11 +589,11 @@ class _WholeEpoch:
 
 
 class CNNWholeEpoch(_WholeEpoch, CNN):
-    """SPEC 1, compiled whole epoch (row `jax-flax-scan`)."""
+    """docs/benchmarks.md §2, compiled whole epoch (row `jax-flax-scan`)."""
 
 
 class RNNWholeEpoch(_WholeEpoch, RNN):
-    """SPEC 2, compiled whole epoch (row `jax-flax-scan`)."""
+    """docs/benchmarks.md §3, compiled whole epoch (row `jax-flax-scan`)."""
 
 
 class Bottleneck(nnx.Module):
@@ -658,7 +658,8 @@ class ResNet50(nnx.Module):
 
 
 class ResNet50Features(_JaxRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5, batch-norm in inference mode, cut after global average pooling."""
+    """ResNet-50 v1.5 (docs/benchmarks.md §4), batch-norm in inference mode, cut after global
+    average pooling."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:
@@ -698,7 +699,7 @@ class ResNet50Features(_JaxRun, InferenceImplementation):
 
 
 class ResNet50FeaturesResident(ResNet50Features):
-    """SPEC 3 with the images resident on the device (row `jax-flax-scan`)."""
+    """docs/benchmarks.md §4 with the images resident on the device (row `jax-flax-scan`)."""
 
     variant = "images resident on device"
 

@@ -9,11 +9,11 @@ GPU is present, eager on PyTorch; `info()` records what was in effect.
 
 Images are channels-last (Keras' default `image_data_format`, on every backend and device; the
 PyTorch backend transposes to NCHW inside each convolution). The lessons of the original
-comparison are spelt out below: Keras convolutions default to padding "valid" (SPEC needs
+comparison are spelt out below: Keras convolutions default to padding "valid" (the contract needs
 "same"), max-pool strides default to the pool size, Glorot uniform is Keras' default kernel
 initializer and zeros its default bias.
 
-Canonical weights (SPEC 5) are converted from and to PyTorch's layouts by the `*_to_keras` /
+Canonical weights (docs/benchmarks.md §9-10) are converted from and to PyTorch's layouts by the `*_to_keras` /
 `*_from_keras` functions, which the TensorFlow implementation (`py_impls.tf_keras`) shares.
 """
 
@@ -75,7 +75,7 @@ def to_channels_last(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
 
 
-# -- canonical weights (SPEC 5): PyTorch state_dict names and layouts <-> Keras layers --
+# -- canonical weights (docs/benchmarks.md §9-10): PyTorch state_dict names and layouts <-> Keras layers --
 
 def conv_to_keras(weight: np.ndarray) -> np.ndarray:
     """(O, I, kH, kW) -> Keras' (kH, kW, I, O)."""
@@ -217,7 +217,7 @@ def dense_gradient(gradient):
 
 
 class TorchFormAdam(keras.optimizers.Adam):
-    """Adam as SPEC 2 and torch.optim.Adam define it: w <- w - lr m_hat / (sqrt(v_hat) + eps).
+    """Adam as docs/benchmarks.md §3 and torch.optim.Adam define it: w <- w - lr m_hat / (sqrt(v_hat) + eps).
 
     Keras' own Adam adds epsilon to sqrt(v) before the bias correction (the paper's "epsilon
     hat"): in step 1 an effective epsilon of 3.2e-7 instead of 1e-8, which changes the small
@@ -244,7 +244,7 @@ class TorchFormAdam(keras.optimizers.Adam):
 # -- the three networks, in Keras layers (tf.keras is the same Keras 3 in TensorFlow 2.16+) --
 
 def cnn_model(config: CNNConfig, data_format: str = "channels_last") -> keras.Sequential:
-    """SPEC 1. padding="same" on every convolution (Keras' default is "valid"); MaxPooling2D's
+    """docs/benchmarks.md §2. padding="same" on every convolution (Keras' default is "valid"); MaxPooling2D's
     strides default to the pool size (2); Glorot-uniform kernels and zero biases are Keras'
     defaults. The flatten follows `data_format` (H,W,C when channels-last)."""
     shape = ((config.height, config.width, config.channels) if data_format == "channels_last"
@@ -274,7 +274,7 @@ CNN_ACTIVATIONS = {"conv1": "relu1", "conv2": "conv2", "pool1": "pool1", "relu2"
 
 
 def gru_model(config: RNNConfig, use_cudnn: bool | str = "auto") -> keras.Sequential:
-    """SPEC 2. GRU(reset_after=True) with tanh/sigmoid is the cuDNN formulation (gates applied
+    """docs/benchmarks.md §3. GRU(reset_after=True) with tanh/sigmoid is the cuDNN formulation (gates applied
     as PyTorch's nn.GRU does); return_sequences=False yields the last step, padding included."""
     return keras.Sequential([
         keras.Input((config.seq_len,), dtype="int32"),
@@ -471,7 +471,7 @@ class _KerasRun:
 
 
 class CNN(_KerasRun, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with momentum, `model.fit` per epoch."""
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, SGD with momentum, `model.fit` per epoch."""
 
     data_format = "channels_last"
 
@@ -531,7 +531,7 @@ def keras_verify_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float
 
 
 class RNN(_KerasRun, TrainingImplementation):
-    """SPEC 2: embedding -> GRU (reset_after=True, cuDNN where the backend has it) -> dense.
+    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True, cuDNN where the backend has it) -> dense.
 
     Keras' default initialisers throughout (Glorot kernels, orthogonal recurrent kernel)."""
 
@@ -547,7 +547,7 @@ class RNN(_KerasRun, TrainingImplementation):
         self.model = gru_model(config)
 
         # == loss and optimizer ==
-        # TorchFormAdam: Keras' Adam class with epsilon where SPEC 2 (PyTorch) puts it.
+        # TorchFormAdam: Keras' Adam class with epsilon where docs/benchmarks.md §3 (PyTorch) puts it.
         self.model.compile(
             optimizer=TorchFormAdam(learning_rate=config.lr, beta_1=config.beta1,
                                     beta_2=config.beta2, epsilon=config.eps),
@@ -585,7 +585,7 @@ class RNN(_KerasRun, TrainingImplementation):
 
 
 class ResNet50Features(_KerasRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5 from Keras layers, inference mode, cut after the average pool."""
+    """docs/benchmarks.md §4: ResNet-50 v1.5 from Keras layers, inference mode, cut after the average pool."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:

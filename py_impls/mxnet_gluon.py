@@ -6,7 +6,7 @@ device per step, as in the PyTorch row. MXNet's engine is asynchronous: `sync()`
 `mx.nd.waitall()`, which the harness calls at every phase boundary.
 
 The GRU is `gluon.rnn.GRU`, the fused RNN operator (cuDNN on a GPU, a fused CPU kernel
-otherwise). Its formulation is the cuDNN one SPEC 2 asks for, gate blocks in the order r, z, n,
+otherwise). Its formulation is the cuDNN one docs/benchmarks.md §3 asks for, gate blocks in the order r, z, n,
 reset applied after the recurrent matmul: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), with
 separate input and recurrent biases - PyTorch's layout, so canonical weights load unchanged.
 
@@ -101,11 +101,11 @@ def export_params(block: gluon.Block, rename: dict[str, str]) -> dict[str, np.nd
             for name, param in block._collect_params_with_prefix().items()}
 
 
-GLOROT_UNIFORM = mx.init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3)  # SPEC 1
+GLOROT_UNIFORM = mx.init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3)  # docs/benchmarks.md §2
 
 
 class CNN(MXNetRun, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum."""
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -215,7 +215,7 @@ class CNN(MXNetRun, TrainingImplementation):
 
 
 class AdamEpsAfterCorrection(mx.optimizer.Adam):
-    """SPEC 2's Adam (Kingma & Ba's Algorithm 1, PyTorch's): eps added to sqrt(v_hat).
+    """docs/benchmarks.md §3's Adam (Kingma & Ba's Algorithm 1, PyTorch's): eps added to sqrt(v_hat).
 
     MXNet's Adam folds both bias corrections into the step size and adds eps to sqrt(v), an
     effective eps of 1e-8 / sqrt(1 - beta2^t) (3.2e-7 at step 1); most embedding gradients of
@@ -233,7 +233,7 @@ class AdamEpsAfterCorrection(mx.optimizer.Adam):
 
 
 class RNN(MXNetRun, TrainingImplementation):
-    """SPEC 2: embedding -> fused GRU -> last step -> dense, Adam.
+    """docs/benchmarks.md §3: embedding -> fused GRU -> last step -> dense, Adam.
 
     Initialisation follows the PyTorch row: embedding N(0, 1), GRU U(-1/sqrt(H), 1/sqrt(H)) for
     weights and biases, dense Glorot uniform with zero bias."""
@@ -411,7 +411,8 @@ class ResNet50(gluon.HybridBlock):
 
 
 class ResNet50Features(MXNetRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5, batch-norm in inference mode, cut after global average pooling."""
+    """ResNet-50 v1.5 (docs/benchmarks.md §4), batch-norm in inference mode, cut after global
+    average pooling."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:

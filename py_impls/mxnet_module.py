@@ -16,7 +16,7 @@ from py_impls.mxnet_gluon import GLOROT_UNIFORM, MXNetRun, mx  # mx: imported be
 
 
 def vggish_symbol(n_classes: int, dropout: bool = True) -> mx.sym.Symbol:
-    """SPEC 1's network; parameter names are the canonical ones with "_" for "."."""
+    """docs/benchmarks.md §2's network; parameter names are the canonical ones with "_" for "."."""
     sym = mx.sym
 
     def drop(x: mx.sym.Symbol, p: float) -> mx.sym.Symbol:
@@ -39,7 +39,7 @@ def vggish_symbol(n_classes: int, dropout: bool = True) -> mx.sym.Symbol:
 
 
 class CNN(MXNetRun, TrainingImplementation):
-    """SPEC 1 with the Module API: SoftmaxOutput (softmax cross-entropy), SGD with momentum."""
+    """docs/benchmarks.md §2 with the Module API: SoftmaxOutput (softmax cross-entropy), SGD with momentum."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:

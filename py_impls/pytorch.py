@@ -1,8 +1,8 @@
 """PyTorch: the CNN, the GRU and ResNet-50 features, in idiomatic eager PyTorch (fp32).
 
-Data stay on the host as tensors and each batch is copied to the device per step (SPEC 7's
+Data stay on the host as tensors and each batch is copied to the device per step (docs/benchmarks.md §12's
 "batches copied from host each step"). cuDNN autotuning is on; PyTorch's own fp32 default is
-kept, which lets cuDNN convolutions use TF32 but not matmuls (SPEC 8) - `info()` records it.
+kept, which lets cuDNN convolutions use TF32 but not matmuls (docs/benchmarks.md §8) - `info()` records it.
 
 ResNet-50 is torchvision's `resnet50` where torchvision imports; otherwise (PyPI's torchvision
 does not import next to a local CPU build of torch) the same v1.5 network defined below in
@@ -75,7 +75,7 @@ class _TorchRun:
 
 
 def glorot_uniform_(model: nn.Module) -> None:
-    """SPEC 1: Glorot-uniform weights and zero biases for every conv and dense layer."""
+    """docs/benchmarks.md §2: Glorot-uniform weights and zero biases for every conv and dense layer."""
     for layer in model.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(layer.weight)
@@ -131,7 +131,7 @@ def module_outputs(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[
 
 
 class CNN(_TorchRun, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum."""
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, SGD with heavy-ball momentum."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -197,7 +197,7 @@ class CNN(_TorchRun, TrainingImplementation):
 
 
 class RNN(_TorchRun, TrainingImplementation):
-    """SPEC 2: embedding -> GRU (cuDNN formulation: nn.GRU is it) -> last step -> dense.
+    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation: nn.GRU is it) -> last step -> dense.
 
     Embedding and GRU keep PyTorch's default initialisation; the dense layer is Glorot."""
 
@@ -339,7 +339,8 @@ def resnet50() -> tuple[nn.Module, str]:
 
 
 class ResNet50Features(_TorchRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5, batch-norm in inference mode, cut after global average pooling."""
+    """ResNet-50 v1.5 (docs/benchmarks.md §4), batch-norm in inference mode, cut after global
+    average pooling."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:

@@ -2,7 +2,7 @@
 
 A tf.keras model (TensorFlow 2.16+ ships Keras 3 as tf.keras), trained by a custom loop: a
 `tf.function` training step (GradientTape, the optimizer's apply_gradients) called once per
-batch, each batch gathered on the host in the harness's order and copied in per step (SPEC 7's
+batch, each batch gathered on the host in the harness's order and copied in per step (docs/benchmarks.md §12's
 "batches copied from host each step"). Prediction and feature extraction are `tf.function`s with
 training=False (dropout off, batch-norm statistics).
 
@@ -177,7 +177,7 @@ class _TFTraining(_TFRun):
 
 
 class CNN(_TFTraining, TrainingImplementation):
-    """SPEC 1: VGG-style CNN on CIFAR-10, SGD with momentum."""
+    """docs/benchmarks.md §2: VGG-style CNN on CIFAR-10, SGD with momentum."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -212,7 +212,7 @@ class CNN(_TFTraining, TrainingImplementation):
 
 
 class RNN(_TFTraining, TrainingImplementation):
-    """SPEC 2: embedding -> GRU (reset_after=True: cuDNN's kernel on a GPU) -> dense, Adam."""
+    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True: cuDNN's kernel on a GPU) -> dense, Adam."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -227,7 +227,7 @@ class RNN(_TFTraining, TrainingImplementation):
 
         # == loss and optimizer ==
         self.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        # Keras' Adam puts epsilon before the bias correction; SPEC 2's (PyTorch's) after it.
+        # Keras' Adam puts epsilon before the bias correction; docs/benchmarks.md §3's (PyTorch's) after it.
         self.optimizer = TorchFormAdam(learning_rate=config.lr, beta_1=config.beta1,
                                        beta_2=config.beta2, epsilon=config.eps)
         self.compile_steps()
@@ -252,7 +252,8 @@ class RNN(_TFTraining, TrainingImplementation):
 
 
 class ResNet50Features(_TFRun, InferenceImplementation):
-    """SPEC 3: ResNet-50 v1.5 from tf.keras layers, inference mode, cut after the average pool."""
+    """ResNet-50 v1.5 (docs/benchmarks.md §4) from tf.keras layers, inference mode, cut after the
+    average pool."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:

@@ -1,4 +1,5 @@
-"""IMDB: SPEC 2 preprocessing on hand-made reviews, and `data import` of a hand-made imdb.npz."""
+"""IMDB: the preprocessing of docs/benchmarks.md §3 on hand-made reviews, and `data import` of a
+hand-made imdb.npz."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ TEST_Y = [1, 0]
 
 
 def expected_row(words: list[int]) -> np.ndarray:
-    """SPEC 2 written out by hand for the reviews above (vocab 30000, length 150)."""
+    """docs/benchmarks.md §3 written out by hand for the reviews above (vocab 30000, length 150)."""
     table = {
         (5, 29996, 29997, 40000): [1, 8, 29999, 2, 2],  # 29997+3 = 30000 is out of vocabulary
         (7,): [1, 10],

@@ -153,7 +153,7 @@ def test_synthetic_cache_is_made_once_and_remade_if_damaged(tmp_path):
     path = tmp_path / "synthetic" / "imdb.h5"
     assert first.kind == "synthetic" and first.path == path
     assert first.x_train.shape == (50, 150) and first.x_test.shape == (30, 150)
-    with h5py.File(path, "r") as f:  # the cache holds the full SPEC shapes
+    with h5py.File(path, "r") as f:  # the cache holds the full-size shapes
         assert f["x_train"].shape == (25000, 150) and f.attrs["kind"] == "synthetic"
     stamp = path.stat().st_mtime_ns
     again = load_dataset("imdb", kind="synthetic", data_dir=tmp_path, n_train=50, n_test=30)

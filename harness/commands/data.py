@@ -30,7 +30,7 @@ def register(subparsers: Any) -> argparse._SubParsersAction:
     options.add_data_dir(common)
     data = subparsers.add_parser(
         "data", help="download, import, inspect and verify the data sets",
-        description="The shared HDF5 data store (SPEC 4): real CIFAR-10 and IMDB from their "
+        description="The shared HDF5 data store (docs/benchmarks.md §6): real CIFAR-10 and IMDB from their "
                     "canonical sources, verified and converted once; synthetic stand-ins are "
                     "made on first use.")
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
@@ -156,7 +156,7 @@ def convert(console: Console, source: Source, archive: Path, directory: Path, *,
         else:
             task = bar.add_task(f"reading {archive.name}", total=None)
             raw = read_imdb_npz(archive)
-            bar.update(task, description="preprocessing reviews (SPEC 2)")
+            bar.update(task, description="preprocessing reviews (docs/benchmarks.md §3)")
             arrays, extra = imdb_arrays(raw, lambda done, total: bar.update(
                 task, completed=done, total=total))
         task = bar.add_task(f"writing {target.name}", total=1)

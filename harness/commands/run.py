@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 def add_run_options(run: argparse.ArgumentParser) -> None:
     options.add_impl(run)
     run.add_argument("--profile", choices=sorted(PROFILES),
-                     help="full = SPEC exactly; quick = a few thousand samples, 1 epoch, a few "
-                          "inference batches (default: full with a GPU, quick without)")
+                     help="full = the benchmark exactly (docs/benchmarks.md); quick = a few thousand "
+                          "samples, 1 epoch, a few inference batches (default: full with a GPU, "
+                          "quick without)")
     run.add_argument("--data", choices=("auto", "real", "synthetic"), default="auto",
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)

@@ -17,7 +17,7 @@ from harness.verify.table import STATUS_STYLE, verify_table
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `verify` to the harness's command line."""
     parser = subparsers.add_parser(
-        "verify", help="check every implementation against the NumPy oracle (SPEC 5)",
+        "verify", help="check every implementation against the NumPy oracle (docs/benchmarks.md §9-10)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     options.add_impl(parser, "verify")
     options.add_benchmark_choice(parser, "--benchmark", action="append",

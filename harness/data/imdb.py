@@ -1,4 +1,4 @@
-"""IMDB from the Keras `imdb.npz` release, preprocessed exactly as SPEC 2 (and the original).
+"""IMDB from the Keras `imdb.npz` release, preprocessed exactly as docs/benchmarks.md §3 (and the original).
 
 The archive holds object arrays `x_train`, `x_test` (one list of word indices a review, most
 frequent word = 1) and `y_train`, `y_test` (0/1).
@@ -92,7 +92,7 @@ def read_npy(archive: zipfile.ZipFile, member: str) -> np.ndarray:
 def imdb_arrays(raw: dict[str, np.ndarray],
                 progress: Callable[[int, int], None] | None = None
                 ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """SPEC 2's int32 (N, 150) arrays from `read_imdb_npz`'s, in Keras' load_data row order,
+    """docs/benchmarks.md §3's int32 (N, 150) arrays from `read_imdb_npz`'s, in Keras' load_data row order,
     and the attributes that record how they were made. `progress(rows done, rows)`."""
     rng = np.random.RandomState(KERAS_SEED)
     total = len(raw["x_train"]) + len(raw["x_test"])

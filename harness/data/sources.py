@@ -1,4 +1,4 @@
-"""Where the real data come from (SPEC 4): canonical URLs, archive checksums, file names."""
+"""Where the real data come from (docs/benchmarks.md §6): canonical URLs, archive checksums, file names."""
 
 from __future__ import annotations
 

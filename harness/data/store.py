@@ -1,4 +1,4 @@
-"""The HDF5 data store (SPEC 4): where the files live, how they are written, checked and read.
+"""The HDF5 data store (docs/benchmarks.md §6): where the files live, how they are written, checked and read.
 
 One file a data set, arrays `x_train`, `y_train`, `x_test`, `y_test` at the root, C order, so
 every language reads the same bytes. A file is written to a temporary name and renamed only once
@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Layout:
-    """What SPEC 4 says a data set's arrays look like."""
+    """What docs/benchmarks.md §6 says a data set's arrays look like."""
 
     x_shape: tuple[int, ...]  # one sample
     x_dtype: np.dtype

@@ -1,4 +1,4 @@
-"""Learnable synthetic stand-ins for CIFAR-10 and IMDB (SPEC 4): same shapes and dtypes as the
+"""Learnable synthetic stand-ins for CIFAR-10 and IMDB (docs/benchmarks.md §6): same shapes and dtypes as the
 real data, a class-dependent signal plus noise, so a correct implementation clearly beats chance
 (measured after one quick-profile epoch, 50 steps, two seeds: the CNN 0.85-0.91, the GRU
 0.87-0.94; chance is 0.1 and 0.5).
@@ -86,7 +86,7 @@ def synthetic_cifar10(seed: int = SEED, n_train: int = 50_000,
 
 def synthetic_imdb(seed: int = SEED, n_train: int = 25_000,
                    n_test: int = 25_000) -> dict[str, np.ndarray]:
-    """x int32 (N, 150) token ids as after SPEC 2's preprocessing, y int32 (N,) in 0..1."""
+    """x int32 (N, 150) token ids as after docs/benchmarks.md §3's preprocessing, y int32 (N,) in 0..1."""
     out = {}
     for split, name, n in ((TRAIN, "train", n_train), (TEST, "test", n_test)):
         x = np.empty((n, SEQ_LEN), np.int32)
@@ -113,7 +113,7 @@ def imdb_block(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     label_grid = np.broadcast_to(labels[:, None], (n, SEQ_LEN))
     tokens[own] = sets[label_grid[own], word[own]]
     tokens[other] = sets[1 - label_grid[other], word[other]]
-    # A few short reviews: start marker first, zero padding at the end (SPEC 2).
+    # A few short reviews: start marker first, zero padding at the end (docs/benchmarks.md §3).
     short = np.flatnonzero(rng.random(n) < SHORT_SHARE)
     lengths = rng.integers(40, SEQ_LEN, len(short))
     for row, length in zip(short, lengths):

@@ -161,7 +161,7 @@ class _JuliaTraining(_JuliaRun):
 
 
 class JuliaCNN(_JuliaTraining, TrainingImplementation):
-    """SPEC 1 in Julia: `julia_impls/<flavor>/cnn.jl`."""
+    """docs/benchmarks.md §2 in Julia: `julia_impls/<flavor>/cnn.jl`."""
 
     benchmark = "cnn"
 
@@ -200,7 +200,7 @@ class JuliaCNN(_JuliaTraining, TrainingImplementation):
 
 
 class JuliaRNN(_JuliaTraining, TrainingImplementation):
-    """SPEC 2 in Julia: `julia_impls/<flavor>/rnn.jl`."""
+    """docs/benchmarks.md §3 in Julia: `julia_impls/<flavor>/rnn.jl`."""
 
     benchmark = "rnn"
 
@@ -243,7 +243,7 @@ class JuliaRNN(_JuliaTraining, TrainingImplementation):
 
 
 class JuliaFeatures(_JuliaRun, InferenceImplementation):
-    """SPEC 3 in Julia: `julia_impls/<flavor>/inference.jl`."""
+    """docs/benchmarks.md §4 in Julia: `julia_impls/<flavor>/inference.jl`."""
 
     benchmark = "inference"
 

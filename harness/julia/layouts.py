@@ -112,9 +112,9 @@ def knet_gru_vector(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray,
 
 
 def julia_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dict[str, np.ndarray]:
-    """Canonical weights (SPEC 5) -> {name: array} in the logical shapes `flavor`'s Julia code
-    stores (each F-contiguous, so Julia copies it as one block). Names stay canonical, except
-    Knet's GRU, whose four tensors become one packed vector `gru.w`."""
+    """Canonical weights (docs/benchmarks.md §9) -> {name: array} in the logical shapes
+    `flavor`'s Julia code stores (each F-contiguous, so Julia copies it as one block). Names stay
+    canonical, except Knet's GRU, whose four tensors become one packed vector `gru.w`."""
     f = flavor_named(flavor)
     out: dict[str, np.ndarray] = {}
     for name, value in params.items():

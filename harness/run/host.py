@@ -1,4 +1,4 @@
-"""What every result carries about the machine it was measured on (SPEC 6).
+"""What every result carries about the machine it was measured on (docs/benchmarks.md §7).
 
 Gathered in the parent without importing any framework; the child adds what only the
 framework knows (its version, device name, CUDA/cuDNN) through `RunInfo`.

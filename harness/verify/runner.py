@@ -1,4 +1,4 @@
-"""`python -m harness verify`: does each implementation compute the network SPEC 1-3 defines?
+"""`python -m harness verify`: does each implementation compute the network docs/benchmarks.md §2-4 defines?
 
 For each (implementation, benchmark), on a fixed seeded batch and the canonical seeded weights
 (harness/verify/weights.py), in a fresh child process (harness/verify/worker.py), verify compares

@@ -1,4 +1,4 @@
-"""Canonical weights (SPEC 5): one HDF5 file per model, every tensor under its PyTorch
+"""Canonical weights (docs/benchmarks.md §9-10): one HDF5 file per model, every tensor under its PyTorch
 `state_dict` name, in PyTorch's layout, float32.
 
 Layout, for anyone converting: conv weight (O, I, kH, kW); dense weight (out, in); GRU

@@ -1,4 +1,4 @@
-# Flux.jl: SPEC 1, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
+# Flux.jl: docs/benchmarks.md §2, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
 #
 # Called from Python through harness/julia/bridge.py (`JuliaCNN(flavor="flux")`): images arrive
 # as (W, H, C, N) - the canonical C-ordered NCHW array read column-major, no copy -, labels and

@@ -18,7 +18,7 @@ end
 
 on_gpu(dev) = dev isa Flux.CUDADevice
 
-"SPEC 6: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
+"docs/benchmarks.md §7: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
 function sync_device(dev)
     on_gpu(dev) && CUDA.synchronize()
     return nothing

@@ -1,4 +1,4 @@
-# Flux.jl: SPEC 3, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
+# Flux.jl: docs/benchmarks.md §4, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode (`testmode!`).
 #
 # Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="flux")`): images

@@ -1,4 +1,4 @@
-# Flux.jl: SPEC 2, the GRU sentiment classifier on IMDB, trained with Adam.
+# Flux.jl: docs/benchmarks.md §3, the GRU sentiment classifier on IMDB, trained with Adam.
 #
 # Called from Python through harness/julia/bridge.py (`JuliaRNN(flavor="flux")`): token ids
 # arrive as (T, N) - the canonical C-ordered (N, T) array read column-major - and 0-based
@@ -6,12 +6,12 @@
 #
 # Which GRU. Flux 0.16's `GRU`/`GRUCell` (src/layers/recurrent.jl) computes
 #     h̃ = tanh(Wxh x + r .* (Whh h) + b_h)
-# - the reset gate is applied after the recurrent matmul, as in SPEC 2 and cuDNN - but with one
+# - the reset gate is applied after the recurrent matmul, as in docs/benchmarks.md §3 and cuDNN - but with one
 # bias vector `b` (3H), so the recurrent bias of the new gate (PyTorch's b_hn, inside r .* (...))
 # does not exist: it is the same function only while b_hn = 0. `GRUv3` applies the reset before
 # the matmul (Keras reset_after=False), a different function. Neither runs on cuDNN: Flux's
 # recurrent layers are a Julia loop (`scan`) differentiated by Zygote. So this file defines the
-# SPEC formulation as a small cell with PyTorch's four tensors (Wi, Wh, bi, bh; gate blocks
+# The contract's formulation as a small cell with PyTorch's four tensors (Wi, Wh, bi, bh; gate blocks
 # r, z, n in PyTorch's order) and runs it with Flux's own `Recurrence` (exported by Flux 0.16).
 # `info` says cudnn: no.
 #
@@ -53,7 +53,7 @@ function prepare(s::State, xtrain, ytrain, xtest)
 end
 
 # == model ==
-"SPEC 2's GRU step (PyTorch nn.GRU, cuDNN): r = σ(Wir x + bir + Whr h + bhr),
+"docs/benchmarks.md §3's GRU step (PyTorch nn.GRU, cuDNN): r = σ(Wir x + bir + Whr h + bhr),
 z = σ(Wiz x + biz + Whz h + bhz), n = tanh(Win x + bin + r .* (Whn h + bhn)),
 h' = (1 - z) .* n + z .* h."
 struct ResetAfterGRUCell{M,V}

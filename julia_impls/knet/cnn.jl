@@ -1,4 +1,4 @@
-# Knet.jl: SPEC 1, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
+# Knet.jl: docs/benchmarks.md §2, the VGG-style CNN on CIFAR-10, trained with SGD + heavy-ball momentum.
 #
 # Called from Python through harness/julia/bridge.py (`JuliaCNN(flavor="knet")`), which hands
 # over NumPy arrays already in Julia's layout: images (W, H, C, N) - the canonical C-ordered

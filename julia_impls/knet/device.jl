@@ -17,7 +17,7 @@ end
 
 on_gpu(atype) = atype <: CUDA.CuArray
 
-"SPEC 6: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
+"docs/benchmarks.md §7: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
 function sync_device(atype)
     on_gpu(atype) && CUDA.synchronize()
     return nothing

@@ -1,4 +1,4 @@
-# Knet.jl: SPEC 3, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
+# Knet.jl: docs/benchmarks.md §4, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode.
 #
 # Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="knet")`): images

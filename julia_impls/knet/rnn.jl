@@ -1,4 +1,4 @@
-# Knet.jl: SPEC 2, the GRU sentiment classifier on IMDB, trained with Adam.
+# Knet.jl: docs/benchmarks.md §3, the GRU sentiment classifier on IMDB, trained with Adam.
 #
 # Called from Python through harness/julia/bridge.py (`JuliaRNN(flavor="knet")`): token ids
 # arrive as (T, N) - the canonical C-ordered (N, T) array read column-major - and stay 0-based

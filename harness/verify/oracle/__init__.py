@@ -1,4 +1,4 @@
-"""The NumPy oracle (SPEC 5): the three networks in plain float64 NumPy, written to be read.
+"""The NumPy oracle (docs/benchmarks.md §9-10): the three networks in plain float64 NumPy, written to be read.
 
 `cnn`, `gru` and `resnet50` each take canonical parameters (PyTorch `state_dict` names and
 layouts, see `harness.verify.weights`) and return every named intermediate activation, so `verify`

@@ -1,4 +1,4 @@
-"""SPEC 1's VGG-style CNN: forward with every named activation, backward by hand, one SGD step.
+"""docs/benchmarks.md §2's VGG-style CNN: forward with every named activation, backward by hand, one SGD step.
 
 Activation names are the PyTorch reference's layer names (dropout, the identity in inference,
 is left out); every activation is NCHW, and `flatten` is in C,H,W order.
@@ -65,7 +65,7 @@ def forward(params: Params, x: np.ndarray) -> dict[str, np.ndarray]:
     a["relu1"] = relu(a["conv1"])
     a["conv2"] = conv2d(a["relu1"], p["conv2.weight"], p["conv2.bias"], padding=1)
     a["pool1"] = max_pool(a["conv2"], 2, 2)
-    a["relu2"] = relu(a["pool1"])  # ReLU after the pool (SPEC 1, layer 3)
+    a["relu2"] = relu(a["pool1"])  # ReLU after the pool (docs/benchmarks.md §2, layer 3)
     a["conv3"] = conv2d(a["relu2"], p["conv3.weight"], p["conv3.bias"], padding=1)
     a["relu3"] = relu(a["conv3"])
     a["conv4"] = conv2d(a["relu3"], p["conv4.weight"], p["conv4.bias"], padding=1)

@@ -1,4 +1,4 @@
-"""SPEC 2's GRU classifier: embedding -> GRU (cuDNN formulation) -> last step -> dense.
+"""docs/benchmarks.md §3's GRU classifier: embedding -> GRU (cuDNN formulation) -> last step -> dense.
 
 The GRU, as PyTorch's nn.GRU and cuDNN define it (gate blocks r, z, n in that order in
 weight_ih / weight_hh, two bias vectors, reset applied AFTER the recurrent matmul):

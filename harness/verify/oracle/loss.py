@@ -1,4 +1,4 @@
-"""Softmax cross-entropy on integer labels, mean over the batch (SPEC 1, 2)."""
+"""Softmax cross-entropy on integer labels, mean over the batch (docs/benchmarks.md §2, 2)."""
 
 from __future__ import annotations
 

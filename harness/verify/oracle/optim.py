@@ -1,4 +1,4 @@
-"""The two optimizers of SPEC 1-2, exactly as PyTorch defines them, on dicts of arrays.
+"""The two optimizers of docs/benchmarks.md §2-3, exactly as PyTorch defines them, on dicts of arrays.
 
 Both return new parameters and new state; nothing is updated in place.
 """
@@ -12,7 +12,7 @@ Params = dict[str, np.ndarray]
 
 def sgd_momentum(params: Params, grads: Params, velocity: Params | None, lr: float,
                  momentum: float) -> tuple[Params, Params]:
-    """Heavy-ball momentum (SPEC 1): v <- momentum v + g; w <- w - lr v.
+    """Heavy-ball momentum (docs/benchmarks.md §2): v <- momentum v + g; w <- w - lr v.
 
     The first step starts from v = 0, so v = g (PyTorch stores a copy of g on the first step:
     the same thing). No dampening, no Nesterov, no weight decay."""

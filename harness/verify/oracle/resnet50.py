@@ -1,4 +1,4 @@
-"""SPEC 3's ResNet-50 (torchvision v1.5) to the 2048-d features, batch-norm in inference mode.
+"""docs/benchmarks.md §4's ResNet-50 (torchvision v1.5) to the 2048-d features, batch-norm in inference mode.
 
 v1.5: in a down-sampling bottleneck the stride sits on the 3x3 convolution (Keras and MXNet
 zoo models are v1, stride on the first 1x1). Parameter names are torchvision's; `fc` is not
