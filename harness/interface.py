@@ -12,8 +12,8 @@ same markers.
 
 Arrays cross this boundary as NumPy arrays in the canonical layout (docs/benchmarks.md §1):
 images NCHW float32 in C order, token ids and labels int32, permutations int64 and 0-based. A
-Julia implementation behind a Python-Julia bridge satisfies the same contract (a C-ordered NCHW array is Julia's WHCN
-without a copy).
+Julia implementation behind a Python-Julia bridge satisfies the same contract (a C-ordered NCHW
+array is Julia's WHCN without a copy).
 """
 
 from __future__ import annotations
@@ -98,9 +98,9 @@ class TrainingImplementation(Implementation):
 
     # For `verify` (docs/benchmarks.md §9-10; harness/verify/runner.py,
     # harness/verify/oracle/README.md). Optional: an implementation without them runs every
-    # benchmark; `verify` reports the check it could not make as "not supported". verify calls, on a few samples: prepare (x_train = x_test = the
-    # batch), build, load_weights, predict, activations, then verify_step, get_weights,
-    # verify_step, get_weights, predict.
+    # benchmark; `verify` reports the check it could not make as "not supported". verify calls,
+    # on a few samples: prepare (x_train = x_test = the batch), build, load_weights, predict,
+    # activations, then verify_step, get_weights, verify_step, get_weights, predict.
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         """Replace every parameter with canonical ones (PyTorch state_dict names and layouts,
         float32, see harness/verify/weights.py: conv O,I,kH,kW; dense out,in; GRU gate blocks r,z,n
