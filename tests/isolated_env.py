@@ -12,12 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import registry
 from harness.run import envs
-from harness.run.runner import RunSettings, run_one
 
 REPO = Path(__file__).resolve().parent.parent
-CHANCE = {"cnn": 0.10, "rnn": 0.50}
 
 
 def require_environment(name: str) -> None:
@@ -25,14 +22,6 @@ def require_environment(name: str) -> None:
     problem = envs.environment_problem(name)
     if problem:
         pytest.skip(f"{problem}; fix: {envs.setup_command(name)}", allow_module_level=True)
-
-
-def run_quick(impl_name: str, benchmark: str, tmp: Path) -> dict:
-    """One quick-profile run on synthetic data, CPU, through the runner (a child process in the
-    row's environment); returns its results record."""
-    settings = RunSettings(profile="quick", data="synthetic", device="cpu", timeout=1500,
-                           results=tmp / "results.jsonl", data_dir=str(tmp / "data"))
-    return run_one(registry.by_name(impl_name), benchmark, 0, settings)
 
 
 def run_in_environment(name: str, code: str, arrays: dict[str, np.ndarray], tmp: Path,
