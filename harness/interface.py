@@ -20,11 +20,30 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+
+
+class TrainingSettings(Protocol):
+    """What the harness reads of a training benchmark's hyperparameters (harness.config holds
+    the built-in ones; the implementation reads the rest of its own benchmark's)."""
+
+    batch_size: int
+    n_classes: int
+    epochs: int
+
+
+class InferenceSettings(Protocol):
+    """What the harness reads of an inference benchmark's settings."""
+
+    batch_size: int
+    image_size: int
+    feature_dim: int
+    warmup_batches: int
+    timed_batches: int
+    passes: int
 
 
 @dataclass
@@ -74,7 +93,7 @@ class TrainingImplementation(Implementation):
     """CNN and RNN benchmarks. The harness calls, in order (each followed by `sync()` and a
     clock read): prepare, build, train_epoch once per epoch, predict."""
 
-    config: CNNConfig | RNNConfig
+    config: TrainingSettings
 
     @abstractmethod
     def prepare(self, data: TrainingData) -> None:
@@ -82,7 +101,7 @@ class TrainingImplementation(Implementation):
         data resident). Any copy or transpose happens here, before timing of training starts."""
 
     @abstractmethod
-    def build(self, config: CNNConfig | RNNConfig, seed: int) -> None:
+    def build(self, config: TrainingSettings, seed: int) -> None:
         """Model (Glorot-uniform weights, zero biases, seeded), loss and optimizer."""
 
     @abstractmethod
@@ -138,7 +157,8 @@ class InferenceImplementation(Implementation):
         """Images (N, 3, 224, 224) float32 in [0, 1): into the framework's layout (and device)."""
 
     @abstractmethod
-    def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None, seed: int) -> None:
+    def build(self, config: InferenceSettings, weights: dict[str, np.ndarray] | None,
+              seed: int) -> None:
         """ResNet-50 v1.5 in inference mode, cut after global average pooling. `weights` are
         canonical (torchvision state_dict names and layouts); None: seeded random init."""
 

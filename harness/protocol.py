@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
-from harness.interface import InferenceImplementation, TrainingData, TrainingImplementation
+from harness.interface import (InferenceSettings, InferenceImplementation, TrainingSettings,
+                               TrainingData, TrainingImplementation)
 from harness.timing import Stopwatch
 
 Emit = Callable[[dict[str, Any]], None]
@@ -32,7 +32,7 @@ def epoch_order(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
     return order[: steps * batch_size].astype(np.int64)
 
 
-def run_training(impl: TrainingImplementation, config: CNNConfig | RNNConfig, data: TrainingData,
+def run_training(impl: TrainingImplementation, config: TrainingSettings, data: TrainingData,
                  epochs: int, seed: int, emit: Emit = lambda event: None) -> dict[str, Any]:
     n = len(data.x_train)
     watch = Stopwatch(impl.sync)
@@ -82,7 +82,7 @@ def training_summary(prepare_s: float, build_s: float, epoch_s: list[float], eva
     }
 
 
-def run_inference(impl: InferenceImplementation, config: InferenceConfig, images: np.ndarray,
+def run_inference(impl: InferenceImplementation, config: InferenceSettings, images: np.ndarray,
                   weights: dict[str, np.ndarray] | None, seed: int,
                   emit: Emit = lambda event: None) -> dict[str, Any]:
     bs = config.batch_size
@@ -122,7 +122,7 @@ def run_inference(impl: InferenceImplementation, config: InferenceConfig, images
     }
 
 
-def _check_features(features: Any, batch: int, config: InferenceConfig) -> None:
+def _check_features(features: Any, batch: int, config: InferenceSettings) -> None:
     shape = np.asarray(features).shape
     if shape != (batch, config.feature_dim):
         raise ImplementationError(f"extract() returned shape {shape}, "

@@ -1,11 +1,9 @@
 """What is specific to the PyTorch row: its ResNet-50 is torchvision's network. (Running every
 benchmark through the CLI and verify: tests/test_contract.py, for every row.)"""
 
-
 import pytest
 
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
-
 
 
 def test_pytorch_resnet50_matches_torchvision_names():
