@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -87,6 +87,19 @@ class Implementation(ABC):
     @abstractmethod
     def info(self) -> RunInfo:
         """Framework, version, resolved device, precision in effect."""
+
+    # For the utilisation columns (harness/run/utilisation.py), called after the timed work.
+    # Optional: without them the record says "not measured" and why.
+    def matmul(self, n: int) -> Callable[[], Any]:
+        """A function that multiplies two n x n matrices of the benchmark's precision on the
+        run's device, the way this framework would, and returns once the product is finished:
+        the harness times it for the rate this framework can reach here."""
+        raise NotImplementedError(f"{type(self).__name__} has no matmul calibration")
+
+    def device_memory_peak(self) -> int | None:
+        """Bytes of device memory at this process's high-water mark (GPU runs); None where the
+        framework keeps no such mark."""
+        raise NotImplementedError(f"{type(self).__name__} does not report device memory")
 
 
 class TrainingImplementation(Implementation):

@@ -36,22 +36,24 @@ def fmt(value: float | None, digits: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class Metric:
-    key: str  # in the record: `timings[key]`, or `record[key]` with where="record"
+    key: str  # in the record: `record[where][key]`, or `record[key]` with where="record"
     label: str  # column header
     unit: str
     better: str  # LOWER or HIGHER
     kinds: tuple[str, ...]  # the benchmark kinds it applies to
     description: str  # one line, for axis labels and the docs
     digits: int | None = None  # fixed decimals; None: `fmt`'s about three significant digits
-    where: str = "timings"
+    where: str = "timings"  # the record's section: timings, utilisation, memory; or "record"
     short: str | None = None  # a two-line header for narrow terminals
+    scale: float = 1.0  # stored value x scale = the value in `unit` (bytes -> MiB, ...)
 
     def applies(self, benchmark: Benchmark) -> bool:
         return benchmark.kind in self.kinds
 
     def value(self, record: dict[str, Any]) -> float | None:
-        source = record if self.where == "record" else (record.get("timings") or {})
-        return number(source.get(self.key))
+        source = record if self.where == "record" else (record.get(self.where) or {})
+        value = number(source.get(self.key)) if isinstance(source, dict) else None
+        return None if value is None else value * self.scale
 
     def format(self, value: float | None) -> str:
         return fmt(value, self.digits)
@@ -86,6 +88,19 @@ METRICS: tuple[Metric, ...] = (
            "seconds per 1,000 images (median over timed passes)", short="s / 1000\nimages"),
     Metric("images_per_s", "images/s", "images/s", HIGHER, (INFERENCE,),
            "images per second (median pass)"),
+    # How close to the machine (harness.run.utilisation).
+    Metric("flops_per_s", "GFLOP/s", "GFLOP/s", HIGHER, (TRAINING, INFERENCE),
+           "achieved: FLOPs per sample (docs/benchmarks.md §11) x steady samples per second",
+           where="utilisation", scale=1e-9),
+    Metric("pct_of_measured_peak", "% of peak", "%", HIGHER, (TRAINING, INFERENCE),
+           "achieved rate / the matrix-multiply rate this framework reaches on this device",
+           digits=0, where="utilisation", short="% of\npeak"),
+    Metric("host_peak_bytes", "peak RSS MiB", "MiB", LOWER, (TRAINING, INFERENCE),
+           "the run's process at its resident-memory high-water mark", digits=0,
+           where="memory", scale=1 / 2**20, short="peak RSS\nMiB"),
+    Metric("device_peak_bytes", "device MiB", "MiB", LOWER, (TRAINING, INFERENCE),
+           "device memory at its high-water mark (GPU runs)", digits=0, where="memory",
+           scale=1 / 2**20, short="device\nMiB"),
 )
 
 

@@ -105,7 +105,7 @@ class PyModule:
 # Methods of the implementation interface that belong to no section (verification hooks and
 # bookkeeping): in a Python class, a section ends where one of them begins.
 OUTSIDE_SECTIONS = frozenset({"load_weights", "get_weights", "verify_step", "activations",
-                              "info", "sync"})
+                              "info", "sync", "matmul", "device_memory_peak"})
 
 
 # ---------------------------------------------------------------- finding the source

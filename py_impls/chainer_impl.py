@@ -61,6 +61,18 @@ class _ChainerRun:
         if self.on_gpu:  # NumPy is synchronous; CuPy queues kernels on its stream
             chainer.backends.cuda.cupy.cuda.Device().synchronize()
 
+    def matmul(self, n: int):
+        xp = self.device.xp
+        a, b = (xp.random.rand(n, n).astype(xp.float32) for _ in range(2))
+
+        def multiply() -> None:
+            xp.matmul(a, b)
+            self.sync()
+        return multiply
+
+    def device_memory_peak(self) -> int | None:
+        return None  # CuPy's memory pool says what it holds now, not its high-water mark
+
     def info(self) -> RunInfo:
         return RunInfo(
             framework="Chainer",

@@ -106,6 +106,16 @@ class _JaxRun:
     def sync(self) -> None:
         jax.block_until_ready(self._produced)
 
+    def matmul(self, n: int):
+        a, b = (jax.device_put(jax.random.uniform(jax.random.key(i), (n, n)), self.device)
+                for i in range(2))
+        product = jax.jit(jnp.matmul)  # at the default matmul precision the run used
+        return lambda: jax.block_until_ready(product(a, b))
+
+    def device_memory_peak(self) -> int | None:
+        stats = self.device.memory_stats()  # None on the CPU
+        return stats.get("peak_bytes_in_use") if stats else None
+
     def one_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """`verify`: one optimizer step as `train_epoch` takes it (the same `train_step`), on
         one given batch in the framework's layout, with dropout off (the models have no

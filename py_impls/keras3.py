@@ -452,6 +452,34 @@ class _KerasRun:
 
             torch.cuda.synchronize()
 
+    def matmul(self, n: int):
+        a, b = keras.random.uniform((n, n), seed=0), keras.random.uniform((n, n), seed=1)
+
+        def multiply() -> None:
+            product = keras.ops.matmul(a, b)
+            if BACKEND == "jax":  # `sync` waits for the model's variables, not for this
+                import jax
+
+                jax.block_until_ready(product)
+            else:
+                self.sync()
+        return multiply
+
+    def device_memory_peak(self) -> int | None:
+        if self.device != "cuda":
+            return None
+        if BACKEND == "torch":
+            import torch
+
+            return torch.cuda.max_memory_allocated()
+        if BACKEND == "jax":
+            import jax
+
+            return (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+        import tensorflow as tf
+
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
     def info(self) -> RunInfo:
         model = getattr(self, "model", None)
         return RunInfo(

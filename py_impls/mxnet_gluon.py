@@ -64,6 +64,13 @@ class MXNetRun:
     def sync(self) -> None:
         mx.nd.waitall()  # MXNet's engine runs ahead of Python; this waits for all of it
 
+    def matmul(self, n: int):
+        a, b = (mx.nd.random.uniform(shape=(n, n), ctx=self.ctx) for _ in range(2))
+        return lambda: mx.nd.dot(a, b).wait_to_read()
+
+    def device_memory_peak(self) -> int | None:
+        return None  # MXNet 1.9 reports free and total GPU memory, no high-water mark
+
     def info(self) -> RunInfo:
         features = mx.runtime.Features()
         gpu = self.ctx.device_type == "gpu"

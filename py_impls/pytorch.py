@@ -52,6 +52,17 @@ class _TorchRun:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def matmul(self, n: int):
+        a, b = (torch.rand(n, n, device=self.device) for _ in range(2))
+
+        def multiply() -> None:
+            torch.mm(a, b)
+            self.sync()
+        return multiply
+
+    def device_memory_peak(self) -> int | None:
+        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
+
     def info(self) -> RunInfo:
         cuda = self.device.type == "cuda"
         if cuda:

@@ -100,6 +100,21 @@ class _TFRun:
     def sync(self) -> None:
         tf.test.experimental.sync_devices()
 
+    def matmul(self, n: int):
+        with tf.device("/GPU:0" if self.device == "cuda" else "/CPU:0"):
+            a, b = tf.random.uniform((n, n)), tf.random.uniform((n, n))
+        product = tf.function(lambda: tf.linalg.matmul(a, b), jit_compile=self.jit_compile)
+
+        def multiply() -> None:
+            product()
+            self.sync()
+        return multiply
+
+    def device_memory_peak(self) -> int | None:
+        if self.device != "cuda":
+            return None
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
     def info(self) -> RunInfo:
         cuda = self.device == "cuda"
         build = tf.sysconfig.get_build_info()

@@ -113,6 +113,10 @@ class NumpyMLP(TrainingImplementation):
     def sync(self) -> None:
         pass  # NumPy is synchronous
 
+    def matmul(self, n: int):
+        a, b = (np.random.default_rng(i).random((n, n), dtype=np.float32) for i in range(2))
+        return lambda: a @ b
+
     def info(self) -> RunInfo:
         return RunInfo(framework="NumPy", framework_version=np.__version__)
 

@@ -3,7 +3,9 @@ moment it is registered (TorchBench's one test over every model).
 
 For each row, through the command line as a user runs it (quick profile, synthetic data, CPU):
 `all --impl ROW` runs every benchmark the row implements, each training run beats chance, each
-inference run gives (batch, feature_dim) features, the parent never imports a framework; and
+inference run gives (batch, feature_dim) features, every record carries its achieved FLOP/s, the
+row's own matrix-multiply calibration and its memory high-water marks, the parent never imports
+a framework; and
 `verify --impl ROW --strict` passes every check against the oracle. A row that cannot run here
 is skipped with its reason and the command that fixes it, never silently.
 
@@ -89,6 +91,11 @@ def test_every_benchmark_runs_through_the_cli(row_run, benchmark):
     assert record["status"] == "ok", record["reason"]
     assert record["profile"] == "quick" and record["data"] == "synthetic"
     assert record["device"] == "cpu"
+    utilisation, memory = record["utilisation"], record["memory"]
+    assert utilisation["calibration"].get("flops_per_s", 0) > 0, utilisation["calibration"]
+    assert utilisation["flops_per_s"] > 0 and utilisation["pct_of_measured_peak"] > 0
+    assert memory["host_peak_bytes"] > 0
+    assert memory["device_peak_bytes"] is not None or memory["device_reason"]
     spec = benchmarks.get(benchmark)
     if spec.training:
         assert record["accuracy"] > chance(spec) + MARGIN, record["accuracy"]

@@ -46,6 +46,10 @@ def test_all_runs_the_plugin_benchmark_and_prints_its_table(ran):
         assert record["data"] == "synthetic" and record["framework"] == "NumPy"
         assert record["accuracy"] > 1 / 3 + 0.3  # the blobs are easy
         assert record["n_train"] == 512 and record["steps_per_epoch"] == 16
+        calibration = record["utilisation"]["calibration"]
+        assert calibration["size"] == 2048 and calibration["flops_per_s"] > 0
+        assert record["utilisation"]["flops_per_sample"] == 3 * 2 * (20 * 32 + 32 * 3)
+        assert record["memory"]["host_peak_bytes"] > 0
 
 
 def test_report_tables_exports_and_plots(ran, harness):
@@ -59,7 +63,7 @@ def test_report_tables_exports_and_plots(ran, harness):
     plots = harness("report", "--plots", "--out", str(harness.tmp / "plots"))
     assert plots.returncode == 0, plots.stderr
     assert sorted(p.name.split("-")[-1] for p in (harness.tmp / "plots").glob("mlp-*.png")) \
-        == ["accuracy.png", "time.png"]
+        == ["accuracy.png", "peak.png", "time.png"]
 
 
 def test_verify_checks_it_against_its_own_oracle(harness):

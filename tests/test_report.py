@@ -223,3 +223,32 @@ def test_cpu_runs_are_labelled_by_cpu_model_and_threads(tmp_path: Path) -> None:
     (section,) = sections_of(path)
     assert section.device == "cpu: AMD EPYC, 2 threads"
     assert section.groups[0].headline.n == 2
+
+
+def utilisation_records() -> list[dict]:
+    """Two CNN rows with the schema-2 utilisation and memory sections, one old row without."""
+    def with_figures(impl: str, headline: float, rate: float, pct: float, rss: int) -> dict:
+        return record("cnn", impl, headline, 0.77, framework=impl, schema=2,
+                      utilisation={"flops_per_s": rate, "pct_of_measured_peak": pct,
+                                   "calibration": {"size": 8192, "flops_per_s": rate / pct * 100}},
+                      memory={"host_peak_bytes": rss, "device_peak_bytes": 3 * 2**30,
+                              "device_reason": None})
+    return [with_figures("pytorch", 20.0, 40e12, 62.5, 2 * 2**30),
+            with_figures("jax-flax", 14.0, 55e12, 81.0, 3 * 2**30),
+            record("cnn", "mxnet-gluon", 30.0, 0.76, framework="MXNet")]
+
+
+def test_utilisation_and_memory_columns_in_markdown_and_csv(tmp_path: Path) -> None:
+    path = write_results(tmp_path / "results.jsonl", utilisation_records())
+    sections = build_sections(load_results([path]).records, with_reference=False)
+    (table,) = parse_markdown_tables(export(sections, "markdown"))
+    jax = next(r for r in table if r["implementation"] == "jax-flax")
+    assert jax["GFLOP/s"] == "55,000" and jax["% of peak"] == "81"
+    assert jax["peak RSS MiB"] == "3072" and jax["device MiB"] == "3072"
+    old = next(r for r in table if r["implementation"] == "mxnet-gluon")
+    assert old["GFLOP/s"] == "-" and old["% of peak"] == "-"  # schema 1: not measured
+    rows = {r["impl"]: r for r in csv.DictReader(io.StringIO(export(sections, "csv")))}
+    assert float(rows["pytorch"]["flops_per_s"]) == 40e3  # GFLOP/s
+    assert float(rows["pytorch"]["pct_of_measured_peak"]) == 62.5
+    assert float(rows["pytorch"]["host_peak_bytes"]) == 2048  # MiB
+    assert rows["mxnet-gluon"]["flops_per_s"] == ""

@@ -100,3 +100,21 @@ def test_the_original_projects_figures_are_markers_beside_their_rows(sections) -
     quick = next(s for s in sections if s.profile == "quick")
     (axes,) = plots.time_figure(quick).axes
     assert not [line for line in axes.get_lines() if line.get_label().startswith("original")]
+
+
+def test_percent_of_peak_has_a_bar_per_measured_row_and_says_which_were_not(tmp_path: Path):
+    from tests.test_report import utilisation_records
+
+    path = write_results(tmp_path / "results.jsonl", utilisation_records())
+    (section,) = build_sections(load_results([path]).records)
+    figure = plots.peak_figure(section)
+    widths = sorted(round(bar.get_width(), 1) for bar in bars(figure))
+    assert widths == [62.5, 81.0]
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert " 81%  (55,000 GFLOP/s)" in texts and " not measured" in texts
+    written = plots.write_plots([section], tmp_path / "plots")
+    assert any(p.name.endswith("-peak.png") for p in written)
+
+
+def test_no_peak_plot_for_results_from_before_it_was_measured(sections) -> None:
+    assert all(plots.peak_figure(section) is None for section in sections)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
+from harness import benchmarks, registry
 from harness import commands as cli
-from harness.run.results import read_results
+from harness.run.results import SCHEMA, read_results
 from harness.run.runner import RunSettings, ctrl_c_as_request, run_one
 from tests import fake_registry
 
@@ -137,4 +137,19 @@ def test_results_file_is_append_only(tmp_path):
     run_one(registry.by_name("fake-raises"), "inference", 0, s)
     text = (tmp_path / "results.jsonl").read_text()
     assert text.startswith(first) and len(text.splitlines()) == 2
-    assert all(json.loads(line)["schema"] == 1 for line in text.splitlines())
+    assert all(json.loads(line)["schema"] == SCHEMA for line in text.splitlines())
+
+
+def test_every_record_carries_memory_and_utilisation_or_why_not(tmp_path):
+    """The fake row has no matmul calibration: its record says so instead of a peak, and still
+    carries the achieved rate's inputs and the process's memory high-water mark."""
+    record = run_one(registry.by_name("fake-ok"), "inference", 0, settings(tmp_path))
+    assert record["status"] == "ok", record["reason"]
+    assert record["memory"]["host_peak_bytes"] > 10 * 2**20  # at least the interpreter
+    assert record["memory"]["device_peak_bytes"] is None
+    assert record["memory"]["device_reason"].startswith("ran on the CPU")
+    utilisation = record["utilisation"]
+    assert utilisation["flops_per_sample"] == benchmarks.get("inference").flops.forward
+    assert utilisation["flops_per_s"] > 0
+    assert utilisation["calibration"]["reason"].startswith("not measured: ")
+    assert utilisation["pct_of_measured_peak"] is None

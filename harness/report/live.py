@@ -42,6 +42,9 @@ def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
     columns = metrics.for_benchmark(record)
     headline = columns[0].key
     rows = group_rows(records, columns)
+    # A column no row has a figure for (device memory on a CPU, ...) only takes width.
+    columns = [m for m in columns if m.key == headline
+               or any(r["values"][m.key] is not None for r in rows)]
     best = min((r["values"][headline] for r in rows if r["values"][headline]), default=None)
     data_note = ("[bold yellow]SYNTHETIC data[/]" if data == "synthetic" else f"{data} data")
     table = Table(title=f"{record.title}\nprofile {profile} · {data_note}",

@@ -1,6 +1,7 @@
 """PNG plots of a report: time per implementation (with the spread over repeats, and the original
-project's K80/P100 figure as a marker where the table shows one) and, for the training
-benchmarks, accuracy versus training time with its Pareto front.
+project's K80/P100 figure as a marker where the table shows one), percent of the measured peak
+per implementation, and, for the training benchmarks, accuracy versus training time with its
+Pareto front.
 
 Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no display,
 no global state, safe in a headless process. No bar is singled out; bars are in table order.
@@ -122,15 +123,53 @@ def pareto_front(groups: list[Group]) -> list[Group]:
     return front
 
 
+def peak_figure(section: Section) -> Figure | None:
+    """Percent of the measured matrix-multiply peak per row (median; whiskers: min-max over
+    repeats): how much of what its framework can reach on this device each row used. None when
+    no row of the table has the figure (results from before it was measured)."""
+    peak = metrics.get("pct_of_measured_peak")
+    measured = [(i, g.metric(peak.key)) for i, g in enumerate(section.groups)]
+    measured = [(i, s) for i, s in measured if s]
+    if not measured:
+        return None
+    groups = section.groups
+    figure = Figure(figsize=(8.5, 1.5 + 0.45 * len(groups)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions, spreads = [i for i, _ in measured], [s for _, s in measured]
+    axes.barh(positions, [s.median for s in spreads], color=BAR_COLOUR, height=0.6)
+    axes.errorbar([s.median for s in spreads], positions,
+                  xerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+                  fmt="none", ecolor="black", capsize=4, elinewidth=1)
+    rate = metrics.get("flops_per_s")
+    for position, group in enumerate(groups):
+        spread = group.metric(peak.key)
+        achieved = group.metric(rate.key)
+        label = (f" {spread.median:.0f}%" + (f"  ({fmt(achieved.median)} {rate.unit})"
+                                             if achieved else "")) if spread else " not measured"
+        axes.text(spread.high if spread else 1, position, label, va="center", ha="left",
+                  fontsize=8, color="black" if spread else "#a00000")
+    axes.axvline(100, color="grey", linestyle="--", linewidth=1)
+    axes.set_yticks(range(len(groups)), [row_name(g) for g in groups])
+    axes.set_ylim(len(groups) - 0.5, -0.5)
+    axes.set_xlim(0, max(120, max(s.high for s in spreads) * 1.25))
+    axes.set_xlabel("% of the matrix-multiply rate the row's framework reaches on this device")
+    axes.set_title(_title(section), fontsize=10, loc="left")
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_axisbelow(True)
+    return figure
+
+
 def write_plots(sections: list[Section], folder: Path) -> list[Path]:
-    """Both plots for every table; returns the files written."""
+    """Every plot of every table; returns the files written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for section in sections:
         stem = file_stem(section)
         for suffix, figure in (("time", time_figure(section)),
-                               ("accuracy", accuracy_figure(section))):
+                               ("accuracy", accuracy_figure(section)),
+                               ("peak", peak_figure(section))):
             if figure is None:
                 continue
             path = folder / f"{stem}-{suffix}.png"

@@ -65,6 +65,9 @@ def reference_gpus(section: Section) -> list[str]:
 def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     """Headers and plain-text cells of one table (terminal and Markdown alike)."""
     headline, *others = columns_of(section.benchmark)
+    # A column no row has a figure for (device memory on a CPU, ...) only takes width; the
+    # exports keep every column.
+    others = [m for m in others if any(g.metric(m.key) for g in section.groups)]
     headers = ["implementation", headline.label, "min-max"] + [m.label for m in others]
     headers.append("x fastest")
     gpus = reference_gpus(section)

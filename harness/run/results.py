@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+# 1: the first layout. 2: adds `utilisation` (achieved FLOP/s, % of the measured matrix-multiply
+# peak, the calibration) and `memory` (host and device high-water marks); a reader treats their
+# absence in a schema-1 record as not measured.
+SCHEMA = 2
 
 
 def default_results_path() -> Path:

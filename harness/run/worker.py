@@ -23,6 +23,7 @@ import numpy as np
 
 from harness import benchmarks
 from harness.interface import TrainingData
+from harness.run import utilisation
 from harness.run.job import Job
 from harness.plugins import load_plugins
 from harness.protocol import Emit, run_inference, run_training
@@ -73,6 +74,7 @@ def run(job: Job, emit: Emit) -> dict[str, Any]:
         outcome["data"] = "synthetic"  # random images by design
         outcome["weights"] = job.weights or "random (seeded, framework's own init)"
     outcome.update(run_info(impl))
+    utilisation.measure(impl, benchmark, outcome)  # after the timed work: it cannot disturb it
     return outcome
 
 

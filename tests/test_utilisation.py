@@ -1,0 +1,84 @@
+"""The calibration, the achieved rate and the nominal peaks (harness/run/utilisation.py), with
+stand-in implementations whose products take a known time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness import benchmarks
+from harness.run import utilisation
+
+
+class SleepyMatmul:
+    """A 'matrix multiply' that takes `seconds`, so the measured rate is known."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.calls = seconds, 0
+
+    def sync(self) -> None:
+        pass
+
+    def matmul(self, n: int):
+        def multiply() -> None:
+            self.calls += 1
+            time.sleep(self.seconds)
+        return multiply
+
+
+def test_calibration_times_the_rows_own_product_after_a_warm_up():
+    impl = SleepyMatmul(0.02)
+    result = utilisation.calibrate(impl, "cpu")
+    n = utilisation.CALIBRATION_SIZE["cpu"]
+    assert result["size"] == n and result["products"] >= utilisation.MIN_PRODUCTS
+    assert impl.calls == result["products"] + 1  # one untimed warm-up
+    assert 0.02 <= result["best_s"] < 0.05
+    assert result["flops_per_s"] == pytest.approx(2 * n ** 3 / result["best_s"])
+    assert result["seconds"] >= result["products"] * 0.02
+
+
+def test_a_row_without_a_calibration_or_with_a_broken_one_says_why():
+    class NoMatmul:
+        def sync(self) -> None:
+            pass
+
+        def matmul(self, n: int):
+            raise NotImplementedError("NoMatmul has no matmul calibration")
+
+    class Broken(SleepyMatmul):
+        def matmul(self, n: int):
+            raise RuntimeError("out of device memory")
+
+    assert utilisation.calibrate(NoMatmul(), "cpu") == {
+        "flops_per_s": None, "reason": "not measured: NoMatmul has no matmul calibration"}
+    assert utilisation.calibrate(Broken(0), "cuda")["reason"] == \
+        "failed: RuntimeError: out of device memory"
+
+
+def test_achieved_rate_is_work_per_sample_times_steady_throughput():
+    cnn, inference = benchmarks.get("cnn"), benchmarks.get("inference")
+    assert utilisation.achieved(cnn, {"samples_per_s": 100.0}) == 100 * cnn.flops.train_step
+    assert utilisation.achieved(inference, {"images_per_s": 10.0}) == 10 * inference.flops.forward
+    assert utilisation.achieved(cnn, {"samples_per_s": None}) is None
+
+
+@pytest.mark.parametrize("device,precision,expected", [
+    ("NVIDIA H100 80GB HBM3", "tf32-where-allowed (JAX default precision)", ("tf32", 494.7e12)),
+    ("NVIDIA H200", "fp32 (PyTorch default: cuDNN conv TF32=True, matmul TF32=False)",
+     ("fp32", 67e12)),
+    ("Tesla P100-PCIE-16GB", "fp32", ("fp32", 10.6e12)),
+    ("NVIDIA A100-SXM4-40GB", "bf16-mixed", ("bf16", 312e12)),
+    ("cpu", "fp32", None),
+    ("Tesla P100-PCIE-16GB", "bf16-mixed", None),  # no bf16 on a P100: no figure, not a wrong one
+])
+def test_nominal_peaks_follow_the_device_and_the_precision_in_effect(device, precision, expected):
+    assert utilisation.nominal_peak(device, precision) == expected
+
+
+def test_host_memory_high_water_mark_is_the_processes():
+    before = utilisation.host_peak_bytes()
+    block = bytearray(64 * 2**20)  # touch 64 MiB
+    block[::4096] = b"x" * len(block[::4096])
+    assert utilisation.host_peak_bytes() >= before
+    assert utilisation.host_peak_bytes() > 64 * 2**20
