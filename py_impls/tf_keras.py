@@ -103,10 +103,10 @@ class _TFRun:
     def matmul(self, n: int):
         with tf.device("/GPU:0" if self.device == "cuda" else "/CPU:0"):
             a, b = tf.random.uniform((n, n)), tf.random.uniform((n, n))
-        product = tf.function(lambda: tf.linalg.matmul(a, b), jit_compile=self.jit_compile)
+        product = tf.function(tf.linalg.matmul, jit_compile=self.jit_compile)
 
         def multiply() -> None:
-            product()
+            product(a, b)
             self.sync()
         return multiply
 

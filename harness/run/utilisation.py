@@ -6,8 +6,8 @@
   matrices of the benchmark's precision on the run's device (`Implementation.matmul`), so the
   denominator of "% of peak" is what that framework reaches on this device, not a datasheet.
   The best of several products is taken, after one untimed warm-up product. It runs after the
-  timed work and its evaluation, so it cannot disturb them; it adds about 1-3 s a run on a
-  2-core CPU, well under a second on a GPU.
+  timed work and its evaluation, so it cannot disturb them; it adds 1.1-1.4 s a run on this
+  project's 2-core CPU.
 - **Nominal peak**, where the device is a GPU in `NOMINAL_PEAKS` (dense figures from NVIDIA's
   datasheets): the rate as a percentage of that too.
 - **Memory**: the child's resident-set high-water mark (the whole process: framework, data and
