@@ -87,6 +87,12 @@ class Benchmark:
         return self.kind == TRAINING
 
     @property
+    def synthetic_only(self) -> bool:
+        """No data set of the store: random images (inference) or generated data, always
+        synthetic whatever `--data` asks for."""
+        return self.dataset is None
+
+    @property
     def headline(self) -> str:
         """The key of the figure tables rank by (harness.metrics)."""
         return HEADLINE[self.kind]

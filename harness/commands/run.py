@@ -71,7 +71,7 @@ def choose_profile(requested: str | None) -> str:
 def data_kind(benchmark: str, settings: RunSettings) -> str:
     """Which data a benchmark will read; makes missing synthetic data once, up front."""
     record = benchmarks.get(benchmark)
-    if record.dataset is None:  # random images (inference) or generated data
+    if record.synthetic_only:
         return "synthetic"
     from harness.data.store import load_dataset  # NumPy and h5py only
 

@@ -15,12 +15,14 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.run import envs
 from harness.run.host import REPO_ROOT
 
 Event = dict[str, Any]
@@ -41,6 +43,20 @@ def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **(extra or {}), "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                          os.environ.get("PYTHONPATH")]))}
+
+
+def interpreter_for(environment: str | None) -> str:
+    """The Python that runs a row's children: its isolated environment's (harness.run.envs), or
+    this one."""
+    return str(envs.interpreter(environment)) if environment else sys.executable
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """What a child wrote to a JSON file; empty when it wrote nothing readable (it died first)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def run_module(python: str, module: str, args: list[str], *, env: dict[str, str],

@@ -8,9 +8,7 @@ stops the child in progress, keeps every finished record, and ends the plan earl
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
 import uuid
 from contextlib import contextmanager
@@ -19,7 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.run.child import child_environment, last_line, run_module
+from harness import benchmarks
+from harness.run.child import (child_environment, interpreter_for, last_line, read_json,
+                                run_module)
 from harness.run.host import host_environment
 from harness.run.job import Job
 from harness.registry import Row
@@ -74,7 +74,7 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
     done = run_module(python, "harness.run.worker", [str(job_path), str(result_path)],
                       env=child_environment(env), timeout=timeout, log_path=log_path,
                       on_event=on_event, stop=stop)
-    outcome = _read_outcome(result_path)
+    outcome = read_json(result_path)
     rc, wall_s = done.returncode, done.wall_s
     if done.timed_out:
         return ChildOutcome("timeout", f"timed out after {timeout:g} s and was killed",
@@ -90,13 +90,6 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
                             wall_s)
     return ChildOutcome("crashed", f"exited with code {rc} without a result: "
                         f"{last_line(log_path)}", outcome, rc, wall_s)
-
-
-def _read_outcome(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 @dataclass
@@ -126,7 +119,8 @@ def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
         "language_version": out.get("language_version"),
         "status": child.status, "reason": child.reason, "repeat": job.repeat,
         "profile": settings.profile,
-        "data": out.get("data", "synthetic" if job.benchmark == "inference" else settings.data),
+        "data": out.get("data", "synthetic" if benchmarks.get(job.benchmark).synthetic_only
+                        else settings.data),
         "device": out.get("device", settings.device), "device_name": out.get("device_name"),
         "precision": out.get("precision"), "cudnn": out.get("cudnn"),
         "timings": out.get("timings"), "accuracy": out.get("accuracy"),
@@ -157,11 +151,7 @@ def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
     run_id = new_run_id(benchmark, impl.name, repeat)
     log_path = settings.results.parent / "logs" / f"{run_id}.log"
     started = datetime.now(timezone.utc)
-    if python is None and impl.environment:
-        from harness.run import envs
-
-        python = str(envs.interpreter(impl.environment))
-    child = run_child(job, python=python or sys.executable, env=dict(impl.env),
+    child = run_child(job, python=python or interpreter_for(impl.environment), env=dict(impl.env),
                       timeout=settings.timeout, log_path=log_path, on_event=on_event, stop=stop)
     record = make_record(impl, job, child, started, settings, run_id, log_path)
     append_result(settings.results, record)

@@ -17,7 +17,6 @@ harness/verify/oracle/README.md.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import numpy as np
 
 from harness import registry
 from harness.benchmarks import get as get_benchmark
-from harness.run.child import child_environment, run_module
+from harness.run.child import child_environment, interpreter_for, read_json, run_module
 from harness.run.host import host_environment
 from harness.verify.case import Case, make_case
 from harness.verify.checks import TOLERANCES, evaluate, first_divergence, precision_tier
@@ -55,20 +54,12 @@ def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
            "case": str(case_file), "out": str(out), "report": str(report)}
     job_file = base.with_suffix(".job.json")
     job_file.write_text(json.dumps(job))
-    python = sys.executable
-    if impl.environment:
-        from harness.run import envs
-
-        python = str(envs.interpreter(impl.environment))
-    done = run_module(python, "harness.verify.worker", [str(job_file)],
+    done = run_module(interpreter_for(impl.environment), "harness.verify.worker", [str(job_file)],
                       env=child_environment({**STRICT_FP32_ENV, **impl.env}), timeout=timeout,
                       log_path=log)
     error = f"timed out after {timeout:g} s and was killed; log: {log}" if done.timed_out \
         else None
-    try:
-        child_report = json.loads(report.read_text())
-    except (OSError, json.JSONDecodeError):
-        child_report = {}
+    child_report = read_json(report)
     outputs: dict[str, np.ndarray] = {}
     if out.exists():
         with np.load(out) as f:
