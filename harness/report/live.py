@@ -6,18 +6,13 @@ fastest row. Columns come from harness.metrics, as in `report`."""
 
 from __future__ import annotations
 
-import statistics
-from typing import Any, Iterable
+from typing import Any
 
 from rich.table import Table
 
 from harness import benchmarks, metrics
+from harness.report.groups import Spread
 from harness.report.render import escape
-
-
-def median_or_none(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
 
 
 def group_rows(records: list[dict[str, Any]], columns: list[metrics.Metric]
@@ -32,8 +27,13 @@ def group_rows(records: list[dict[str, Any]], columns: list[metrics.Metric]
         failed = [r for r in runs if r.get("status") != "ok"]
         rows.append({"impl": impl, "runs": len(runs), "ok": len(ok), "first": (ok or runs)[0],
                      "failure": failed[0] if failed else None,
-                     "values": {m.key: median_or_none(m.value(r) for r in ok) for m in columns}})
+                     "values": {m.key: _median(Spread.of(m.value(r) for r in ok))
+                                for m in columns}})
     return rows
+
+
+def _median(spread: Spread | None) -> float | None:
+    return spread.median if spread else None
 
 
 def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
