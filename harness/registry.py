@@ -22,23 +22,44 @@ from harness.julia import readiness as julia_readiness
 
 @dataclass(frozen=True)
 class Requirement:
-    """A Python distribution an implementation imports, with the oldest version it supports."""
+    """A Python distribution an implementation imports, with the versions it supports: from
+    `minimum` (the oldest known to work) up to, not including, `below` (the next major release,
+    where API breaks are expected). pyproject.toml's extras state the same ranges."""
 
     distribution: str  # as pip names it
     module: str  # as `import` names it
     minimum: str = ""
+    below: str = ""
+    # Other distributions that install the same module (tensorflow-cpu for tensorflow).
+    alternatives: tuple[str, ...] = ()
+
+    def installed(self) -> tuple[str, str] | None:
+        """(distribution, version) of what provides the module here; None when not found."""
+        for distribution in (self.distribution, *self.alternatives):
+            try:
+                return distribution, importlib.metadata.version(distribution)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    @property
+    def supported(self) -> str:
+        """The range as pip writes it, e.g. ">=2.0,<3"."""
+        return ",".join(filter(None, (self.minimum and f">={self.minimum}",
+                                      self.below and f"<{self.below}")))
 
     def problem(self) -> str | None:
-        """None when satisfied, else the exact reason."""
+        """None when satisfied, else the exact reason. A version at or past `below` is
+        allowed to run (it may work); `list` marks it."""
         if importlib.util.find_spec(self.module) is None:
             return f"{self.distribution} is not installed"
         if self.minimum:
-            try:
-                found = importlib.metadata.version(self.distribution)
-            except importlib.metadata.PackageNotFoundError:
+            found = self.installed()
+            if found is None:
                 return f"{self.distribution} is importable but has no package metadata"
-            if version_tuple(found) < version_tuple(self.minimum):
-                return f"{self.distribution} {found} is too old (need >= {self.minimum})"
+            distribution, version = found
+            if version_tuple(version) < version_tuple(self.minimum):
+                return f"{distribution} {version} is too old (need >= {self.minimum})"
         return None
 
 
@@ -120,19 +141,13 @@ def _entries(module: str, cnn: str | None = "CNN", rnn: str | None = "RNN",
     return {b: f"{module}:{c}" for b, c in classes.items() if c is not None}
 
 
-def tensorflow_problem(minimum: str = "2.16") -> str | None:
-    """TensorFlow ships as `tensorflow` or `tensorflow-cpu`; 2.16+ has Keras 3 as tf.keras."""
-    if importlib.util.find_spec("tensorflow") is None:
-        return "tensorflow is not installed"
-    for distribution in ("tensorflow", "tensorflow-cpu"):
-        try:
-            found = importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        if version_tuple(found) < version_tuple(minimum):
-            return f"{distribution} {found} is too old (need >= {minimum}, with Keras 3)"
-        return None
-    return "tensorflow is importable but has no package metadata"
+# Shared by several rows. TensorFlow ships as `tensorflow` or `tensorflow-cpu`; 2.16+ has Keras 3
+# as tf.keras.
+TORCH = Requirement("torch", "torch", "2.0", "3")
+TENSORFLOW = Requirement("tensorflow", "tensorflow", "2.16", "3", alternatives=("tensorflow-cpu",))
+KERAS = Requirement("keras", "keras", "3.0", "4")
+JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
+            Requirement("optax", "optax", "0.2", "1"))
 
 
 ROWS: list[Row] = [
@@ -142,7 +157,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.pytorch"),
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
-        requires=(Requirement("torch", "torch", "2.0"),),
+        requires=(TORCH,),
         install='pip install -e ".[torch]"',
     ),
     Row(
@@ -151,7 +166,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.tf_keras"),
         description="tf.keras model, tf.function step, fp32, NHWC on CPU / NCHW on GPU, host batches",
-        readiness_check=tensorflow_problem,
+        requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
@@ -161,7 +176,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.tf_keras", "CNNXLA", "RNNXLA", "ResNet50FeaturesXLA"),
         description="as tensorflow, each step compiled by XLA (jit_compile=True), GRU without cuDNN",
-        readiness_check=tensorflow_problem,
+        requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
@@ -171,8 +186,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.keras3"),
         description="Keras 3 model.fit, TensorFlow backend, NHWC, jit_compile auto (XLA on GPU)",
-        requires=(Requirement("keras", "keras", "3.0"),),
-        readiness_check=tensorflow_problem,
+        requires=(KERAS, TENSORFLOW),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "tensorflow"},
     ),
@@ -182,7 +196,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.keras3"),
         description="Keras 3 model.fit, JAX backend (jit), NHWC, GRU as lax.scan (no cuDNN)",
-        requires=(Requirement("keras", "keras", "3.0"), Requirement("jax", "jax", "0.4.30")),
+        requires=(KERAS, Requirement("jax", "jax", "0.4.30", "1")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "jax"},
     ),
@@ -192,7 +206,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.keras3"),
         description="Keras 3 model.fit, PyTorch backend (eager), NHWC, cuDNN GRU on GPU",
-        requires=(Requirement("keras", "keras", "3.0"), Requirement("torch", "torch", "2.1")),
+        requires=(KERAS, Requirement("torch", "torch", "2.1", "3")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "torch"},
     ),
@@ -203,8 +217,7 @@ ROWS: list[Row] = [
         entry_points=_entries("py_impls.jax_flax"),
         description="Flax NNX + Optax, nnx.jit step, default precision (TF32 on GPU), NHWC, "
                     "host batches, GRU as lax.scan (no cuDNN)",
-        requires=(Requirement("jax", "jax", "0.10"), Requirement("flax", "flax", "0.12"),
-                  Requirement("optax", "optax", "0.2")),
+        requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
     ),
     Row(
@@ -214,8 +227,7 @@ ROWS: list[Row] = [
         entry_points=_entries("py_impls.jax_flax", "CNNWholeEpoch", "RNNWholeEpoch",
                               "ResNet50FeaturesResident"),
         description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
-        requires=(Requirement("jax", "jax", "0.10"), Requirement("flax", "flax", "0.12"),
-                  Requirement("optax", "optax", "0.2")),
+        requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
@@ -226,7 +238,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.mxnet_gluon"),
         description="Gluon, hybridized, fp32, batches copied from host each step, fused GRU",
-        requires=(Requirement("mxnet", "mxnet", "1.9.1"), Requirement("numpy", "numpy", "1.23")),
+        requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
         environment="mxnet",
     ),
@@ -236,7 +248,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.mxnet_module", rnn=None, inference=None),
         description="Module API (symbolic graph), fp32, batches copied from host each step",
-        requires=(Requirement("mxnet", "mxnet", "1.9.1"), Requirement("numpy", "numpy", "1.23")),
+        requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
         environment="mxnet",
     ),
@@ -246,7 +258,7 @@ ROWS: list[Row] = [
         language="python",
         entry_points=_entries("py_impls.chainer_impl"),
         description="define-by-run, fp32, batches copied from host each step, NStepGRU",
-        requires=(Requirement("chainer", "chainer", "7.8.1"),),
+        requires=(Requirement("chainer", "chainer", "7.8.1", "8"),),
         install="python -m harness setup chainer",
         environment="chainer",
     ),
@@ -262,7 +274,8 @@ ROWS: list[Row] = [
                     "GRU; never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("knet"),
         readiness_check=partial(julia_readiness.julia_problem, "knet"),
-        install='pip install "juliacall==0.9.28" && python -m harness setup julia',
+        # juliacall 0.9.29+ drops Julia 1.9, the last Julia Knet runs on.
+        install='pip install "juliacall<=0.9.28" && python -m harness setup julia',
     ),
     Row(
         name="flux",
@@ -274,7 +287,7 @@ ROWS: list[Row] = [
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("flux"),
         readiness_check=partial(julia_readiness.julia_problem, "flux"),
-        install='pip install "juliacall==0.9.28" && python -m harness setup julia',
+        install='pip install -e ".[julia]" && python -m harness setup julia',
     ),
     # Retired frameworks of the original comparison that no supported Python can install: named,
     # with the reason, never silently dropped (checked with pip on Python 3.11, 2026-11-26).

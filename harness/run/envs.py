@@ -32,6 +32,9 @@ from harness.run.host import REPO_ROOT
 ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"
 RECORD_NAME = "harness-environment.json"
 LOG_NAME = "setup.log"
+# The exact versions CI tests in these environments, passed to every pip install (-c) where the
+# checkout has the file; each spec's own pins (numpy) are not in it.
+CONSTRAINTS = REPO_ROOT / "constraints" / "envs-cpu.txt"
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ def setup_environment(name: str, console, force: bool = False) -> int:
     log_path = where.parent / f"{name}-{LOG_NAME}"
     python = interpreter(name)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    if CONSTRAINTS.exists():
+        pip += ["-c", str(CONSTRAINTS)]
     commands = [[sys.executable, "-m", "venv", str(where)]]
     commands += [pip + list(step) + list(spec.pins) for step in spec.steps]
     # The project itself, no extras: harness.run.worker and its dependencies (numpy, h5py, rich).
