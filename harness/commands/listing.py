@@ -1,13 +1,15 @@
-"""`python -m harness list`: every row per benchmark, ready or exactly why not, and the fix."""
+"""`python -m harness list`: every row per benchmark, ready or exactly why not, and the fix;
+the versions installed against the range the project supports (harness.versions)."""
 
 from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from harness.commands.terminal import console
-from harness import benchmarks, registry
+from harness import benchmarks, registry, versions
 
 
 
@@ -26,22 +28,41 @@ def interpreter_label(impl: registry.Row) -> str:
     return "this Python"
 
 
+def status_cells(impl: registry.Row, benchmark: str, gpu: bool,
+                 found: versions.RowVersions) -> tuple[str, str]:
+    """The row's status (rich markup, every computed text escaped) and its fix."""
+    ready = registry.readiness(impl, benchmark, gpu=gpu)
+    if not ready.ready:
+        return f"[red]{escape(ready.reason)}[/]", ready.fix
+    status = "[green]ready[/]"
+    marks = list(found.notes)
+    if found.on_cpu:
+        marks.insert(0, f"runs on the CPU although this machine has a GPU: {found.on_cpu}")
+    if marks:
+        status += "".join(f"\n[yellow]{escape(mark)}[/]" for mark in marks)
+    return status, found.cpu_fix
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     gpu = registry.gpu_present()
+    found = {impl.name: versions.row_versions(impl, gpu) for impl in registry.ROWS}
     for benchmark in benchmarks.names():
-        table = Table(title=benchmarks.get(benchmark).title, title_justify="left",
+        table = Table(title=escape(benchmarks.get(benchmark).title), title_justify="left",
                       header_style="bold")
-        for column in ("implementation", "framework", "language", "runs in", "status",
-                       "to fix"):
+        for column in ("implementation", "framework", "language", "runs in", "installed",
+                       "supported", "status", "to fix"):
             table.add_column(column, overflow="fold")
         for impl in registry.ROWS:
             if benchmark not in impl.entry_points:
                 continue
-            ready = registry.readiness(impl, benchmark, gpu=gpu)
-            status = "[green]ready[/]" if ready.ready else f"[red]{ready.reason}[/]"
-            table.add_row(impl.name, impl.framework, impl.language, interpreter_label(impl),
-                          status, ready.fix)
+            status, fix = status_cells(impl, benchmark, gpu, found[impl.name])
+            row = found[impl.name]
+            table.add_row(*map(escape, (impl.name, impl.framework, impl.language,
+                                        interpreter_label(impl), row.installed, row.supported)),
+                          status, escape(fix))
         console.print(table)
+    tested = versions.CI_CONSTRAINTS.relative_to(versions.REPO_ROOT)
     console.print(f"GPU: {'yes' if gpu else 'none found'} · each row runs in its own process; "
-                  f"`python -m harness all` runs every ready row.")
+                  f"`python -m harness all` runs every ready row. supported: the range "
+                  f"pyproject.toml's extras install; tested: the versions in {escape(str(tested))}.")
     return 0
