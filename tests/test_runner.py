@@ -14,7 +14,7 @@ import pytest
 from harness import benchmarks, registry
 from harness import commands as cli
 from harness.run.results import SCHEMA, read_results
-from harness.run.runner import RunSettings, ctrl_c_as_request, run_one
+from harness.run.runner import RunSettings, stop_signals_as_request, run_one
 from tests import fake_registry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
 def test_the_first_ctrl_c_is_a_request_and_the_second_interrupts():
     """No KeyboardInterrupt at an arbitrary point (where rich may hold a lock): the first Ctrl-C
     sets the event; a second one, for an impatient user, interrupts at once."""
-    with ctrl_c_as_request() as stop:
+    with stop_signals_as_request() as stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)  # the handler runs in the main thread at the next bytecode boundary
         assert stop.is_set()
@@ -116,7 +116,7 @@ def test_the_first_ctrl_c_is_a_request_and_the_second_interrupts():
 
 
 def test_a_stop_request_kills_the_child_and_records_nothing(tmp_path):
-    with ctrl_c_as_request() as stop:
+    with stop_signals_as_request() as stop:
         stop.set()
         started = time.monotonic()
         with pytest.raises(KeyboardInterrupt):

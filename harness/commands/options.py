@@ -1,8 +1,10 @@
-"""Command-line options that more than one command takes, defined once."""
+"""Command-line options that more than one command takes, defined once, and the checks of
+their values (a bad value is refused by the parser with one line, before anything runs)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from harness import benchmarks, registry
@@ -23,7 +25,13 @@ def add_device(parser: argparse.ArgumentParser) -> None:
 
 def add_seed(parser: argparse.ArgumentParser, help: str = "seed of weights and data order"
              ) -> None:
-    parser.add_argument("--seed", type=int, default=0, help=help)
+    parser.add_argument("--seed", type=non_negative_int, default=0, help=help)
+
+
+def add_timeout(parser: argparse.ArgumentParser, help: str, default: float | None = None
+                ) -> None:
+    parser.add_argument("--timeout", type=positive_seconds, default=default, metavar="SECONDS",
+                        help=help)
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +49,46 @@ def results_option(parser: argparse.ArgumentParser, default_help: str) -> None:
 
 
 def implementation_names(values: list[str] | None) -> list[str]:
-    """`--impl a,b --impl c` -> ["a", "b", "c"]; KeyError (with the known names) for an
-    unknown one."""
-    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    """`--impl a,b --impl c` -> ["a", "b", "c"]; no --impl -> [] (every one). KeyError, with the
+    known names, for an unknown or empty name (`--impl ''` is a mistake, not "all")."""
+    names = [n.strip() for v in values or [] for n in v.split(",")]
     for name in names:
+        if not name:
+            known = ", ".join(row.name for row in registry.ROWS)
+            raise KeyError(f"an empty name in --impl; known: {known} (leave --impl out for "
+                           f"every one that is ready)")
         registry.by_name(name)
     return names
+
+
+def positive_int(text: str) -> int:
+    """At least 1 (`--repeat`, `--image-size`)."""
+    value = _parse(int, text, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """0 or more (`--seed`: NumPy refuses negative seeds)."""
+    value = _parse(int, text, "a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A finite number of seconds above 0. `--timeout 0` is refused rather than read as "no
+    limit" or "the default": leave the option out for the default."""
+    value = _parse(float, text, "a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text} "
+                                         f"(leave --timeout out for the default)")
+    return value
+
+
+def _parse(kind: type, text: str, what: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None

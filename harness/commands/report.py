@@ -11,7 +11,8 @@ from typing import Any
 from rich.console import Console
 
 from harness.report import render
-from harness.report.groups import build_sections, compare, load_results
+from harness.report.groups import (build_sections, compare, load_results, overlap_warning,
+                                   overlapping_runs)
 from harness.run.results import default_results_path
 
 
@@ -51,13 +52,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         loaded = load_results(args.results or [default_results_path()])
         baseline = load_results(args.compare) if args.compare else None
     except (FileNotFoundError, OSError) as error:
-        err.print(f"[red]{error}[/]")
+        err.print(f"[red]{render.escape(str(error))}[/]")
         return 2
     for warning in loaded.warnings + (baseline.warnings if baseline else []):
         err.print(f"[yellow]warning:[/] {render.escape(warning)}")
     if not loaded.records:
-        err.print(f"[red]no usable results in {', '.join(map(str, loaded.sources))}[/]")
+        err.print(f"[red]no usable results in "
+                  f"{render.escape(', '.join(map(str, loaded.sources)))}[/]")
         return 1
+    code = _report(args, loaded, baseline, out, err)
+    for result_set in filter(None, (loaded, baseline)):  # after the tables, where it is seen
+        warning = overlap_warning(overlapping_runs(result_set.records))
+        if warning:
+            err.print(f"[yellow]warning:[/] {render.escape(warning)}")
+    return code
+
+
+def _report(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
+            err: Console) -> int:
 
     if baseline is not None:
         rows = compare(loaded.records, baseline.records)
@@ -87,9 +99,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         folder = args.out or loaded.sources[0].parent / "report"
         written = plots.write_plots(sections, folder)
         console = err if args.format != "table" and args.out is None else out
-        console.print(f"Plots written to [bold]{folder}[/]:")
+        console.print(f"Plots written to [bold]{render.escape(str(folder))}[/]:")
         for path in written:
-            console.print(f"  {path}")
+            console.print(f"  {render.escape(str(path))}")
     return 0
 
 
@@ -107,4 +119,4 @@ def _emit(text: str, fmt: str, folder: Path | None, stem: str, out: Any, err: An
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.{SUFFIX[fmt]}"
     path.write_text(text, encoding="utf-8")
-    out.print(f"{fmt} written to [bold]{path}[/]")
+    out.print(f"{fmt} written to [bold]{render.escape(str(path))}[/]")

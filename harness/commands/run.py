@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn)
@@ -14,11 +17,12 @@ from harness import benchmarks, registry
 from harness.commands import options
 from harness.commands.terminal import console
 from harness.config import PROFILES
+from harness.report.groups import overlap_warning, overlapping_runs
 from harness.report.live import results_table
 from harness.run.host import host_environment
-from harness.run.results import default_results_path
-from harness.run.runner import (RunSettings, ctrl_c_as_request, interrupted_record, run_one,
-                                skipped_record)
+from harness.run.results import default_results_path, scan_results, writable_problem
+from harness.run.runner import (ResultNotSaved, RunSettings, StopRequest, interrupted_record,
+                                run_one, skipped_record, stop_signals_as_request)
 
 
 DEFAULT_TIMEOUT = {"quick": 1200.0, "full": 4 * 3600.0}
@@ -43,10 +47,9 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--data", choices=("auto", "real", "synthetic"), default="auto",
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)
-    run.add_argument("--repeat", type=int, default=1, metavar="N",
-                     help="runs of each implementation, each in a fresh process")
-    run.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="per run (default: 1200 quick, 14400 full)")
+    run.add_argument("--repeat", type=options.positive_int, default=1, metavar="N",
+                     help="runs of each implementation (at least 1), each in a fresh process")
+    options.add_timeout(run, "per run, above 0 (default: 1200 quick, 14400 full)")
     options.results_option(run, f"{default_results_path()}; env HARNESS_RESULTS")
     options.add_data_dir(run)
     run.add_argument("--weights", default=None, metavar="FILE",
@@ -85,14 +88,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         names = options.implementation_names(args.impl)
     except KeyError as error:
-        console.print(f"[red]{error.args[0]}[/]")
+        console.print(f"[red]{escape(error.args[0])}[/]")
         return 2
     profile = choose_profile(args.profile)
     settings = RunSettings(
         profile=profile, data=args.data, device=args.device,
-        timeout=args.timeout or DEFAULT_TIMEOUT[profile],
+        timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT[profile],
         results=(args.results or default_results_path()).resolve(),
         data_dir=args.data_dir, weights=args.weights, seed=args.seed)
+    problem = writable_problem(settings.results)
+    if problem:  # before anything runs: a finished run must have somewhere to go
+        console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
+        return 2
     print_header(settings, args.benchmarks)
 
     records: dict[str, list[dict[str, Any]]] = {b: [] for b in args.benchmarks}
@@ -105,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             kinds[benchmark] = data_kind(benchmark, settings)
         except DataError as error:
-            console.print(f"[red]{benchmark}: {error}[/]")
+            console.print(f"[red]{escape(f'{benchmark}: {error}')}[/]")
             records[benchmark] += [skipped_record(i, benchmark, str(error), "") for i in impls]
             continue
         for impl in impls:
@@ -115,43 +122,97 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             plan += [(benchmark, impl, repeat) for repeat in range(args.repeat)]
 
-    interrupted = False
-    with ctrl_c_as_request() as stop, Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as progress:
-        for benchmark, impl, repeat in plan:
-            if interrupted or stop.is_set():
-                interrupted = True
-                records[benchmark].append(interrupted_record(impl, benchmark, repeat))
-                continue
-            label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if args.repeat > 1 else "")
-            total = _steps(benchmark, profile)
-            task = progress.add_task(label, total=total, note="starting")
-            try:
-                record = run_one(impl, benchmark, repeat, settings,
-                                 on_event=lambda e, t=task: _show_event(progress, t, e), stop=stop)
-            except KeyboardInterrupt:
-                interrupted = True
-                records[benchmark].append(interrupted_record(impl, benchmark, repeat))
-                progress.update(task, note="[yellow]interrupted")
-                continue
-            records[benchmark].append(record)
-            note = "[green]done" if record["status"] == "ok" else f"[red]{record['status']}"
-            progress.update(task, completed=total, note=note)
+    stopped_by, unsaved = run_plan(plan, settings, records, args.repeat)
 
     for benchmark in args.benchmarks:
         if records[benchmark]:
             console.print(results_table(benchmark, records[benchmark], profile,
                                         kinds.get(benchmark, args.data)))
-    console.print(f"Results appended to [bold]{settings.results}[/] "
-                  f"(rebuild tables any time from that file).")
-    if interrupted:
-        console.print("[yellow]Interrupted by Ctrl-C: finished runs are kept above and in the "
-                      "results file.[/]")
-        return 130
-    failed = [r for rs in records.values() for r in rs
-              if r["status"] not in ("ok", "skipped")]
-    return 1 if failed else 0
+    return finish(records, settings, stopped_by, unsaved, args.benchmarks, names)
+
+
+def run_plan(plan: list[tuple[str, Any, int]], settings: RunSettings,
+             records: dict[str, list[dict[str, Any]]], repeats: int
+             ) -> tuple[StopRequest | None, int]:
+    """Each planned run in turn, its record (or why it did not run) added to `records`; the
+    stop request if a stop signal ended the plan, and how many records could not be saved."""
+    unsaved = 0
+    with stop_signals_as_request() as stop, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as progress:
+        for benchmark, impl, repeat in plan:
+            if stop.is_set():
+                records[benchmark].append(interrupted_record(impl, benchmark, repeat,
+                                                             stop.cause))
+                continue
+            label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if repeats > 1 else "")
+            total = _steps(benchmark, settings.profile)
+            task = progress.add_task(escape(label), total=total, note="starting")
+            try:
+                record = run_one(impl, benchmark, repeat, settings,
+                                 on_event=lambda e, t=task: _show_event(progress, t, e), stop=stop)
+            except KeyboardInterrupt:
+                stop.set()  # a second signal, or one outside a child's run
+                records[benchmark].append(interrupted_record(impl, benchmark, repeat,
+                                                             stop.cause))
+                progress.update(task, note="[yellow]interrupted")
+                continue
+            except ResultNotSaved as error:
+                record = error.record
+                unsaved += 1
+                console.print(f"[red]{escape(str(error))}; the record, so that it is not lost "
+                              f"(append it to a results file to keep it):[/]", soft_wrap=True)
+                console.print(json.dumps(record, default=str), markup=False, highlight=False,
+                              soft_wrap=True)
+            records[benchmark].append(record)
+            note = "[green]done" if record["status"] == "ok" else f"[red]{record['status']}"
+            progress.update(task, completed=total, note=note)
+    return (stop if stop.is_set() else None), unsaved
+
+
+def finish(records: dict[str, list[dict[str, Any]]], settings: RunSettings,
+           stopped_by: StopRequest | None, unsaved: int, chosen: tuple[str, ...],
+           names: list[str]) -> int:
+    """The closing lines under the tables, and the exit code: 0 only when something ran and
+    nothing failed, was lost or was interrupted."""
+    ran = [r for rs in records.values() for r in rs if "run_id" in r]
+    path = escape(str(settings.results))
+    if len(ran) > unsaved:
+        console.print(f"Results appended to [bold]{path}[/] (rebuild tables any time from "
+                      f"that file).", soft_wrap=True)
+    if unsaved:
+        console.print(f"[red]{unsaved} record(s) could not be appended to {path}: they are "
+                      f"printed above as JSON lines.[/]", soft_wrap=True)
+    warning = _overlap_warning(settings.results, {r["run_id"] for r in ran})
+    if warning:
+        console.print(f"[yellow]warning: {escape(warning)}[/]", soft_wrap=True)
+    if stopped_by is not None:
+        console.print(f"[yellow]Interrupted by {stopped_by.cause}: finished runs are kept above "
+                      f"and in the results file.[/]")
+        return stopped_by.exit_code
+    if unsaved or any(r["status"] not in ("ok", "skipped") for r in ran):
+        return 1
+    if not ran:
+        what = ("every selected implementation was skipped (reasons above)"
+                if any(records.values()) else
+                f"no implementation named by --impl implements {', '.join(chosen)}"
+                if names else f"no implementation implements {', '.join(chosen)}")
+        console.print(f"[red]Nothing ran: {escape(what)}.[/]", soft_wrap=True)
+        return 1
+    return 0
+
+
+def _overlap_warning(results: Path, ours: set[str]) -> str | None:
+    """Whether one of this command's runs overlapped in time with a run another harness was
+    appending to the same file (their timings are then contaminated)."""
+    if not ours:
+        return None
+    try:
+        found, _ = scan_results(results)
+    except OSError:
+        return None
+    stored = [record for _, record in found if isinstance(record, dict)]
+    return overlap_warning(overlapping_runs(stored, among=ours))
 
 
 def _steps(benchmark: str, profile: str) -> int:
@@ -181,8 +242,8 @@ def print_header(settings: RunSettings, benchmarks: tuple[str, ...]) -> None:
     console.print(Panel(
         f"benchmarks: {', '.join(benchmarks)}   profile: [bold]{settings.profile}[/]   "
         f"data: {settings.data}   device: {settings.device}\n"
-        f"CPU: {env['cpu']} ({env['threads']} threads)   GPU: {gpu}   "
-        f"driver: {env.get('gpu_driver') or '-'}\n"
-        f"Python {env['python']}   commit {env.get('commit') or 'unknown'}   "
-        f"timeout {settings.timeout:g} s per run\nresults: {settings.results}",
+        + escape(f"CPU: {env['cpu']} ({env['threads']} threads)   GPU: {gpu}   "
+                 f"driver: {env.get('gpu_driver') or '-'}\n"
+                 f"Python {env['python']}   commit {env.get('commit') or 'unknown'}   "
+                 f"timeout {settings.timeout:g} s per run\nresults: {settings.results}"),
         title="Rosetta Stone benchmark harness", border_style="blue"))

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness import benchmarks
 from harness.commands import options
+from harness.run.results import writable_problem
+from harness.run.runner import stop_signals_as_request
 from harness.verify.runner import Settings, default_verify_results, verify
 from harness.verify.table import STATUS_STYLE, verify_table
 
@@ -24,14 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  help="benchmarks to verify (default: every one)")
     options.add_device(parser)
     options.add_seed(parser, "seed of the canonical weights and of the batch")
-    parser.add_argument("--image-size", type=int, default=224,
+    parser.add_argument("--image-size", type=options.positive_int, default=224,
                         help="ResNet-50 input size (the network is fully convolutional up to "
                              "the global pool; smaller is quicker)")
     parser.add_argument("--weights", metavar="FILE",
                         help="canonical ResNet-50 weights (HDF5; see `data weights`) instead of "
                              "the seeded ones")
-    parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
-                        help="per implementation and benchmark")
+    options.add_timeout(parser, "per implementation and benchmark, above 0", default=900.0)
     options.results_option(parser, "verify.jsonl next to the benchmark results")
     parser.add_argument("--strict", action="store_true",
                         help="also fail when an implementation lacks a verify hook")
@@ -43,24 +46,54 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         names = options.implementation_names(args.impl)
     except KeyError as error:
-        console.print(f"[red]{error.args[0]}[/]")
+        console.print(f"[red]{escape(error.args[0])}[/]")
         return 2
     chosen = list(dict.fromkeys(args.benchmark or benchmarks.names()))
     settings = Settings(device=args.device, seed=args.seed, timeout=args.timeout,
                         results=(args.results or default_verify_results()).resolve(),
                         image_size=args.image_size, weights=args.weights)
+    problem = writable_problem(settings.results)
+    if problem:  # before anything runs
+        console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
+        return 2
 
     def show(record: dict[str, Any]) -> None:
         style = STATUS_STYLE.get(record["status"], "white")
-        console.print(f"verify {record['benchmark']} · {record['impl']}: "
-                      f"[{style}]{record['status']}[/]")
+        console.print(f"verify {escape(record['benchmark'])} · {escape(record['impl'])}: "
+                      f"[{style}]{escape(record['status'])}[/]")
 
-    records = verify(names, chosen, settings, on_record=show)
+    unsaved = []
+
+    def keep(record: dict[str, Any], reason: str) -> None:
+        unsaved.append(record)
+        console.print(f"[red]{escape(reason)}; the record, so that it is not lost (append it "
+                      f"to a verify results file to keep it):[/]", soft_wrap=True)
+        console.print(json.dumps(record, default=str), markup=False, highlight=False,
+                      soft_wrap=True)
+
+    with stop_signals_as_request() as stop:
+        records = verify(names, chosen, settings, on_record=show, stop=stop, on_unsaved=keep)
     for benchmark in chosen:
         rows = [r for r in records if r["benchmark"] == benchmark]
         if rows:
             console.print(verify_table(benchmark, rows))
-    console.print(f"Verify records appended to [bold]{settings.results}[/]; what verify proves "
-                  f"and what it does not: harness/verify/oracle/README.md")
+    path = escape(str(settings.results))
+    if unsaved:
+        console.print(f"[red]{len(unsaved)} verify record(s) could not be appended to {path}: "
+                      f"they are printed above as JSON lines.[/]", soft_wrap=True)
+    if len([r for r in records if r["status"] != "skipped"]) > len(unsaved):
+        console.print(f"Verify records appended to [bold]{path}[/]; what verify proves "
+                      f"and what it does not: harness/verify/oracle/README.md", soft_wrap=True)
+    if stop.is_set():
+        console.print(f"[yellow]Interrupted by {stop.cause}: finished checks are kept above "
+                      f"and in the verify results file.[/]")
+        return stop.exit_code
     bad = {"failed", "error"} | ({"unsupported"} if args.strict else set())
-    return 1 if any(r["status"] in bad for r in records) else 0
+    if unsaved or any(r["status"] in bad for r in records):
+        return 1
+    if all(r["status"] == "skipped" for r in records):
+        console.print("[red]Nothing was verified: " + ("every selected implementation was "
+                      "skipped (reasons above)" if records else "no selected implementation "
+                      "implements the benchmarks chosen") + ".[/]")
+        return 1
+    return 0

@@ -1,7 +1,9 @@
 """Stored results, loaded, grouped and compared: what `python -m harness report` shows.
 
 Loading is tolerant: a line that is not JSON (a run killed mid-write, a hand edit) is reported
-with its line number and skipped; a record missing keys (older or newer schema) gets defaults.
+with its line number and skipped (harness.run.results.scan_results); a record missing keys
+(older or newer schema) gets defaults. Runs that overlapped in time on one machine (two
+harnesses at once) are named, since each disturbed the other's timings.
 Repeats collapse into one row per (benchmark, impl, variant, device, profile, data) with the
 median, min-max spread and count of the headline figure; one table per (benchmark, device,
 profile, data), since a ratio between a quick and a full run, or two devices, means nothing.
@@ -14,14 +16,15 @@ overlap; with a single run on either side there is no spread to judge by, and th
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from harness import benchmarks, metrics
 from harness.report.reference import ReferenceFigure, reference_for
+from harness.run.results import scan_results
 
 OK = "ok"
 
@@ -58,20 +61,14 @@ def load_results(paths: Iterable[str | Path]) -> Loaded:
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
     for path in files:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    warnings.append(f"{path}:{number}: not valid JSON ({error.msg}), skipped")
-                    continue
-                problem = _unusable(record)
-                if problem:
-                    warnings.append(f"{path}:{number}: {problem}, skipped")
-                    continue
-                records.append(record)
+        found, problems = scan_results(path)
+        for number, record in found:
+            problem = _unusable(record)
+            if problem:
+                problems.append((number, f"{problem}, skipped"))
+                continue
+            records.append(record)
+        warnings += [f"{path}:{number}: {problem}" for number, problem in sorted(problems)]
     return Loaded(records, warnings, files)
 
 
@@ -327,3 +324,50 @@ def compare(this: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[Comp
 
 def _on_device(groups: list[Group], name: str) -> Group | None:
     return next((g for g in groups if g.device == name), None)
+
+
+# ---------------------------------------------------------------- runs that shared the machine
+
+def overlapping_runs(records: list[dict[str, Any]], among: set[str] | None = None
+                     ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pairs of runs on one host whose start-finish intervals overlap (two harnesses at once):
+    each shared the machine with the other, so their timings are contaminated. With `among`,
+    only pairs that involve one of those run ids."""
+    by_host: dict[str, list[tuple[datetime, datetime, dict[str, Any]]]] = {}
+    for record in records:
+        span = _span(record)
+        if span:
+            host = str((record.get("env") or {}).get("host") or "")
+            by_host.setdefault(host, []).append((*span, record))
+    pairs = []
+    for runs in by_host.values():
+        runs.sort(key=lambda run: run[0])
+        for i, (_, finish, first) in enumerate(runs):
+            for start, _, second in runs[i + 1:]:
+                if start >= finish:
+                    break
+                if among is None or {first.get("run_id"), second.get("run_id")} & among:
+                    pairs.append((first, second))
+    return pairs
+
+
+def overlap_warning(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> str | None:
+    """One line naming the runs that overlapped in time, or None."""
+    if not pairs:
+        return None
+    runs = list(dict.fromkeys(f"{r.get('benchmark')} {r.get('impl')} (started {r.get('started_at')})"
+                              for pair in pairs for r in pair))
+    listed = ", ".join(runs[:6]) + (f" and {len(runs) - 6} more" if len(runs) > 6 else "")
+    return (f"{len(runs)} runs overlapped in time on one machine, so their timings are "
+            f"contaminated (each shared it with another run): {listed}; rerun them one at a time")
+
+
+def _span(record: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    try:
+        start, finish = (datetime.fromisoformat(str(record[k]))
+                         for k in ("started_at", "finished_at"))
+    except (KeyError, ValueError):
+        return None
+    if start.tzinfo is None:  # written in UTC (harness.run.runner)
+        start, finish = start.replace(tzinfo=timezone.utc), finish.replace(tzinfo=timezone.utc)
+    return start, finish

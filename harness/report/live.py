@@ -63,7 +63,7 @@ def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
         framework = f"{first.get('framework', '')} {version}" if version else first.get(
             "framework", "")
         device = first.get("device_name") or first.get("device") or ""
-        cells = [row["impl"], framework, device]
+        cells = [escape(str(text)) for text in (row["impl"], framework, device)]
         cells += [metric.format(row["values"][metric.key]) for metric in columns]
         value = row["values"][headline]
         cells.append(f"{value / best:.2f}" if value and best else "")

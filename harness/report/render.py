@@ -12,6 +12,7 @@ import io
 import json
 from typing import Any, Iterable
 
+import rich.markup
 from rich.table import Table
 from rich.text import Text
 
@@ -26,8 +27,8 @@ COMPARE_NOTE = ("ratio = this set's median / the baseline's (< 1: faster now). n
 
 
 def escape(text: str) -> str:
-    """Literal text inside rich markup."""
-    return text.replace("[", "\\[")
+    """Literal text inside rich markup (`pip install -e ".[tensorflow]"` keeps its brackets)."""
+    return rich.markup.escape(text)
 
 
 def title(benchmark: str) -> str:
@@ -122,7 +123,7 @@ def rich_tables(sections: list[Section]) -> list[Table]:
         for cells in rows:
             status = cells[-1]
             colour = "green" if status == "ok" else "yellow" if status[0].isdigit() else "red"
-            table.add_row(*cells[:-1], Text(status, style=colour))
+            table.add_row(*map(escape, cells[:-1]), Text(status, style=colour))
         tables.append(table)
     return tables
 
@@ -287,7 +288,7 @@ def comparison_tables(rows: list[Comparison], this_name: str, base_name: str) ->
                 ("baseline", "this", "ratio")) else "left",
                 style="cyan" if header == "implementation" else None, overflow="fold")
         for row in cells:
-            table.add_row(*row)
+            table.add_row(*map(escape, row))
         tables.append(table)
     return tables
 

@@ -1,7 +1,7 @@
 """The one way the harness starts a child process: `python -m MODULE ARGS` in its own process
 group, its output in a log file, an optional pipe of JSON progress events, a timeout, and a kill
 of the whole group (SIGTERM, then SIGKILL after a grace period) when it runs over, when the
-parent is asked to stop, or when anything goes wrong in the parent.
+parent is asked to stop (Ctrl-C, SIGTERM, SIGHUP), or when anything goes wrong in the parent.
 
 Both the benchmark runner (`harness.run.runner`, child `harness.run.worker`) and `verify`
 (`harness.verify.runner`, child `harness.verify.worker`) start their children here, so a timed
@@ -66,8 +66,9 @@ def run_module(python: str, module: str, args: list[str], *, env: dict[str, str]
     """Run `python -m module args` to completion or until `timeout` seconds have passed (then
     it is killed and `timed_out` is set). With `on_event`, the child gets `--events-fd N` and
     every JSON line it writes there is handed to `on_event` as it arrives. When `stop` is set
-    (the first Ctrl-C, see `harness.run.runner.ctrl_c_as_request`) the child is killed and
-    KeyboardInterrupt raised. Never raises for anything the child does."""
+    (the first Ctrl-C, SIGTERM or SIGHUP, see `harness.run.runner.stop_signals_as_request`) the
+    child's group is killed and KeyboardInterrupt raised. Never raises for anything the child
+    does."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     argv = [python, "-m", module, *args]
     pass_fds: tuple[int, ...] = ()
@@ -112,18 +113,26 @@ def run_module(python: str, module: str, args: list[str], *, env: dict[str, str]
 
 
 def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
-    """Terminate the child's whole process group, then kill it if it lingers; returns once the
-    child is gone (or was never ours to signal)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Terminate the child's whole process group, then kill what lingers of it - the child, or
+    a process it started that outlived it; returns once the child is gone (or was never ours
+    to signal)."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(proc.pid, signal.SIGKILL)  # a no-op when the whole group has gone
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass  # unkillable (stuck in the kernel): nothing more a parent can do
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def last_line(path: Path) -> str:

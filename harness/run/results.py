@@ -1,13 +1,18 @@
 """Results: one JSON object per run, appended to a JSON-lines file as each run finishes.
 
 The file is only ever appended to, never rewritten, so a crash or Ctrl-C loses at most the run
-in progress. `schema` versions the record layout for readers such as `report`.
+in progress. Each append holds an exclusive lock on the file and writes the whole line at once,
+so runs appending to one file concurrently never interleave; a record after a fragment (a crash
+or a full disk mid-write) starts on a line of its own, so the fragment never swallows it.
+`schema` versions the record layout for readers such as `report`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +21,101 @@ from typing import Any
 # absence in a schema-1 record as not measured.
 SCHEMA = 2
 
+# Below this much free space a run could not be sure of keeping its record and log.
+MIN_FREE_BYTES = 50 * 2**20
+RESULTS_FIX = "choose a writable place with --results PATH (or HARNESS_RESULTS)"
+
 
 def default_results_path() -> Path:
     return Path(os.environ.get("HARNESS_RESULTS",
                                Path(__file__).resolve().parents[2] / "results" / "results.jsonl"))
 
 
+def writable_problem(path: str | os.PathLike, fix: str = RESULTS_FIX) -> str | None:
+    """Why records could not be appended to `path` (and logs kept beside it), in one line with
+    the fix; None when they can. Creates the folder, as the first append would."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder, not a file")
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # as the append will open it
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, f"the folder {path.parent} is not writable")
+        free = shutil.disk_usage(path.parent).free
+    except OSError as error:
+        return f"cannot write results to {path}: {error.strerror or error}; fix: {fix}"
+    if free < MIN_FREE_BYTES:
+        return (f"cannot write results to {path}: only {free / 2**20:.1f} MiB free there "
+                f"(need {MIN_FREE_BYTES // 2**20} MiB for records and logs); fix: free some "
+                f"space or {fix}")
+    return None
+
+
 def append_result(path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Append one record and push it to disk before returning."""
+    """Append one record and push it to disk before returning; OSError when it cannot."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, default=_jsonable) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    line = (json.dumps(record, default=_jsonable) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another run appending to this file waits its turn
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # the fragment stays a damaged line of its own
+        while line:  # one write; more only if the kernel takes part of it
+            line = line[os.write(fd, line):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # and with it the lock
 
 
-def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every parsable record; a damaged line (a run killed mid-write) is skipped."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
+def scan_results(path: str | os.PathLike
+                 ) -> tuple[list[tuple[int, Any]], list[tuple[int, str]]]:
+    """(line number, JSON value) of every whole record of a results file, and (line number,
+    what is wrong) of every damaged line. A whole record written after a fragment on the same
+    line (by versions that did not start a record on a new line) is kept."""
+    found: list[tuple[int, Any]] = []
+    damaged: list[tuple[int, str]] = []
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                found.append((number, json.loads(line)))
                 continue
-    return records
+            except json.JSONDecodeError as error:
+                problem = error.msg
+            record = _record_after_fragment(decoder, line)
+            if record is None:
+                damaged.append((number, f"not valid JSON ({problem}): a damaged line (a run "
+                                        f"killed mid-write?), skipped"))
+            else:
+                damaged.append((number, "a damaged fragment before a whole record: the "
+                                        "fragment skipped, the record kept"))
+                found.append((number, record))
+    return found, damaged
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every whole record; a damaged line (a run killed mid-write) is skipped."""
+    return [record for _, record in scan_results(path)[0] if isinstance(record, dict)]
+
+
+def _record_after_fragment(decoder: json.JSONDecoder, line: str) -> dict[str, Any] | None:
+    start = line.find("{", 1)
+    while start != -1:
+        try:
+            value, end = decoder.raw_decode(line, start)
+        except json.JSONDecodeError:
+            value, end = None, -1
+        if end == len(line) and isinstance(value, dict):
+            return value
+        start = line.find("{", start + 1)
+    return None
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,8 +2,9 @@
 repeat), a timeout for each, and a result record for each, whatever happened to the child.
 
 The parent never imports a framework. A crash, a hang past the timeout, an out-of-memory kill
-or an import error becomes a failed record with its reason, and the next run goes on. Ctrl-C
-stops the child in progress, keeps every finished record, and ends the plan early.
+or an import error becomes a failed record with its reason, and the next run goes on. Ctrl-C,
+SIGTERM or SIGHUP stops the child in progress (its whole process group), keeps every finished
+record, and ends the plan early.
 """
 
 from __future__ import annotations
@@ -37,36 +38,60 @@ class ChildOutcome:
     wall_s: float
 
 
+# Ctrl-C, `kill` (and a service manager's stop), a closed terminal or SSH session.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopRequest(threading.Event):
+    """Set when the parent was asked to stop; says by which signal."""
+
+    signum: int = signal.SIGINT
+
+    @property
+    def cause(self) -> str:
+        return "Ctrl-C" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process ended by a signal: 128 + its number."""
+        return 128 + self.signum
+
+
 @contextmanager
-def ctrl_c_as_request() -> Iterator[threading.Event]:
-    """Within this block the first Ctrl-C only sets the returned event; a second one interrupts
-    at once. A KeyboardInterrupt raised at an arbitrary point of the parent can land between a
-    lock's acquisition and its `with` block (rich's live display, a queue) and leave the lock
-    held, deadlocking the display's refresh thread at exit - the likely cause of the one time the
-    parent did not exit after Ctrl-C (a loaded machine; not reproduced since). With the event,
-    `run_child` stops the child and raises KeyboardInterrupt where no lock is held."""
-    requested = threading.Event()
+def stop_signals_as_request() -> Iterator[StopRequest]:
+    """Within this block the first Ctrl-C, SIGTERM or SIGHUP only sets the returned event; a
+    second one interrupts at once. A KeyboardInterrupt raised at an arbitrary point of the parent
+    can land between a lock's acquisition and its `with` block (rich's live display, a queue) and
+    leave the lock held, deadlocking the display's refresh thread at exit - the likely cause of
+    the one time the parent did not exit after Ctrl-C (a loaded machine; not reproduced since).
+    With the event, `run_child` stops the child's process group and raises KeyboardInterrupt
+    where no lock is held. A signal the parent was started ignoring (`nohup`) stays ignored."""
+    requested = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield requested  # signal handlers can only be set from the main thread
         return
 
-    def first_ctrl_c(signum: int, frame: Any) -> None:
+    def first(signum: int, frame: Any) -> None:
+        requested.signum = signum
         requested.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in handled:  # the second raises KeyboardInterrupt, whichever signal it is
+            signal.signal(sig, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, first_ctrl_c)
+    handled = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, first) for sig in handled}
     try:
         yield requested
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log_path: Path,
               on_event: Callable[[Event], None] = lambda e: None,
               stop: threading.Event | None = None) -> ChildOutcome:
     """Run one job in a fresh process (harness.run.child); never raises for anything the child
-    does. When `stop` is set (Ctrl-C under `ctrl_c_as_request`) the child is killed and
-    KeyboardInterrupt raised."""
+    does. When `stop` is set (a stop signal under `stop_signals_as_request`) the child is killed
+    and KeyboardInterrupt raised."""
     job_path = log_path.with_suffix(".job.json")
     result_path = log_path.with_suffix(".result.json")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,11 +164,21 @@ def new_run_id(benchmark: str, impl: str, repeat: int) -> str:
     return f"{stamp}-{benchmark}-{impl}-r{repeat}-{uuid.uuid4().hex[:6]}"
 
 
+class ResultNotSaved(Exception):
+    """A run finished but its record could not be appended (disk full, read-only): the record
+    travels with the error so that the caller can show it rather than lose it."""
+
+    def __init__(self, record: dict[str, Any], path: Path, error: OSError) -> None:
+        super().__init__(f"could not append to {path}: {error.strerror or error}")
+        self.record = record
+
+
 def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
             on_event: Callable[[Event], None] = lambda e: None,
             python: str | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
-    """Run one (implementation, benchmark, repeat) in a child and append its record; an
-    interrupted run (KeyboardInterrupt, see `run_child`'s `stop`) appends nothing."""
+    """Run one (implementation, benchmark, repeat) in a child and append its record (or raise
+    ResultNotSaved with it); an interrupted run (KeyboardInterrupt, see `run_child`'s `stop`)
+    appends nothing."""
     job = Job(benchmark=benchmark, impl=impl.name, entry_point=impl.entry_points[benchmark],
               options=dict(impl.options), device=settings.device, profile=settings.profile,
               data=settings.data, data_dir=settings.data_dir, weights=settings.weights,
@@ -154,14 +189,18 @@ def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
     child = run_child(job, python=python or interpreter_for(impl.environment), env=dict(impl.env),
                       timeout=settings.timeout, log_path=log_path, on_event=on_event, stop=stop)
     record = make_record(impl, job, child, started, settings, run_id, log_path)
-    append_result(settings.results, record)
+    try:
+        append_result(settings.results, record)
+    except OSError as error:
+        raise ResultNotSaved(record, settings.results, error) from error
     return record
 
 
-def interrupted_record(impl: Row, benchmark: str, repeat: int) -> dict[str, Any]:
-    """A row for the table only (not stored): the run Ctrl-C stopped, or never started."""
+def interrupted_record(impl: Row, benchmark: str, repeat: int, cause: str = "Ctrl-C"
+                       ) -> dict[str, Any]:
+    """A row for the table only (not stored): the run a stop signal ended, or never started."""
     return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
-            "repeat": repeat, "status": "interrupted", "reason": "stopped by Ctrl-C",
+            "repeat": repeat, "status": "interrupted", "reason": f"stopped by {cause}",
             "timings": None, "accuracy": None}
 
 

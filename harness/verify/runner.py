@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,9 +42,11 @@ STRICT_FP32_ENV = {"NVIDIA_TF32_OVERRIDE": "0", "JAX_DEFAULT_MATMUL_PRECISION": 
 
 
 def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
-              seed: int, timeout: float, log_dir: Path) -> ChildRun:
+              seed: int, timeout: float, log_dir: Path,
+              stop: threading.Event | None = None) -> ChildRun:
     """One fresh process, as for a timed run (harness.run.child); never raises for anything
-    the child does."""
+    the child does. When `stop` is set the child's group is killed and KeyboardInterrupt
+    raised."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     base = log_dir / f"verify-{stamp}-{benchmark}-{impl.name}-{uuid.uuid4().hex[:6]}"
@@ -56,7 +59,7 @@ def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
     job_file.write_text(json.dumps(job))
     done = run_module(interpreter_for(impl.environment), "harness.verify.worker", [str(job_file)],
                       env=child_environment({**STRICT_FP32_ENV, **impl.env}), timeout=timeout,
-                      log_path=log)
+                      log_path=log, stop=stop)
     error = f"timed out after {timeout:g} s and was killed; log: {log}" if done.timed_out \
         else None
     child_report = read_json(report)
@@ -84,10 +87,11 @@ class Settings:
 
 
 def verify_one(impl: registry.Row, case: Case, case_file: Path,
-               settings: Settings, log_dir: Path) -> dict[str, Any]:
+               settings: Settings, log_dir: Path,
+               stop: threading.Event | None = None) -> dict[str, Any]:
     started = datetime.now(timezone.utc)
     child = run_child(impl, case_file, case.benchmark, settings.device, settings.seed,
-                      settings.timeout, log_dir)
+                      settings.timeout, log_dir, stop)
     info = child.report.get("info") or {}
     tier = precision_tier(info)
     checks, layers = evaluate(case, child, tier)
@@ -134,15 +138,22 @@ def skipped(impl: registry.Row, benchmark: str, reason: str) -> dict[str, Any]:
 
 
 def verify(names: list[str], benchmarks: list[str], settings: Settings,
-           on_record: Callable[[dict[str, Any]], None] = lambda record: None
+           on_record: Callable[[dict[str, Any]], None] = lambda record: None,
+           stop: threading.Event | None = None,
+           on_unsaved: Callable[[dict[str, Any], str], None] | None = None
            ) -> list[dict[str, Any]]:
-    """Verify every selected implementation on every selected benchmark; records in order."""
+    """Verify every selected implementation on every selected benchmark; records in order.
+    When `stop` is set (a stop signal, harness.run.runner.stop_signals_as_request) the child
+    in progress is ended and the records so far returned. A record that cannot be appended
+    goes to `on_unsaved` with the reason (OSError without it) and the others go on."""
     from harness.run.results import append_result
 
     results = settings.results or default_verify_results()
     records = []
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         for benchmark in benchmarks:
+            if stop is not None and stop.is_set():
+                break
             impls = registry.select(names, benchmark)
             ready = []
             for impl in impls:
@@ -163,8 +174,22 @@ def verify(names: list[str], benchmarks: list[str], settings: Settings,
             case_file = Path(tmp) / f"{benchmark}.npz"
             np.savez(case_file, **case.inputs, **{f"w/{k}": v for k, v in case.weights.items()})
             for impl in ready:
-                record = verify_one(impl, case, case_file, settings, results.parent / "logs")
-                append_result(results, record)
+                if stop is not None and stop.is_set():
+                    return records
+                try:
+                    record = verify_one(impl, case, case_file, settings, results.parent / "logs",
+                                        stop)
+                except KeyboardInterrupt:
+                    if stop is None or not stop.is_set():
+                        raise
+                    return records
+                try:
+                    append_result(results, record)
+                except OSError as error:
+                    if on_unsaved is None:
+                        raise
+                    on_unsaved(record, f"could not append to {results}: "
+                                       f"{error.strerror or error}")
                 records.append(record)
                 on_record(record)
     return records
