@@ -7,18 +7,30 @@ This process never imports a framework: every run is a child process (harness.ru
 from __future__ import annotations
 
 import argparse
+import sys
 
 from harness import benchmarks
 from harness.commands import data, listing, report, run, setup, show, verify
-from harness.plugins import load_plugins
+from harness.plugins import PluginError, load_plugins
+
+# Commands that only read (stored results, readiness, sources, data) go on without a plugin that
+# failed to load, after a warning: a broken HARNESS_PLUGINS must not keep anyone from their
+# results or from `list`, which shows what is ready. Every other command (a run, `verify`, a
+# plugin's own benchmark) would run without what was asked for, and its children load the
+# plugins too: it stops.
+WITHOUT_PLUGINS = {"report", "list", "show", "data", "setup"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
         load_plugins()
-    except Exception as error:  # noqa: BLE001 - a plugin's own error, said in one line
-        print(f"HARNESS_PLUGINS: could not load a plugin: {type(error).__name__}: {error}")
-        return 2
+    except PluginError as error:
+        command = next((a for a in argv if not a.startswith("-")), None)
+        if command is not None and command not in WITHOUT_PLUGINS:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"warning: {error}; going on without it", file=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.run.host import REPO_ROOT
+from harness.trust import write_access_problem
 
 ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"
 RECORD_NAME = "harness-environment.json"
@@ -81,6 +82,25 @@ def envs_dir() -> Path:
     return Path(os.environ.get(ENVS_DIR_VARIABLE) or REPO_ROOT / "envs")
 
 
+def envs_dir_problem() -> str | None:
+    """None when `$HARNESS_ENVS_DIR` is unset, does not exist yet (nothing there to run;
+    `setup` makes it) or names a directory only you (or root) can change; else the one line to
+    print. The interpreters under it are executed (by `list`'s readiness check and by every run
+    of their rows), so no one else may be able to plant one."""
+    value = os.environ.get(ENVS_DIR_VARIABLE)
+    if not value or not os.path.lexists(value):
+        return None
+    if not Path(value).is_dir():
+        return (f"{ENVS_DIR_VARIABLE}={value} is not a directory: name a directory of yours "
+                f"or unset {ENVS_DIR_VARIABLE}")
+    problem = write_access_problem(Path(value))
+    if problem:
+        return (f"{ENVS_DIR_VARIABLE}={value} {problem}, so another user could plant the "
+                f"interpreters it runs: use a directory of yours that only you can write "
+                f"(chmod go-w {value}) or unset {ENVS_DIR_VARIABLE}")
+    return None
+
+
 def environment_dir(name: str) -> Path:
     return envs_dir() / name
 
@@ -100,6 +120,9 @@ def environment_problem(name: str) -> str | None:
     else the exact reason (the fix is always `setup_command(name)`)."""
     if name not in ENVIRONMENTS:
         return f"unknown environment `{name}` (known: {', '.join(ENVIRONMENTS)})"
+    unsafe = envs_dir_problem()
+    if unsafe:
+        return unsafe
     where = environment_dir(name)
     if not where.exists():
         return f"environment `{name}` not set up ({where} does not exist)"
@@ -143,6 +166,10 @@ def setup_environment(name: str, console, force: bool = False) -> int:
     if name not in ENVIRONMENTS:
         console.print(f"[red]unknown environment {name!r}[/]; known: {', '.join(ENVIRONMENTS)}")
         return 2
+    unsafe = envs_dir_problem()
+    if unsafe:
+        console.print(unsafe, markup=False, highlight=False)
+        return 1
     spec = ENVIRONMENTS[name]
     where = environment_dir(name)
     if not force and environment_problem(name) is None:

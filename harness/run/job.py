@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import registry
+
 
 @dataclass
 class Job:
@@ -28,3 +30,21 @@ class Job:
     @classmethod
     def load(cls, path: Path) -> "Job":
         return cls(**json.loads(Path(path).read_text()))
+
+
+class UndeclaredEntryPoint(Exception):
+    """A job names an entry point that no registry row declares."""
+
+
+def declared_entry_point(benchmark: str, entry_point: str, impl: str | None = None) -> str:
+    """`entry_point` when a registry row (built in, or a plugin's) declares it for `benchmark`
+    (the row `impl`, when named); else UndeclaredEntryPoint. A job file is data on disk: it
+    chooses among the registry's entry points, never names code of its own."""
+    rows = [row for row in registry.ROWS if impl is None or row.name == impl]
+    if entry_point and any(row.entry_points.get(benchmark) == entry_point for row in rows):
+        return entry_point
+    declarer = f"row {impl!r}" if impl is not None else "any registry row"
+    raise UndeclaredEntryPoint(
+        f"the job names entry point {entry_point!r} for benchmark {benchmark!r}, which "
+        f"{declarer} does not declare; only the registry's entry points run (harness/registry.py, "
+        f"or a plugin's ROWS through HARNESS_PLUGINS)")

@@ -24,14 +24,16 @@ import numpy as np
 from harness import benchmarks
 from harness.interface import TrainingData
 from harness.run import utilisation
-from harness.run.job import Job
+from harness.run.job import Job, declared_entry_point
 from harness.plugins import load_plugins
 from harness.protocol import Emit, run_inference, run_training
 from harness.verify.weights import load_weights
 
 
-def load_class(entry_point: str) -> type:
-    module_name, _, class_name = entry_point.partition(":")
+def load_class(benchmark: str, entry_point: str, impl: str | None = None) -> type:
+    """The class behind `entry_point`, imported only once the registry is found to declare it
+    (harness.run.job.declared_entry_point)."""
+    module_name, _, class_name = declared_entry_point(benchmark, entry_point, impl).partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
@@ -59,9 +61,10 @@ def training_data(job: Job) -> TrainingData:
 def run(job: Job, emit: Emit) -> dict[str, Any]:
     benchmark = benchmarks.get(job.benchmark)
     config = benchmark.config_for(job.profile)
+    implementation = load_class(job.benchmark, job.entry_point, job.impl)  # before any data
     if benchmark.training:
         data = training_data(job)
-        impl = load_class(job.entry_point)(device=job.device, **job.options)
+        impl = implementation(device=job.device, **job.options)
         outcome = run_training(impl, config, data, benchmark.epochs(job.profile), job.seed, emit)
         outcome["data"] = data.kind
     else:
@@ -69,7 +72,7 @@ def run(job: Job, emit: Emit) -> dict[str, Any]:
         images = rng.random((config.timed_batches * config.batch_size, 3, config.image_size,
                              config.image_size), dtype=np.float32)
         weights = load_weights(job.weights, benchmark.model) if job.weights else None
-        impl = load_class(job.entry_point)(device=job.device, **job.options)
+        impl = implementation(device=job.device, **job.options)
         outcome = run_inference(impl, config, images, weights, job.seed, emit)
         outcome["data"] = "synthetic"  # random images by design
         outcome["weights"] = job.weights or "random (seeded, framework's own init)"

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         load_plugins()
-        impl = load_class(job["entry_point"])(device=job["device"], **job["options"])
+        impl = load_class(job["benchmark"], job["entry_point"])(device=job["device"],
+                                                                **job["options"])
         if not benchmarks.get(job["benchmark"]).training:
             run_inference(impl, case, weights, job["seed"], out, report["unsupported"],
                           job["benchmark"])
