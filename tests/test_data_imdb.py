@@ -139,7 +139,7 @@ def test_import_unverified_archive_needs_the_flag(tmp_path):
     assert attrs["kind"] == "real" and attrs["complete"]
 
     dataset = load_dataset("imdb", data_dir=data_dir)
-    assert dataset.kind == "real" and dataset.x_train.shape == (4, 150)
+    assert dataset.kind == "real, unverified" and dataset.x_train.shape == (4, 150)
 
 
 def test_import_verified_archive(tmp_path, monkeypatch):

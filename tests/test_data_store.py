@@ -30,6 +30,16 @@ def write_real_cifar(directory, **arrays_override):
     return path, arrays
 
 
+def write_unchecked(path, **arrays_override):
+    """What another tool might write: checksummed and marked complete, but not checked."""
+    with h5py.File(path, "w") as f:
+        for key, array in {**small_cifar(), **arrays_override}.items():
+            f[key] = array
+            f[key].attrs["sha256"] = store.array_sha256(array)
+        f.attrs.update({"kind": "real", "name": "cifar10", "format_version": 1,
+                        "complete": True})
+
+
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())
@@ -57,7 +67,7 @@ def test_truncated_file_is_detected_not_replaced_by_synthetic(tmp_path):
     path.write_bytes(data[: len(data) * 3 // 5])
     problems = verify_dataset(path)
     assert problems and "truncated or corrupt" in problems[0]
-    with pytest.raises(DataError, match=r"cifar10.h5 is truncated or corrupt .*delete it and "
+    with pytest.raises(DataError, match=r"cifar10.h5 is truncated or corrupt .*: "
                                         r"run `python -m harness data fetch cifar10`"):
         load_dataset("cifar10", kind="auto", data_dir=tmp_path, n_train=5, n_test=5)
     assert not (tmp_path / "synthetic").exists()
@@ -83,11 +93,11 @@ def test_incomplete_and_inconsistent_files(tmp_path):
     with pytest.raises(DataError, match="incomplete"):
         load_dataset("cifar10", data_dir=tmp_path)
 
-    write_real_cifar(tmp_path, y_train=np.zeros(39, np.int32))
+    write_unchecked(path, y_train=np.zeros(39, np.int32))
     assert any("40 rows but y_train has 39" in p for p in verify_dataset(path))
-    write_real_cifar(tmp_path, x_test=np.zeros((20, 32, 32, 3), np.uint8))  # NHWC by mistake
+    write_unchecked(path, x_test=np.zeros((20, 32, 32, 3), np.uint8))  # NHWC by mistake
     assert any("x_test is uint8 (20, 32, 32, 3)" in p for p in verify_dataset(path))
-    write_real_cifar(tmp_path, y_test=np.full(20, 10, np.int32))
+    write_unchecked(path, y_test=np.full(20, 10, np.int32))
     assert any("labels outside 0..9" in p for p in verify_dataset(path))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
@@ -73,6 +74,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                       "`data fetch cifar10 --url URL`[/]")
         return 2
     directory = store.data_dir(args.data_dir)
+    try:
+        store.check_writable(directory / "downloads")
+    except store.DataError as error:
+        console.print(f"[red]{escape(str(error))}[/]")
+        return 1
     status = 0
     for name in names:
         source = SOURCES[name]
@@ -80,7 +86,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         archive = directory / "downloads" / source.archive
         target = directory / source.h5_name
         if target.exists() and not store.verify_dataset(target):
-            console.print(f"{target} is present and verified; delete it to convert again")
+            console.print(f"{escape(str(target))} is present and verified; delete it to "
+                          f"convert again")
             continue
         try:
             with DownloadProgress(console, source.archive) as callback:
@@ -88,7 +95,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             convert(console, source, archive, directory, source_url=url, verified=True,
                     checksum=source.checksum)
         except (DownloadError, store.DataError) as error:
-            console.print(f"[red]{name}: {error}[/]")
+            console.print(f"[red]{name}: {escape(str(error))}[/]")
             status = 1
     return status
 
@@ -97,19 +104,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     console = Console()
     path: Path = args.path
     if not path.is_file():
-        console.print(f"[red]{path}: no such file[/]")
+        console.print(f"[red]{escape(str(path))}: no such file[/]")
         return 1
     name = detect_archive(path)
     if name is None:
-        console.print(f"[red]{path} is neither a CIFAR-10 python archive "
+        console.print(f"[red]{escape(str(path))} is neither a CIFAR-10 python archive "
                       f"({SOURCES['cifar10'].archive}) nor a Keras imdb.npz[/]")
+        return 1
+    directory = store.data_dir(args.data_dir)
+    try:
+        store.check_writable(directory)
+    except store.DataError as error:
+        console.print(f"[red]{escape(str(error))}[/]")
         return 1
     source = SOURCES[name]
     actual = file_digest(path, source.checksum_algo)
     verified = actual == source.checksum
     if not verified:
-        message = (f"{path}: {source.checksum_algo} is {actual}, but the canonical "
-                   f"{source.archive} has {source.checksum}")
+        message = escape(f"{path}: {source.checksum_algo} is {actual}, but the canonical "
+                         f"{source.archive} has {source.checksum}")
         if not args.allow_unverified:
             console.print(f"[red]{message}. Refusing to import a file that is not the canonical "
                           f"archive; add --allow-unverified to import it anyway (the data "
@@ -117,10 +130,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             return 1
         console.print(f"[yellow]{message}; importing it unverified, as asked.[/]")
     try:
-        convert(console, source, path, store.data_dir(args.data_dir), source_url=source.url,
+        convert(console, source, path, directory, source_url=source.url,
                 verified=verified, checksum=actual, imported_from=str(path.resolve()))
     except store.DataError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(f"[red]{escape(str(error))}[/]")
         return 1
     return 0
 
@@ -141,7 +154,8 @@ def detect_archive(path: Path) -> str | None:
 def convert(console: Console, source: Source, archive: Path, directory: Path, *,
             source_url: str, verified: bool, checksum: str,
             imported_from: str | None = None) -> Path:
-    """Read the archive, write `<directory>/<name>.h5` atomically, read it back to check."""
+    """Read the archive and write `<directory>/<name>.h5`: built and read back under a
+    temporary name, it replaces the file there only once it checks (`store.write_dataset`)."""
     from harness.data.cifar import read_cifar_archive
     from harness.data.imdb import imdb_arrays, read_imdb_npz
 
@@ -149,12 +163,12 @@ def convert(console: Console, source: Source, archive: Path, directory: Path, *,
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
         if source.name == "cifar10":
-            task = bar.add_task(f"reading {archive.name}", total=6)
+            task = bar.add_task(f"reading {escape(archive.name)}", total=6)
             arrays = read_cifar_archive(archive, lambda done, total: bar.update(task,
                                                                                  completed=done))
             extra: dict[str, Any] = {}
         else:
-            task = bar.add_task(f"reading {archive.name}", total=None)
+            task = bar.add_task(f"reading {escape(archive.name)}", total=None)
             raw = read_imdb_npz(archive)
             bar.update(task, description="preprocessing reviews (docs/benchmarks.md §3)")
             arrays, extra = imdb_arrays(raw, lambda done, total: bar.update(
@@ -166,14 +180,9 @@ def convert(console: Console, source: Source, archive: Path, directory: Path, *,
             "archive_checksum": f"{source.checksum_algo}:{checksum}",
             "verified": verified, "imported_from": imported_from, **extra})
         bar.update(task, completed=1)
-    problems = store.verify_dataset(target)
-    if problems:  # never leave a file behind that does not read back as written
-        target.unlink(missing_ok=True)
-        raise store.DataError(f"{target} did not read back correctly ({'; '.join(problems)}); "
-                              f"it was deleted: check the disk and try again")
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
     note = "" if verified else " [yellow](unverified archive)[/]"
-    console.print(f"[green]{target}[/]: {shapes}{note}")
+    console.print(f"[green]{escape(str(target))}[/]: {shapes}{note}")
     return target
 
 
@@ -181,7 +190,8 @@ class DownloadProgress:
     """A rich progress bar for one download, as a `download(progress=...)` callback."""
 
     def __init__(self, console: Console, label: str):
-        self.bar = Progress(TextColumn(f"downloading {label}"), BarColumn(), DownloadColumn(),
+        self.bar = Progress(TextColumn(f"downloading {escape(label)}"), BarColumn(),
+                            DownloadColumn(),
                             TransferSpeedColumn(), TimeRemainingColumn(), console=console)
         self.task = self.bar.add_task("download", total=None)
 
@@ -217,13 +227,13 @@ def read_summary(path: Path) -> dict[str, Any]:
 def cmd_info(args: argparse.Namespace) -> int:
     console = Console()
     directory = store.data_dir(args.data_dir)
-    table = Table(title=f"Data store: {directory}")
+    table = Table(title=f"Data store: {escape(str(directory))}")
     table.add_column("file (kind)", no_wrap=True)
     table.add_column("arrays", no_wrap=True)
     table.add_column("created, source, verified", overflow="fold")
     for name, path in data_files(directory):
         synthetic = path.parent.name == "synthetic"
-        label = f"{path.relative_to(directory)}\n({'synthetic' if synthetic else 'real'})"
+        label = escape(f"{path.relative_to(directory)}\n({'synthetic' if synthetic else 'real'})")
         if not path.exists():
             hint = ("made on first use" if synthetic
                     else f"missing: `python -m harness data fetch {name}` or `data import PATH`")
@@ -232,7 +242,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         try:
             summary = read_summary(path)
         except OSError as error:
-            table.add_row(label, "", f"[red]unreadable ({store.one_line(error)}): run "
+            table.add_row(label, "", f"[red]unreadable ({escape(store.one_line(error))}): run "
                                      f"`python -m harness data verify`[/]")
             continue
         attrs = summary["attrs"]
@@ -240,16 +250,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         if attrs.get("kind") == "synthetic":
             origin = f"generated (seed {attrs.get('seed')})"
         else:
-            origin = str(attrs.get("source_url", "?"))
+            origin = escape(str(attrs.get("source_url", "?")))
             if attrs.get("imported_from"):
-                origin += f"\nimported from {attrs['imported_from']}"
+                origin += f"\nimported from {escape(str(attrs['imported_from']))}"
             origin += (f"\nverified: {'yes' if attrs.get('verified') else '[yellow]NO[/]'} "
-                       f"({attrs.get('archive_checksum', 'no checksum')})")
+                       f"({escape(str(attrs.get('archive_checksum', 'no checksum')))})")
         if not attrs.get("complete"):
             origin += "\n[red]INCOMPLETE: run `python -m harness data verify`[/]"
         if attrs.get("kind") not in (None, "synthetic" if synthetic else "real"):
-            origin += f"\n[red]marked kind={attrs.get('kind')}[/]"
-        table.add_row(label, "\n".join(summary["arrays"]), f"{created}\n{origin}")
+            origin += f"\n[red]marked kind={escape(str(attrs.get('kind')))}[/]"
+        table.add_row(label, "\n".join(summary["arrays"]), f"{escape(created)}\n{origin}")
     console.print(table)
     return 0
 
@@ -259,26 +269,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     directory = store.data_dir(args.data_dir)
     present = [(name, path) for name, path in data_files(directory) if path.exists()]
     if not present:
-        console.print(f"No data files in {directory}: nothing to verify. "
+        console.print(f"No data files in {escape(str(directory))}: nothing to verify. "
                       f"`python -m harness data fetch` gets the real data.")
         return 0
-    table = Table(title=f"Verifying {directory}")
+    table = Table(title=f"Verifying {escape(str(directory))}")
     table.add_column("file")
     table.add_column("result", overflow="fold")
     status = 0
     with Progress(TextColumn("verifying {task.description}"), console=console,
                   transient=True) as bar:
         for name, path in present:
-            task = bar.add_task(path.name)
+            task = bar.add_task(escape(path.name))
             problems = store.verify_dataset(path)
             bar.remove_task(task)
-            label = str(path.relative_to(directory))
+            label = escape(str(path.relative_to(directory)))
             if problems:
                 status = 1
                 fix = ("delete it; it is made again on first use"
                        if path.parent.name == "synthetic"
-                       else f"delete it and {store.fetch_hint(name)}")
-                table.add_row(label, "[red]" + "\n".join(problems) + f"\nfix: {fix}[/]")
+                       else store.fetch_hint(name))
+                table.add_row(label, "[red]" + escape("\n".join(problems) + f"\nfix: {fix}")
+                              + "[/]")
             else:
                 table.add_row(label, "[green]ok[/]")
     console.print(table)
