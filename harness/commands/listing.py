@@ -61,7 +61,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                                         interpreter_label(impl), row.installed, row.supported)),
                           status, escape(fix))
         console.print(table)
-    tested = versions.CI_CONSTRAINTS.relative_to(versions.REPO_ROOT)
+    tested = versions.CI_CONSTRAINTS
+    if tested.is_relative_to(versions.REPO_ROOT):
+        tested = tested.relative_to(versions.REPO_ROOT)
     console.print(f"GPU: {'yes' if gpu else 'none found'} · each row runs in its own process; "
                   f"`python -m harness all` runs every ready row. supported: the range "
                   f"pyproject.toml's extras install; tested: the versions in {escape(str(tested))}.")

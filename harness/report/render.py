@@ -16,7 +16,7 @@ import rich.markup
 from rich.table import Table
 from rich.text import Text
 
-from harness import benchmarks, metrics
+from harness import benchmarks, metrics, versions
 from harness.metrics import fmt
 from harness.report.groups import Comparison, Group, Section, Spread
 from harness.report.reference import GPUS, YEAR
@@ -139,6 +139,8 @@ def table_footnote(sections: list[Section]) -> str:
     elif any(s.profile != "full" for s in sections):
         lines.append("The original project's K80/P100 figures appear beside full-profile rows "
                      "only (a quick run is not the same workload).")
+    # Versions outside the tested set; CPU runs on a machine with a GPU (harness.versions).
+    lines += versions.result_notes(r for s in sections for g in s.groups for r in g.runs)
     return "\n".join(escape(line) for line in lines)
 
 
