@@ -1,9 +1,10 @@
 """The HDF5 data store (docs/benchmarks.md §6): where the files live, how they are written, checked and read.
 
 One file a data set, arrays `x_train`, `y_train`, `x_test`, `y_test` at the root, C order, so
-every language reads the same bytes. A file is written to a temporary name and renamed only once
-it is complete, each array carries the sha256 of its bytes, and the `complete` attribute is set
-last: an interrupted conversion never leaves a file that passes as good data.
+every language reads the same bytes. A file is written to a temporary name, read back, and renamed
+over the old one only once it checks; each array carries the sha256 of its bytes, and the
+`complete` attribute is set last: an interrupted or failed conversion never leaves a file that
+passes as good data, nor costs the good file already there. Every load checks the checksums.
 """
 
 from __future__ import annotations
