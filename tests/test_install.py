@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -17,8 +18,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from harness import registry, versions
+from harness.run import envs
 from tests.list_output import row_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,3 +180,20 @@ def test_the_tested_versions_lie_inside_the_supported_ranges():
 def test_ci_installs_with_the_constraints_file():
     block = (REPO / "README.md").read_text().split("<!-- ci:test-commands -->")[1]
     assert re.search(r"pip install -c constraints/ci-cpu\.txt -e \"\.\[all,test\]\"", block)
+
+
+def test_the_isolated_environments_install_with_their_constraints(tmp_path, monkeypatch):
+    """`python -m harness setup mxnet`: every pip install gets -c constraints/envs-cpu.txt (the
+    set-up is stopped at its first pip step; the real set-ups run in CI)."""
+    monkeypatch.setenv(envs.ENVS_DIR_VARIABLE, str(tmp_path / "envs"))
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 1 if "pip" in command else 0, "", "")
+
+    monkeypatch.setattr(envs.subprocess, "run", fake_run)
+    assert envs.setup_environment("mxnet", Console(file=io.StringIO())) == 1
+    pip = next(c for c in commands if "pip" in c)
+    assert pip[pip.index("-c") + 1] == str(envs.CONSTRAINTS) and envs.CONSTRAINTS.exists()
+    assert "mxnet==1.9.1" in pip
