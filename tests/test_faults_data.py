@@ -94,6 +94,22 @@ def test_a_write_that_does_not_check_replaces_nothing(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cifar10.h5"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_during_import_is_said_plainly_and_keeps_the_good_data(tmp_path, capsys):
+    good = good_imdb_store(tmp_path)
+    before = good.read_bytes()
+    # The conversion's temporary file (named after this process) on a full disk.
+    temporary = good.with_name(f"imdb.h5.{os.getpid()}.tmp")
+    temporary.symlink_to("/dev/full")
+    capsys.readouterr()
+    assert run_data("data", "import", str(imdb_npz(tmp_path / "imdb.npz")), "--allow-unverified",
+                    "--data-dir", str(good.parent)) == 1
+    assert flat(f"disk full at {good.parent}: free space and rerun; the file already there is "
+                f"unchanged") in flat(capsys.readouterr().out)
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in good.parent.iterdir()) == ["imdb.h5"]
+
+
 # -- bad archives are refused, naming the file and the problem ---------------------------------
 
 @pytest.mark.parametrize("labels, problem", [
