@@ -12,11 +12,12 @@ import importlib.util
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import Callable
 
 from harness.julia import readiness as julia_readiness
+from harness.julia.device import knet_gpu_note
 
 
 
@@ -81,6 +82,9 @@ class Row:
     options: dict = field(default_factory=dict)  # keyword arguments for the class
     env: dict[str, str] = field(default_factory=dict)  # environment of its child process
     readiness_check: Callable[[], str | None] | None = None  # extra check: None = fine
+    # A caveat for a ready row, for `list` (e.g. Knet on a GPU too new for it runs on the
+    # CPU); None = nothing to say.
+    notice: Callable[[], str | None] | None = None
     unavailable: str | None = None  # permanently impossible here (retired upstream, ...)
     needs_gpu: bool = False
     # An isolated environment (harness.run.envs) whose interpreter runs this row's child processes,
@@ -96,6 +100,7 @@ class Readiness:
     ready: bool
     reason: str = "ready"
     fix: str = ""
+    note: str = ""  # a ready row's caveat (Row.notice)
 
 
 def readiness(impl: Row, benchmark: str, gpu: bool | None = None) -> Readiness:
@@ -120,7 +125,7 @@ def readiness(impl: Row, benchmark: str, gpu: bool | None = None) -> Readiness:
             return Readiness(False, problem, impl.install)
     if impl.needs_gpu and not (gpu if gpu is not None else gpu_present()):
         return Readiness(False, "needs an NVIDIA GPU; none found (nvidia-smi)")
-    return Readiness(True)
+    return Readiness(True, note=(impl.notice() or "") if impl.notice else "")
 
 
 @lru_cache(maxsize=1)
@@ -274,6 +279,7 @@ ROWS: list[Row] = [
                     "GRU; never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("knet"),
         readiness_check=partial(julia_readiness.julia_problem, "knet"),
+        notice=knet_gpu_note,
         # juliacall 0.9.29+ drops Julia 1.9, the last Julia Knet runs on.
         install='pip install "juliacall<=0.9.28" && python -m harness setup julia',
     ),
@@ -312,6 +318,21 @@ ROWS: list[Row] = [
                      "fails to build"),
     ),
 ]
+
+
+def _strict_fp32(row: Row) -> Row:
+    """docs/benchmarks.md §8: strict fp32 is a named variant. NVIDIA_TF32_OVERRIDE=0 keeps
+    cuBLAS and cuDNN off TF32 (cuDNN's default math type allows it); Julia adds PEDANTIC_MATH."""
+    return replace(row, name=f"{row.name}-fp32-strict",
+                   description=f"as {row.name}, strict fp32 on a GPU: no TF32 "
+                               "(NVIDIA_TF32_OVERRIDE=0, CUDA.jl PEDANTIC_MATH); never run in "
+                               "this project's CI (no Julia there)",
+                   options={**row.options, "precision": "strict", "variant": "fp32-strict"},
+                   env={**row.env, "NVIDIA_TF32_OVERRIDE": "0"})
+
+
+_after_julia = max(i for i, row in enumerate(ROWS) if row.language == "julia") + 1
+ROWS[_after_julia:_after_julia] = [_strict_fp32(row) for row in ROWS if row.language == "julia"]
 
 
 def by_name(name: str) -> Row:

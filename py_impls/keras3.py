@@ -19,6 +19,8 @@ Canonical weights (docs/benchmarks.md §9-10) are converted from and to PyTorch'
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import keras
@@ -275,11 +277,22 @@ CNN_ACTIVATIONS = {"conv1": "relu1", "conv2": "conv2", "pool1": "pool1", "relu2"
 
 def gru_model(config: RNNConfig, use_cudnn: bool | str = "auto") -> keras.Sequential:
     """docs/benchmarks.md §3. GRU(reset_after=True) with tanh/sigmoid is the cuDNN formulation (gates applied
-    as PyTorch's nn.GRU does); return_sequences=False yields the last step, padding included."""
+    as PyTorch's nn.GRU does); return_sequences=False yields the last step, padding included.
+    Initialised by §3's rule, not Keras' defaults (uniform +-0.05 embedding, Glorot and
+    orthogonal GRU kernels, zero biases): embedding N(0, 1), every GRU matrix and bias
+    U(-1/sqrt(H), 1/sqrt(H)); the dense layer keeps Keras' Glorot kernel and zero bias."""
+    bound = 1 / math.sqrt(config.hidden)
+
+    def recurrent() -> keras.initializers.Initializer:  # one instance a tensor: its own draws
+        return keras.initializers.RandomUniform(-bound, bound)
+
     return keras.Sequential([
         keras.Input((config.seq_len,), dtype="int32"),
-        layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding"),
-        layers.GRU(config.hidden, reset_after=True, use_cudnn=use_cudnn, name="gru"),
+        layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding",
+                         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0)),
+        layers.GRU(config.hidden, reset_after=True, use_cudnn=use_cudnn, name="gru",
+                   kernel_initializer=recurrent(), recurrent_initializer=recurrent(),
+                   bias_initializer=recurrent()),
         layers.Dense(config.n_classes, name="fc"),
     ], name="gru_classifier")
 
@@ -561,7 +574,7 @@ def keras_verify_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float
 class RNN(_KerasRun, TrainingImplementation):
     """docs/benchmarks.md §3: embedding -> GRU (reset_after=True, cuDNN where the backend has it) -> dense.
 
-    Keras' default initialisers throughout (Glorot kernels, orthogonal recurrent kernel)."""
+    Initialised by docs/benchmarks.md §3's rule (`gru_model`), as every row."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:

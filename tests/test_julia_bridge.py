@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from harness.julia import bridge as jb
+from harness.julia import constraints
 from harness.julia import readiness as jr
 from harness.julia import layouts as jl
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
@@ -285,6 +286,18 @@ def no_julia(monkeypatch, tmp_path):
     return tmp_path
 
 
+def declaration(version: str = "0.9.28", julia: str = "~1.9,^1.10.3",
+                pythoncall: str = "0.9.28", openssl: str | None = None) -> constraints.Declaration:
+    """What a juliacall declares: its Julia versions, PythonCall exactly, OpenSSL_jll (if
+    given) within a range."""
+    packages = [constraints.PackageConstraint("PythonCall", "6099a3de-0909-46bc-b1f4-468b9a2dfc0d",
+                                              f"={pythoncall}")]
+    if openssl:
+        packages.append(constraints.PackageConstraint("OpenSSL_jll", constraints.OPENSSL_JLL,
+                                                      openssl))
+    return constraints.Declaration(version, (julia,), tuple(packages))
+
+
 def write_manifest(flavor: str, packages: dict[str, str], format2: bool = True) -> None:
     lines = ['julia_version = "1.10.4"', 'manifest_format = "2.0"'] if format2 else []
     for name, version in packages.items():
@@ -311,7 +324,7 @@ def test_readiness_refuses_a_julia_of_the_wrong_version(no_julia, monkeypatch):
     assert "Knet.jl needs Julia 1.6-1.9" in reason and "is Julia 1.11.2" in reason
     assert "HARNESS_JULIA_KNET" in reason and "juliaup add 1.9" in reason
     # the same Julia is fine for Flux: the next missing piece is reported instead
-    monkeypatch.setattr(jr, "juliacall_requirements", lambda: None)
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: None)
     ready, reason = jr.julia_readiness("flux")
     assert not ready and reason.startswith("juliacall is not installed")
 
@@ -338,7 +351,8 @@ def test_a_binary_that_prints_no_version_is_reported(no_julia, monkeypatch):
 def test_readiness_checks_juliacall_against_the_julia_version(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.9.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    monkeypatch.setattr(jr, "juliacall_requirements", lambda: ("0.9.34", "^1.10.3", "0.9.34"))
+    monkeypatch.setattr(jr, "juliacall_declaration",
+                        lambda: declaration("0.9.34", "^1.10.3", "0.9.34"))
     ready, reason = jr.julia_readiness("knet")
     assert not ready
     assert "juliacall 0.9.34 supports Julia ^1.10.3, not 1.9.4" in reason
@@ -349,8 +363,7 @@ def test_readiness_wants_an_instantiated_environment_with_matching_pythoncall(no
                                                                                monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.9.4")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
-    monkeypatch.setattr(jr, "juliacall_requirements",
-                        lambda: ("0.9.28", "~1.9,^1.10.3", "0.9.28"))
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: declaration())
     ready, reason = jr.julia_readiness("knet")
     assert not ready and "not instantiated (no Manifest.toml)" in reason
     assert reason.endswith("run `python -m harness setup julia`")
@@ -367,18 +380,62 @@ def test_readiness_wants_an_instantiated_environment_with_matching_pythoncall(no
     assert jr.julia_problem("knet") is None
 
 
-def test_juliacall_requirements_are_read_from_its_juliapkg_json(tmp_path, monkeypatch):
+JULIAPKG_JSON = ('{"julia": "~1.9, ^1.10.3", "packages": {'
+                 '"PythonCall": {"uuid": "6099a3de-0909-46bc-b1f4-468b9a2dfc0d", '
+                 '"version": "=0.9.28"}, "OpenSSL_jll": {"uuid": '
+                 '"458c3c95-2e84-50aa-8efc-19380b2a3a95", "version": "<=python"}}}')  # 0.9.28's
+
+
+def test_juliacall_declaration_is_read_from_its_juliapkg_json(tmp_path, monkeypatch):
     package = tmp_path / "juliacall"
     package.mkdir()
     (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
-    (package / "juliapkg.json").write_text(
-        '{"julia": "~1.9,^1.10.3", "packages": {"PythonCall": '
-        '{"uuid": "6099a3de-0909-46bc-b1f4-468b9a2dfc0d", "version": "=0.9.28"}}}')
+    (package / "juliapkg.json").write_text(JULIAPKG_JSON)
     info = tmp_path / "juliacall-0.9.28.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: juliacall\nVersion: 0.9.28\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert jr.juliacall_requirements() == ("0.9.28", "~1.9,^1.10.3", "0.9.28")
+    found = jr.juliacall_declaration()
+    assert found.version == "0.9.28" and found.julia[0] == "~1.9, ^1.10.3"
+    assert found.package("PythonCall").spec == "=0.9.28"
+    assert found.package("OpenSSL_jll").spec  # resolved for this Python's OpenSSL
+
+
+@pytest.mark.parametrize("openssl, spec, julia", [
+    ((3, 0, 13), "3 - 3.0", ("~1.9, ^1.10.3", "1 - 1.11")),  # Julia 1.12 ships OpenSSL 3.5
+    ((3, 5, 1), "3 - 3.5", ("~1.9, ^1.10.3",)),
+    ((1, 1, 1), "1.1 - 1.1.1", ("~1.9, ^1.10.3", "1 - 1.11"))])
+def test_openssl_jll_is_held_to_this_pythons_openssl_as_juliapkg_does(tmp_path, openssl, spec,
+                                                                      julia):
+    (tmp_path / "juliapkg.json").write_text(JULIAPKG_JSON)
+    found = constraints.read_declaration(tmp_path / "juliapkg.json", "0.9.28", openssl)
+    assert found.package("OpenSSL_jll").spec == spec and found.julia == julia
+    assert found.package("OpenSSL_jll").julia() == (
+        'Pkg.PackageSpec(name="OpenSSL_jll", uuid="458c3c95-2e84-50aa-8efc-19380b2a3a95", '
+        f'version=Pkg.Types.semver_spec("{spec}"))')
+
+
+def test_readiness_checks_every_package_juliacall_declares(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.10.4")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: declaration(openssl="3 - 3.0"))
+    write_manifest("flux", {"Flux": "0.16.11", "PythonCall": "0.9.28"})
+    ready, reason = jr.julia_readiness("flux")
+    assert not ready and "needs OpenSSL_jll 3 - 3.0" in reason and "has none" in reason
+    write_manifest("flux", {"Flux": "0.16.11", "PythonCall": "0.9.28", "OpenSSL_jll": "3.5.1+0"})
+    ready, reason = jr.julia_readiness("flux")
+    assert not ready and "has 3.5.1+0" in reason
+    write_manifest("flux", {"Flux": "0.16.11", "PythonCall": "0.9.28", "OpenSSL_jll": "3.0.15+1"})
+    assert jr.julia_readiness("flux")[0]
+
+
+def test_an_openssl_limit_on_julia_is_a_readiness_reason(no_julia, monkeypatch):
+    fake_julia(no_julia / "bin", "julia version 1.12.1")
+    monkeypatch.setenv("PATH", str(no_julia / "bin"))
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: constraints.Declaration(
+        "0.9.28", ("~1.9, ^1.10.3", "1 - 1.11"), ()))
+    ready, reason = jr.julia_readiness("flux")
+    assert not ready and "supports Julia 1 - 1.11, not 1.12.1" in reason
 
 
 def test_pyjulia_bridge_is_checked_when_chosen(no_julia, monkeypatch):
@@ -463,7 +520,8 @@ class FakeJuliaModule:
             if name == "info":
                 return {"framework_version": "1.4.10", "julia_version": "1.9.4",
                         "device": "cuda", "device_name": "NVIDIA H100", "cudnn": self.cudnn,
-                        "precision": "fp32 (CUDA.jl math_mode=DEFAULT_MATH)"}
+                        "math_mode": "DEFAULT_MATH", "compute_capability": "9.0",
+                        "tf32_override": "", "precision_choice": "default"}
             return None
         return call
 
@@ -552,6 +610,9 @@ def test_info_reports_julia_and_the_bridge():
     assert info.device == "cuda" and info.cudnn is True
     assert info.extra["bridge"] == "juliacall 0.9.28" and info.extra["not_run_in_ci"] is True
     assert info.extra["julia_start_s"] == 1.5
+    # the precision in effect, from the facts Julia reports: TF32 allowed in cuDNN here
+    assert info.precision.startswith("tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH")
+    assert info.extra["math_mode"] == "DEFAULT_MATH" and info.extra["compute_capability"] == "9.0"
 
 
 def test_constructing_an_adapter_without_julia_says_why(no_julia):

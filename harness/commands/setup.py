@@ -7,6 +7,8 @@ import argparse
 from typing import Any, Callable, Mapping
 
 
+from rich.markup import escape
+
 from harness.commands.terminal import console
 from harness.julia import setup as julia_setup
 from harness.julia.readiness import FLAVORS
@@ -24,10 +26,12 @@ def setup_targets() -> dict[str, tuple[str, Any]]:
 
     def setup_all(args: argparse.Namespace) -> int:
         codes = [envs.setup_environment(n, console, force=args.force) for n in envs.ENVIRONMENTS]
-        from harness.julia.readiness import julia_problem
+        from harness.julia.readiness import find_julia
 
-        if julia_problem("knet") and julia_problem("flux"):
-            console.print("[yellow]julia: skipped[/] - " + julia_problem("flux"))
+        # skipped only without any julia: an environment not yet set up is what this is for
+        found = [find_julia(flavor) for flavor in FLAVORS.values()]
+        if all(path is None for path, _ in found):
+            console.print("[yellow]julia: skipped[/] - " + escape(found[-1][1]))
         else:
             args.target = "julia"
             codes.append(args.func(args))
@@ -41,7 +45,8 @@ def setup_targets() -> dict[str, tuple[str, Any]]:
 def cmd_setup(args: argparse.Namespace, targets: Mapping[str, tuple[str, Handler]]) -> int:
     if args.target == "julia":
         flavors = list(FLAVORS) if args.flavor == "all" else [args.flavor]
-        return julia_setup.setup_julia(flavors, dry_run=args.dry_run, force=args.force)
+        return julia_setup.setup_julia(flavors, dry_run=args.dry_run, force=args.force,
+                                       test=args.test)
     return targets[args.target][1](args)
 
 
@@ -62,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction,
                              "found)")
     parser.add_argument("--dry-run", action="store_true",
                         help="julia: say what would run, run nothing")
+    parser.add_argument("--test", action="store_true",
+                        help="julia: then run julia_impls/test/runtests.jl in every flavor set up")
     parser.add_argument("--force", action="store_true",
                         help="rebuild from scratch where the target supports it")
     parser.set_defaults(func=lambda args: cmd_setup(args, others))

@@ -29,6 +29,7 @@ from harness import benchmarks
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import (InferenceImplementation, RunInfo, TrainingData,
                                TrainingImplementation)
+from harness.julia.device import knet_cuda_problem, precision_label
 from harness.julia.layouts import (canonical_weights, from_julia_columns, julia_images,
                                    julia_labels, julia_order, julia_range, julia_tokens,
                                    julia_weights)
@@ -109,10 +110,16 @@ class _JuliaRun:
 
     def _start(self, flavor: str) -> None:
         self.flavor = flavor_named(flavor)
+        if self.flavor.name == "knet" and self.requested_device == "cuda":
+            problem = knet_cuda_problem()  # before Julia starts: the GPU is too new for Knet
+            if problem:
+                raise JuliaNotReady(problem)
         started = time.perf_counter()
         self.bridge = start_julia(self.flavor)
         self.module = self.bridge.include(self.flavor.sources / benchmarks.get(self.benchmark).julia_source)
-        self.state = self.module.State(self.requested_device)
+        # precision: "default", or "strict" for the fp32-strict rows (julia_impls/*/device.jl)
+        self.state = self.module.State(self.requested_device,
+                                       precision=self.options.get("precision", "default"))
         self.start_s = time.perf_counter() - started
 
     def sync(self) -> None:
@@ -120,6 +127,7 @@ class _JuliaRun:
 
     def info(self) -> RunInfo:
         jl = {str(k): str(v) for k, v in dict(self.module.info(self.state)).items()}
+        precision = precision_label(self.flavor.name, jl)  # from the facts Julia reports
         return RunInfo(
             framework=self.flavor.framework,
             framework_version=jl.pop("framework_version", ""),
@@ -127,7 +135,7 @@ class _JuliaRun:
             language_version=jl.pop("julia_version", ""),
             device=jl.pop("device", "cpu"),
             device_name=jl.pop("device_name", ""),
-            precision=jl.pop("precision", "fp32"),
+            precision=precision,
             cudnn={"yes": True, "no": False}.get(jl.pop("cudnn", ""), None),
             extra={**jl, "bridge": f"{self.bridge.name} {self.bridge.version}",
                    "julia_start_s": round(self.start_s, 2), "not_run_in_ci": True},

@@ -6,12 +6,11 @@ variables and `julia --version` are looked at, so the parent process can ask for
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import benchmarks
+from harness.julia import constraints
 from harness.run.host import REPO_ROOT
 
 JULIA_IMPLS = REPO_ROOT / "julia_impls"
@@ -106,13 +106,34 @@ def find_julia(flavor: Flavor) -> tuple[str | None, str]:
     """The julia binary for `flavor` and where it came from; (None, reason) when there is none.
 
     The first named binary wins, so that `HARNESS_JULIA_KNET` can point at a Julia 1.9 while
-    `julia` on PATH is a current one for Flux."""
+    `julia` on PATH is a current one for Flux. A binary named by a variable is checked before
+    anything runs it (`list` runs `julia --version`): see `untrusted_binary`."""
     for where, value in julia_candidates(flavor):
         path = shutil.which(value) if os.sep not in value else value
         if path is None or not os.access(path, os.X_OK) or not os.path.isfile(path):
             return None, f"{where}={value} is not an executable file"
+        problem = None if where == "PATH" else untrusted_binary(path)
+        if problem:
+            return None, (f"{where}={value} is not run: {problem}; point it at the julia "
+                          "binary of an installation only you or root can change")
         return path, where
     return None, "julia not found on PATH"
+
+
+def untrusted_binary(path: str) -> str | None:
+    """Why the harness will not execute `path` as julia, or None: it must be a file named
+    julia* (after links), owned by this user or root, neither it nor its directory writable by
+    group or others - otherwise another local user could put code there that the harness runs."""
+    real = os.path.realpath(path)
+    if not os.path.basename(real).lower().startswith("julia"):
+        return f"{real} is not named julia*"
+    for target in (real, os.path.dirname(real)):
+        info = os.stat(target)
+        if hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0):
+            return f"{target} belongs to another user (uid {info.st_uid})"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{target} is writable by group or others"
+    return None
 
 
 @lru_cache(maxsize=16)
@@ -174,17 +195,27 @@ def bridge_name() -> str:
     return name
 
 
-def juliacall_requirements() -> tuple[str, str, str] | None:
-    """(juliacall version, Julia versions it supports, the PythonCall version it needs),
-    read from the installed juliacall's juliapkg.json; None when juliacall is not installed."""
-    spec = importlib.util.find_spec("juliacall")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    version = importlib.metadata.version("juliacall")
-    deps = json.loads((Path(list(spec.submodule_search_locations)[0]) / "juliapkg.json")
-                      .read_text())
-    pythoncall = deps.get("packages", {}).get("PythonCall", {}).get("version", "")
-    return version, deps.get("julia", ""), pythoncall.lstrip("=")
+def juliacall_declaration() -> constraints.Declaration | None:
+    """What the installed juliacall declares (harness.julia.constraints); None without it."""
+    return constraints.installed_declaration()
+
+
+def julia_mismatch(declaration: constraints.Declaration, version: tuple[int, int, int]) -> str | None:
+    """The first of juliacall's Julia specifiers `version` does not meet, or None."""
+    return next((spec for spec in declaration.julia
+                 if not julia_compat_contains(spec, version)), None)
+
+
+def manifest_mismatch(declaration: constraints.Declaration,
+                      versions: dict[str, str]) -> tuple[str, str, str] | None:
+    """(package, specifier, version found or "none") for the first package juliacall needs
+    that the manifest lacks or holds in a version outside its specifier; None when all fit."""
+    for package in declaration.packages:
+        have = versions.get(package.name, "")
+        if not have or (package.spec and not julia_compat_contains(package.spec,
+                                                                    parse_version(have))):
+            return package.name, package.spec, have or "none"
+    return None
 
 
 def manifest_path(flavor: Flavor) -> Path | None:
@@ -248,17 +279,17 @@ def julia_readiness(flavor: str) -> tuple[bool, str]:
                            f"unset {BRIDGE_VARIABLE} to use juliacall")
         bridge = "PyJulia"
     else:
-        required = juliacall_requirements()
-        if required is None:
+        declaration = juliacall_declaration()
+        if declaration is None:
             pin = (' "juliacall<=0.9.28"' if f.name == "knet" else " juliacall")
             return False, (f"juliacall is not installed (the Python-Julia bridge): "
                            f"`pip install{pin}`, then {setup}")
-        jc_version, jc_julia, pythoncall = required
-        if jc_julia and not julia_compat_contains(jc_julia, version):
-            return False, (f"juliacall {jc_version} supports Julia {jc_julia}, not {shown}: "
+        spec = julia_mismatch(declaration, version)
+        if spec:
+            return False, (f"juliacall {declaration.version} supports Julia {spec}, not {shown}: "
                            f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9 and >= 1.10.3) or "
                            f"`pip install \"juliacall<=0.9.25\"` (Julia 1.6-1.8), then {setup}")
-        bridge = f"juliacall {jc_version}"
+        bridge = f"juliacall {declaration.version}"
     manifest = manifest_path(f)
     if manifest is None:
         return False, (f"the {f.framework} environment ({f.project / 'Project.toml'}) is not "
@@ -267,10 +298,11 @@ def julia_readiness(flavor: str) -> tuple[bool, str]:
     if f.package not in versions:
         return False, f"{manifest} has no {f.package}: run {setup}"
     if bridge.startswith("juliacall"):
-        have = versions.get("PythonCall")
-        if have != pythoncall:
-            return False, (f"{bridge} needs PythonCall {pythoncall} in the {f.framework} "
-                           f"environment, which has {have or 'none'}: run {setup}")
+        mismatch = manifest_mismatch(declaration, versions)
+        if mismatch:
+            name, spec, have = mismatch
+            return False, (f"{bridge} needs {name} {spec.lstrip('=')} in the {f.framework} "
+                           f"environment, which has {have}: run {setup}")
     return True, (f"ready: Julia {shown} ({path}, from {where}), {f.package} "
                   f"{versions[f.package]}, {bridge}")
 

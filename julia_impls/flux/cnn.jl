@@ -26,6 +26,7 @@ include("device.jl")
 
 mutable struct State
     dev::Any
+    precision::String  # "default" or "strict" (device.jl)
     xtrain::Array{Float32,4}
     ytrain::Vector{Int}
     xtest::Array{Float32,4}
@@ -34,7 +35,10 @@ mutable struct State
     opt::Any
     batch::Int
     n_classes::Int
-    State(device::AbstractString) = new(device_for(device))
+    function State(device::AbstractString; precision::AbstractString="default")
+        dev = device_for(device)
+        return new(dev, choose_precision(precision, dev))
+    end
 end
 
 # == data ==
@@ -98,7 +102,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev)
+info(s::State) = run_info(s.dev, s.precision)
 
 const LAYERS = (:conv1, :conv2, :conv3, :conv4, :fc1, :fc2)
 

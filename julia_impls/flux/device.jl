@@ -1,4 +1,4 @@
-# Device, synchronisation and the run's description, shared by the three Flux files
+# Device, precision, synchronisation and the run's description, shared by the three Flux files
 # (`include`d inside each module). Flux moves models and arrays with MLDataDevices'
 # `gpu_device()`/`cpu_device()` (re-exported by Flux, src/Flux.jl); loading cuDNN makes Flux's
 # CUDA extension (ext/FluxCUDAExt.jl) use it for convolutions and pooling.
@@ -18,24 +18,51 @@ end
 
 on_gpu(dev) = dev isa Flux.CUDADevice
 
+"""docs/benchmarks.md §8. "default": CUDA.jl's DEFAULT_MATH, as a Flux user gets it (cuDNN
+convolutions with CUDNN_TENSOR_OP_MATH: TF32 allowed on compute capability >= 8.0; CUBLAS
+matmuls fp32). "strict": PEDANTIC_MATH, and NVIDIA_TF32_OVERRIDE=0, which cuBLAS and cuDNN read
+when they load - so it must be in the environment before Julia starts (the fp32-strict rows and
+`verify` set it); cuDNN's default math type still allows TF32 without it. The override alone
+also selects strict. Returns the choice in effect."""
+function choose_precision(precision::AbstractString, dev)
+    precision in ("default", "strict") || error("unknown precision $(repr(precision)): " *
+                                                "\"default\" or \"strict\"")
+    override = get(ENV, "NVIDIA_TF32_OVERRIDE", "") == "0"
+    if precision == "strict" && !override
+        error("precision \"strict\" needs NVIDIA_TF32_OVERRIDE=0 in the environment before " *
+              "Julia starts (cuDNN reads it when it loads): the fp32-strict rows set it")
+    end
+    strict = precision == "strict" || override
+    strict && on_gpu(dev) && CUDA.math_mode!(CUDA.PEDANTIC_MATH)
+    return strict ? "strict" : "default"
+end
+
 "docs/benchmarks.md §7: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
 function sync_device(dev)
     on_gpu(dev) && CUDA.synchronize()
     return nothing
 end
 
-"What the harness stores with every result (strings only: they cross the bridge as is)."
-function run_info(dev; cudnn::Union{Bool,Nothing}=nothing)
+"""What the harness stores with every result (strings only: they cross the bridge as is). The
+precision is reported as facts - math mode, compute capability, the TF32 override, the choice -
+from which harness/julia/device.py writes the record's label."""
+function run_info(dev, precision::AbstractString; cudnn::Union{Bool,Nothing}=nothing)
     gpu = on_gpu(dev)
     info = Dict{String,String}(
         "framework_version" => string(pkgversion(Flux)),
         "julia_version" => string(VERSION),
         "device" => gpu ? "cuda" : "cpu",
         "device_name" => gpu ? CUDA.name(CUDA.device()) : Sys.cpu_info()[1].model,
-        "precision" => gpu ? "fp32 (CUDA.jl math_mode=$(CUDA.math_mode()))" : "fp32",
+        "precision_choice" => precision,
+        "tf32_override" => get(ENV, "NVIDIA_TF32_OVERRIDE", ""),
         "cuda_jl" => string(pkgversion(CUDA)),
         "julia_threads" => string(Threads.nthreads()),
     )
+    if gpu
+        cap = CUDA.capability(CUDA.device())
+        info["math_mode"] = string(CUDA.math_mode())
+        info["compute_capability"] = "$(cap.major).$(cap.minor)"
+    end
     cudnn === nothing || (info["cudnn"] = cudnn ? "yes" : "no")
     return info
 end

@@ -19,11 +19,15 @@ include(joinpath(@__DIR__, "..", "resnet50_layout.jl"))
 
 mutable struct State
     dev::Any
+    precision::String  # "default" or "strict" (device.jl)
     images::Array{Float32,4}
     given::Dict{String,Array{Float32}}  # canonical tensors handed over before build
     model::Any
-    State(device::AbstractString) =
-        new(device_for(device), zeros(Float32, 0, 0, 0, 0), Dict{String,Array{Float32}}())
+    function State(device::AbstractString; precision::AbstractString="default")
+        dev = device_for(device)
+        return new(dev, choose_precision(precision, dev), zeros(Float32, 0, 0, 0, 0),
+                   Dict{String,Array{Float32}}())
+    end
 end
 
 # == data ==
@@ -76,6 +80,6 @@ extract(s::State, first::Integer, last::Integer) =
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev)
+info(s::State) = run_info(s.dev, s.precision)
 
 end # module

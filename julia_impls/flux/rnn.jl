@@ -33,6 +33,7 @@ include("device.jl")
 
 mutable struct State
     dev::Any
+    precision::String  # "default" or "strict" (device.jl)
     xtrain::Matrix{Int32}  # (T, N), ids + 1: a batch is x[:, idx], (T, B)
     ytrain::Vector{Int}
     xtest::Matrix{Int32}
@@ -41,7 +42,10 @@ mutable struct State
     opt::Any
     batch::Int
     n_classes::Int
-    State(device::AbstractString) = new(device_for(device))
+    function State(device::AbstractString; precision::AbstractString="default")
+        dev = device_for(device)
+        return new(dev, choose_precision(precision, dev))
+    end
 end
 
 # == data ==
@@ -65,10 +69,14 @@ end
 
 Flux.@layer ResetAfterGRUCell
 
-"Glorot-uniform matrices (Flux's own GRUCell default), zero biases."
-ResetAfterGRUCell((input, hidden)::Pair) =
-    ResetAfterGRUCell(Flux.glorot_uniform(3hidden, input), Flux.glorot_uniform(3hidden, hidden),
-                      zeros(Float32, 3hidden), zeros(Float32, 3hidden))
+"""docs/benchmarks.md §3's initialisation, every row's: every matrix and bias
+U(-1/sqrt(H), 1/sqrt(H)), PyTorch's nn.GRU default (not Flux's Glorot over the stacked matrix)."""
+function ResetAfterGRUCell((input, hidden)::Pair)
+    bound = Float32(1 / sqrt(hidden))
+    uniform(dims...) = bound .* (2 .* rand(Float32, dims...) .- 1)
+    return ResetAfterGRUCell(uniform(3hidden, input), uniform(3hidden, hidden),
+                             uniform(3hidden), uniform(3hidden))
+end
 
 Flux.initialstates(c::ResetAfterGRUCell) = zeros_like(c.Wh, size(c.Wh, 2))  # zero initial state
 
@@ -128,7 +136,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
+info(s::State) = run_info(s.dev, s.precision; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
 
 parameters(layers) = Dict(
     "embedding.weight" => layers.embedding.weight, "gru.Wi" => layers.gru.cell.Wi,

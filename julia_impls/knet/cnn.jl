@@ -28,12 +28,17 @@ include("device.jl")
 
 mutable struct State
     atype::Type
+    note::String       # why not on the GPU, when --device auto fell back to the CPU
+    precision::String  # "default" or "strict" (device.jl)
     xtrain::Array{Float32,4}
     ytrain::Vector{Int}
     xtest::Array{Float32,4}
     w::Any  # the model's Params, a NamedTuple
     batch::Int
-    State(device::AbstractString) = new(array_type(device))
+    function State(device::AbstractString; precision::AbstractString="default")
+        atype, note = choose_device(device)
+        return new(atype, note, choose_precision(precision, atype))
+    end
 end
 
 # == data ==
@@ -113,7 +118,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype)
+info(s::State) = run_info(s.atype, s.note, s.precision)
 
 const NAMES = ("conv1.weight" => :conv1, "conv1.bias" => :b1, "conv2.weight" => :conv2,
                "conv2.bias" => :b2, "conv3.weight" => :conv3, "conv3.bias" => :b3,

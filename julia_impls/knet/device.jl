@@ -1,21 +1,70 @@
-# Device, synchronisation and the run's description, shared by the three Knet files
+# Device, precision, synchronisation and the run's description, shared by the three Knet files
 # (`include`d inside each module). Knet 1.4 picks CuArray{Float32} as `Knet.atype()` when
 # CUDA.jl sees a GPU (Knet.jl src/Knet.jl, `__init__`); the harness's --device decides here.
 
 using CUDA: CUDA
 import TOML
 
-"The array type Knet computes with: CuArray{Float32} on a GPU, Array{Float32} on the CPU."
-function array_type(device::AbstractString)
-    if device == "cuda" && !CUDA.functional()
-        error("--device cuda was asked for, but CUDA.functional() is false: CUDA.jl sees " *
-              "no usable GPU (driver, or a GPU newer than CUDA.jl 3 supports)")
-    end
+# Knet 1.4 accepts CUDA.jl <= 3, whose toolchain generates code up to compute capability 8.7
+# (CUDA.jl v3.13.1 deps/compatibility.jl: cuda_cap_db stops at 8.7), so the first kernel on a
+# Hopper GPU (H100, H200: 9.0) or newer would fail. harness/julia/device.py applies the same
+# rule with nvidia-smi, for `python -m harness list`.
+const FIRST_UNSUPPORTED_CAPABILITY = v"9.0"
+
+capability_text(v::VersionNumber) = "$(v.major).$(v.minor)"
+
+"Why Knet cannot compute on the GPU CUDA.jl selected, or `nothing` when it can."
+function gpu_problem()
+    CUDA.functional() || return "CUDA.functional() is false: CUDA.jl sees no usable GPU"
+    dev = CUDA.device()
+    cap = CUDA.capability(dev)
+    cap < FIRST_UNSUPPORTED_CAPABILITY && return nothing
+    return "$(CUDA.name(dev)) has compute capability $(capability_text(cap)), newer than " *
+           "CUDA.jl $(version_of(CUDA)) (the newest Knet 1.4 accepts) generates code for " *
+           "(up to 8.7)"
+end
+
+"""(array type, why not the GPU) for the harness's --device: "auto" is the GPU when Knet can
+use it and otherwise the CPU, saying why when a GPU is there; "cuda" fails instead of falling
+back. Knet's own default array type is set to match."""
+function choose_device(device::AbstractString)
     device in ("auto", "cuda", "cpu") || error("unknown device $(repr(device))")
-    return device != "cpu" && CUDA.functional() ? CUDA.CuArray{Float32} : Array{Float32}
+    atype, note = Array{Float32}, ""
+    if device != "cpu"
+        problem = gpu_problem()
+        if problem === nothing
+            atype = CUDA.CuArray{Float32}
+        elseif device == "cuda"
+            error("--device cuda: Knet cannot use the GPU here: $problem. Run the Knet rows " *
+                  "with --device cpu (or auto, which falls back to the CPU), or use the flux " *
+                  "row on this GPU")
+        elseif CUDA.functional()  # a GPU is there, Knet cannot use it: say so in `info`
+            note = "ran on the CPU: $problem"
+        end
+    end
+    Knet.array_type[] = atype
+    return atype, note
 end
 
 on_gpu(atype) = atype <: CUDA.CuArray
+
+"""docs/benchmarks.md §8. "default": CUDA.jl's DEFAULT_MATH, as a Knet user gets it (Knet's
+cuDNN calls keep cuDNN's default math type, which allows TF32 on compute capability >= 8.0).
+"strict": PEDANTIC_MATH for CUBLAS, and NVIDIA_TF32_OVERRIDE=0, which cuBLAS and cuDNN read
+when they load - so it must be in the environment before Julia starts (the fp32-strict rows and
+`verify` set it). The override alone also selects strict. Returns the choice in effect."""
+function choose_precision(precision::AbstractString, atype)
+    precision in ("default", "strict") || error("unknown precision $(repr(precision)): " *
+                                                "\"default\" or \"strict\"")
+    override = get(ENV, "NVIDIA_TF32_OVERRIDE", "") == "0"
+    if precision == "strict" && !override
+        error("precision \"strict\" needs NVIDIA_TF32_OVERRIDE=0 in the environment before " *
+              "Julia starts (cuDNN reads it when it loads): the fp32-strict rows set it")
+    end
+    strict = precision == "strict" || override
+    strict && on_gpu(atype) && CUDA.math_mode!(CUDA.PEDANTIC_MATH)
+    return strict ? "strict" : "default"
+end
 
 "docs/benchmarks.md §7: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
 function sync_device(atype)
@@ -29,19 +78,28 @@ function version_of(m::Module)
     return string(TOML.parsefile(joinpath(pkgdir(m), "Project.toml"))["version"])
 end
 
-"What the harness stores with every result (strings only: they cross the bridge as is)."
-function run_info(atype; cudnn::Union{Bool,Nothing}=nothing)
+"""What the harness stores with every result (strings only: they cross the bridge as is). The
+precision is reported as facts - math mode, compute capability, the TF32 override, the choice -
+from which harness/julia/device.py writes the record's label."""
+function run_info(atype, note::AbstractString, precision::AbstractString;
+                  cudnn::Union{Bool,Nothing}=nothing)
     gpu = on_gpu(atype)
     info = Dict{String,String}(
         "framework_version" => version_of(Knet),
         "julia_version" => string(VERSION),
         "device" => gpu ? "cuda" : "cpu",
         "device_name" => gpu ? CUDA.name(CUDA.device()) : Sys.cpu_info()[1].model,
-        "precision" => gpu ? "fp32 (CUDA.jl math_mode=$(CUDA.math_mode()))" : "fp32",
+        "precision_choice" => precision,
+        "tf32_override" => get(ENV, "NVIDIA_TF32_OVERRIDE", ""),
         "cuda_jl" => version_of(CUDA),
         "julia_threads" => string(Threads.nthreads()),
         "array_type" => string(atype),
     )
+    if gpu
+        info["math_mode"] = string(CUDA.math_mode())
+        info["compute_capability"] = capability_text(CUDA.capability(CUDA.device()))
+    end
+    isempty(note) || (info["device_note"] = note)
     cudnn === nothing || (info["cudnn"] = cudnn ? "yes" : "no")
     return info
 end

@@ -19,11 +19,16 @@ include(joinpath(@__DIR__, "..", "resnet50_layout.jl"))
 
 mutable struct State
     atype::Type
+    note::String       # why not on the GPU, when --device auto fell back to the CPU
+    precision::String  # "default" or "strict" (device.jl)
     images::Array{Float32,4}
     given::Dict{String,Array{Float32}}  # canonical tensors handed over before build
     w::Dict{String,Any}                 # device arrays by torchvision name
-    State(device::AbstractString) =
-        new(array_type(device), zeros(Float32, 0, 0, 0, 0), Dict{String,Array{Float32}}())
+    function State(device::AbstractString; precision::AbstractString="default")
+        atype, note = choose_device(device)
+        return new(atype, note, choose_precision(precision, atype), zeros(Float32, 0, 0, 0, 0),
+                   Dict{String,Array{Float32}}())
+    end
 end
 
 # == data ==
@@ -77,6 +82,6 @@ extract(s::State, first::Integer, last::Integer) =
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype)
+info(s::State) = run_info(s.atype, s.note, s.precision)
 
 end # module

@@ -8,8 +8,11 @@
 #       applied to (R*h + bR), i.e. after the recurrent matmul, separate input and recurrent
 #       biases) on the GPU via cuDNN (src/ops20_gpu/rnn.jl), the same formulas on the CPU
 #       (`rnntest`). Input (X, B, T), output (H, B, T); h=nothing: zero initial state.
+#       RNN's `winit`/`binit` are called as init(Float32, dims) for each matrix and bias block.
 #   param, nll, dropout, Adam, update!, @diff, grad, params: see cnn.jl. Adam's update
 #       (src/train20/update.jl) is PyTorch's: bias-corrected moments, eps outside the sqrt.
+# Initialisation (docs/benchmarks.md §3, every row): embedding N(0, 1), every GRU matrix and
+# bias U(-1/sqrt(H), 1/sqrt(H)) - PyTorch's nn.Embedding and nn.GRU defaults -, dense Glorot.
 
 module KnetRNN
 
@@ -20,13 +23,18 @@ include("device.jl")
 
 mutable struct State
     atype::Type
+    note::String       # why not on the GPU, when --device auto fell back to the CPU
+    precision::String  # "default" or "strict" (device.jl)
     xtrain::Matrix{Int32}  # (N, T): a batch is x[idx, :], (B, T)
     ytrain::Vector{Int}
     xtest::Matrix{Int32}
     model::Any
     adam::NamedTuple
     batch::Int
-    State(device::AbstractString) = new(array_type(device))
+    function State(device::AbstractString; precision::AbstractString="default")
+        atype, note = choose_device(device)
+        return new(atype, note, choose_precision(precision, atype))
+    end
 end
 
 # == data ==
@@ -54,14 +62,19 @@ function (m::GRUClassifier)(tokens::AbstractMatrix{<:Integer})
     return m.fc * y[:, :, end] .+ m.fb
 end
 
+"docs/benchmarks.md §3's initialisation: U(-1/sqrt(H), 1/sqrt(H)), for RNN's `winit`/`binit`."
+recurrent_init(hidden) = (T, dims) -> T(1 / sqrt(hidden)) .* (2 .* rand(T, dims) .- 1)
+
 function build(s::State, seed::Integer; batch_size, vocab_size, embedding_dim, hidden,
                n_classes, lr, beta1, beta2, eps)
     Random.seed!(seed)
     s.batch = batch_size
+    uniform = recurrent_init(hidden)
     s.model = GRUClassifier(
-        param(embedding_dim, vocab_size; atype=s.atype),
-        RNN(embedding_dim, hidden; rnnType=:gru, h=nothing, atype=s.atype),  # xavier, zero biases
-        param(n_classes, hidden; atype=s.atype),
+        param(embedding_dim, vocab_size; init=(d...) -> randn(Float32, d...), atype=s.atype),
+        RNN(embedding_dim, hidden; rnnType=:gru, h=nothing, winit=uniform, binit=uniform,
+            atype=s.atype),
+        param(n_classes, hidden; atype=s.atype),  # Glorot uniform (Knet's xavier_uniform)
         param0(n_classes; atype=s.atype))
 
     # == loss and optimizer ==
@@ -102,7 +115,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
+info(s::State) = run_info(s.atype, s.note, s.precision; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
 
 "Canonical weights, converted by the bridge (`gru.w`: Knet's packed cuDNN vector)."
 function load_weight(s::State, name::AbstractString, value)

@@ -1,0 +1,265 @@
+"""The Julia rows' device and precision rules and the julia binaries they trust, tested without
+Julia: Knet on a GPU newer than its CUDA.jl 3 (a stand-in nvidia-smi on PATH), the precision
+label written from what Julia reports, the strict-fp32 rows, and the checks made before a
+binary named by HARNESS_JULIA* is run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import registry
+from harness.julia import bridge as jb
+from harness.julia import device as jd
+from harness.julia import readiness as jr
+
+FAKE_NVIDIA_SMI = """#!/bin/sh
+case "$*" in
+  *compute_cap*) printf '{lines}' ;;
+  *-L*) echo "GPU 0: stand-in (UUID: GPU-0)" ;;
+esac
+"""
+
+
+def fake_nvidia_smi(directory: Path, *gpus: tuple[str, str]) -> None:
+    """nvidia-smi answering `--query-gpu=name,compute_cap` with `gpus` ((name, "9.0"), ...)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "nvidia-smi"
+    lines = "".join(f"{name}, {cap}\\n" for name, cap in gpus)
+    path.write_text(FAKE_NVIDIA_SMI.format(lines=lines))
+    path.chmod(0o755)
+
+
+def executable(path: Path, text: str, mode: int = 0o755) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o755)  # whatever the umask
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def machine(monkeypatch, tmp_path):
+    """A PATH holding only tmp_path/bin (no nvidia-smi, no julia), no julia variables."""
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    for name, flavor in list(jr.FLAVORS.items()):
+        project = tmp_path / f"env-{name}"
+        project.mkdir()
+        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    jr._version_output.cache_clear()
+    return tmp_path
+
+
+def ready_knet(machine: Path, monkeypatch) -> None:
+    """Everything the knet rows need, in stand-ins: Julia 1.9, juliacall, the environment."""
+    executable(machine / "bin" / "julia", "#!/bin/sh\necho 'julia version 1.9.4'\n")
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: jr.constraints.Declaration(
+        "0.9.28", ("~1.9, ^1.10.3",), (jr.constraints.PackageConstraint(
+            "PythonCall", "6099a3de-0909-46bc-b1f4-468b9a2dfc0d", "=0.9.28"),)))
+    (jr.FLAVORS["knet"].project / "Manifest.toml").write_text(
+        '[[deps.Knet]]\nversion = "1.4.10"\n[[deps.PythonCall]]\nversion = "0.9.28"\n')
+
+
+# -- Knet on a GPU newer than CUDA.jl 3 -------------------------------------------------------
+
+def test_nvidia_smi_compute_capabilities_are_read(machine):
+    assert jd.gpu_capabilities() == []  # no nvidia-smi: nothing to say
+    fake_nvidia_smi(machine / "bin", ("NVIDIA H200", "9.0"), ("Tesla V100-SXM2-16GB", "7.0"))
+    assert jd.gpu_capabilities() == [("NVIDIA H200", (9, 0)), ("Tesla V100-SXM2-16GB", (7, 0))]
+
+
+@pytest.mark.parametrize("gpus, note", [
+    ((("NVIDIA H200", "9.0"),), True), ((("NVIDIA B200", "10.0"),), True),
+    ((("NVIDIA A100-SXM4-80GB", "8.0"),), False), ((("NVIDIA L4", "8.9"),), False), ((), False)])
+def test_the_knet_rows_carry_the_reason_on_a_gpu_too_new_for_them(machine, monkeypatch, gpus,
+                                                                   note):
+    ready_knet(machine, monkeypatch)
+    fake_nvidia_smi(machine / "bin", *gpus)
+    for name in ("knet", "knet-fp32-strict"):
+        ready = registry.readiness(registry.by_name(name), "cnn", gpu=bool(gpus))
+        assert ready.ready, ready.reason  # still ready: --device auto runs it on the CPU
+        if note:
+            assert f"{gpus[0][0]} has compute capability {gpus[0][1]}" in ready.note
+            assert "runs on the CPU here with --device auto" in ready.note
+            assert "--device cuda fails" in ready.note
+        else:
+            assert ready.note == ""
+    assert registry.readiness(registry.by_name("flux"), "cnn").note == ""  # CUDA.jl 5/6: fine
+
+
+class FakeModule:
+    """The Julia module as the adapter sees it: records each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+
+class FakeBridge:
+    name, version = "juliacall", "0.9.28"
+
+    def __init__(self) -> None:
+        self.module = FakeModule()
+
+    def include(self, path: Path) -> FakeModule:
+        return self.module
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Julia 'starts' as a recorded stand-in: the bridges it started."""
+    bridges: list[FakeBridge] = []
+    monkeypatch.setattr(jb, "start_julia", lambda flavor: bridges.append(FakeBridge())
+                        or bridges[-1])
+    return bridges
+
+
+def test_knet_with_device_cuda_on_a_hopper_gpu_fails_before_julia_starts(machine, started):
+    fake_nvidia_smi(machine / "bin", ("NVIDIA H200", "9.0"))
+    with pytest.raises(jr.JuliaNotReady) as raised:
+        jb.JuliaCNN(device="cuda", flavor="knet")
+    message = str(raised.value)
+    assert message.startswith("--device cuda: NVIDIA H200 has compute capability 9.0")
+    assert "--device cpu or auto" in message and "\n" not in message
+    assert started == []  # no Julia was started for it
+
+
+@pytest.mark.parametrize("device, flavor, gpus", [
+    ("auto", "knet", (("NVIDIA H200", "9.0"),)),  # Julia falls back to the CPU and says why
+    ("cuda", "flux", (("NVIDIA H200", "9.0"),)),  # Flux's CUDA.jl knows Hopper
+    ("cuda", "knet", (("NVIDIA H200", "9.0"), ("NVIDIA A100", "8.0"))),  # one GPU it can use
+    ("cuda", "knet", ())])  # no nvidia-smi: Julia decides
+def test_other_device_requests_reach_julia(machine, started, device, flavor, gpus):
+    fake_nvidia_smi(machine / "bin", *gpus)
+    impl = jb.JuliaCNN(device=device, flavor=flavor)
+    name, args, kwargs = started[0].module.calls[0]
+    assert (name, args, kwargs) == ("State", (device,), {"precision": "default"})
+    assert impl.state is None  # what State returned
+
+
+# -- precision --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row", ["knet-fp32-strict", "flux-fp32-strict"])
+def test_the_strict_fp32_rows_ask_julia_for_strict_fp32_with_tf32_off(machine, started, row):
+    impl = registry.by_name(row)
+    assert impl.env == {"NVIDIA_TF32_OVERRIDE": "0"}  # read by cuBLAS and cuDNN as they load
+    assert impl.options["variant"] == "fp32-strict"
+    jb.JuliaRNN(device="cpu", **impl.options)
+    assert started[0].module.calls[0][2] == {"precision": "strict"}
+    base = registry.by_name(row.removesuffix("-fp32-strict"))
+    assert "precision" not in base.options and "NVIDIA_TF32_OVERRIDE" not in base.env
+
+
+GPU = {"device": "cuda", "math_mode": "DEFAULT_MATH", "compute_capability": "9.0",
+       "tf32_override": ""}
+
+
+@pytest.mark.parametrize("flavor, facts, label", [
+    ("flux", {"device": "cpu"}, "fp32"),
+    ("knet", {"device": "cpu", "tf32_override": "0"}, "fp32"),
+    ("flux", GPU, "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
+                  "cuDNN convolutions with CUDNN_TENSOR_OP_MATH may use TF32)"),
+    ("knet", GPU, "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
+                  "convolutions and GRU under cuDNN's default math type, which allows TF32; "
+                  "NVIDIA_TF32_OVERRIDE=0 turns it off)"),
+    ("flux", {**GPU, "math_mode": "PEDANTIC_MATH"}, "tf32-where-allowed (CUDA.jl "
+     "math_mode=PEDANTIC_MATH: cuBLAS matmuls fp32; convolutions under cuDNN's "
+     "CUDNN_DEFAULT_MATH, which still allows TF32; NVIDIA_TF32_OVERRIDE=0 turns it off)"),
+    ("knet", {**GPU, "math_mode": "PEDANTIC_MATH", "tf32_override": "0"},
+     "fp32-strict (NVIDIA_TF32_OVERRIDE=0: no TF32 in cuBLAS or cuDNN; "
+     "CUDA.jl math_mode=PEDANTIC_MATH)"),
+    ("flux", {**GPU, "compute_capability": "7.0"},
+     "fp32 (no TF32 below compute capability 8.0; CUDA.jl math_mode=DEFAULT_MATH)"),
+    ("flux", {**GPU, "math_mode": "FAST_MATH"},
+     "tf32-where-allowed (CUDA.jl math_mode=FAST_MATH: cuBLAS and cuDNN may use TF32)")])
+def test_the_precision_label_says_whether_tf32_was_allowed(flavor, facts, label):
+    assert jd.precision_label(flavor, facts) == label
+
+
+def test_a_julia_result_records_the_precision_label(started):
+    impl = jb.JuliaCNN(device="auto", flavor="flux")
+    impl.module.info = lambda state: {**GPU, "tf32_override": "0", "math_mode": "PEDANTIC_MATH",
+                                      "framework_version": "0.16.11"}
+    info = impl.info()
+    assert info.precision.startswith("fp32-strict (NVIDIA_TF32_OVERRIDE=0")
+    assert info.extra["math_mode"] == "PEDANTIC_MATH" and info.extra["tf32_override"] == "0"
+
+
+# -- julia binaries named by variables --------------------------------------------------------
+
+RECORDING_JULIA = "#!/bin/sh\n: > '{marker}'\necho 'julia version 1.10.4'\n"
+
+
+@pytest.mark.parametrize("layout, reason", [
+    ("evil/tool", "is not named julia*"),
+    ("open/julia", "is writable by group or others"),  # the directory: anyone can swap it
+    ("file/julia", "is writable by group or others")])  # the file itself
+def test_an_untrusted_harness_julia_is_not_run(machine, monkeypatch, layout, reason):
+    marker = machine / "ran"
+    binary = executable(machine / layout, RECORDING_JULIA.format(marker=marker))
+    if layout.startswith("open"):
+        binary.parent.chmod(0o777)
+    if layout.startswith("file"):
+        binary.chmod(0o777)
+    monkeypatch.setenv("HARNESS_JULIA", str(binary))
+    for flavor in ("knet", "flux"):
+        ready, message = jr.julia_readiness(flavor)
+        assert not ready
+        assert message.startswith(f"HARNESS_JULIA={binary} is not run: ") and reason in message
+        assert "\n" not in message
+    assert not marker.exists()  # never executed, not even for --version
+
+
+def test_a_link_named_julia_to_another_program_is_not_run(machine, monkeypatch):
+    marker = machine / "ran"
+    target = executable(machine / "tools" / "helper", RECORDING_JULIA.format(marker=marker))
+    (machine / "links").mkdir()
+    (machine / "links" / "julia").symlink_to(target)
+    monkeypatch.setenv("HARNESS_JULIA_FLUX", str(machine / "links" / "julia"))
+    ready, message = jr.julia_readiness("flux")
+    assert not ready and "helper is not named julia*" in message and not marker.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="giving a file to another user needs root")
+def test_a_julia_owned_by_another_user_is_not_run(machine, monkeypatch):
+    marker = machine / "ran"
+    binary = executable(machine / "theirs" / "julia", RECORDING_JULIA.format(marker=marker))
+    os.chown(binary, 4242, -1)
+    monkeypatch.setattr(jr.os, "getuid", lambda: 1000)  # this user: neither 4242 nor root
+    monkeypatch.setenv("HARNESS_JULIA", str(binary))
+    ready, message = jr.julia_readiness("flux")
+    assert not ready and "belongs to another user (uid 4242)" in message and not marker.exists()
+
+
+def test_a_trusted_harness_julia_is_used(machine, monkeypatch):
+    marker = machine / "ran"
+    binary = executable(machine / "opt" / "julia-1.10.4" / "bin" / "julia",
+                        RECORDING_JULIA.format(marker=marker))
+    monkeypatch.setenv("HARNESS_JULIA", str(binary))
+    assert jr.find_julia(jr.FLAVORS["flux"]) == (str(binary), "HARNESS_JULIA")
+    ready, message = jr.julia_readiness("flux")
+    assert marker.exists(), message  # run for its version
+    assert "juliacall" in message  # the next missing piece, past the binary
+
+
+def test_list_reports_an_untrusted_julia_on_the_julia_rows(machine, monkeypatch, capsys):
+    from harness import commands as cli
+
+    marker = machine / "ran"
+    binary = executable(machine / "x" / "tool", RECORDING_JULIA.format(marker=marker))
+    monkeypatch.setenv("HARNESS_JULIA", str(binary))
+    monkeypatch.setattr(registry, "gpu_present", lambda: False)
+    assert cli.main(["list"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "julia*" in out  # the reason, in the julia rows' status
+    assert not marker.exists()
