@@ -51,10 +51,11 @@ class CheckedArray(np.ndarray):
                 raise pickle.UnpicklingError(f"an object array declares shape {shape} but holds "
                                              f"{len(data) if isinstance(data, list) else '?'} "
                                              f"items")
-        elif not isinstance(data, bytes) or len(data) != nbytes:
+        # bytes; or str, one character a byte, from a Python 2 pickle read as latin1
+        elif not isinstance(data, (bytes, str)) or len(data) != nbytes:
             raise pickle.UnpicklingError(f"an array declares shape {shape} of {dtype} "
                                          f"({nbytes:,} bytes) but holds "
-                                         f"{len(data) if isinstance(data, bytes) else '?'}")
+                                         f"{len(data) if isinstance(data, (bytes, str)) else '?'}")
         super().__setstate__(state)
 
 
