@@ -235,10 +235,10 @@ def test_a_julia_owned_by_another_user_is_not_run(machine, monkeypatch):
     marker = machine / "ran"
     binary = executable(machine / "theirs" / "julia", RECORDING_JULIA.format(marker=marker))
     os.chown(binary, 4242, -1)
-    monkeypatch.setattr(jr.os, "getuid", lambda: 1000)  # this user: neither 4242 nor root
+    monkeypatch.setattr(os, "getuid", lambda: 1000)  # this user: neither 4242 nor root
     monkeypatch.setenv("HARNESS_JULIA", str(binary))
     ready, message = jr.julia_readiness("flux")
-    assert not ready and "belongs to another user (uid 4242)" in message and not marker.exists()
+    assert not ready and "is owned by another user (uid 4242)" in message and not marker.exists()
 
 
 def test_a_trusted_harness_julia_is_used(machine, monkeypatch):

@@ -10,7 +10,6 @@ import importlib.util
 import os
 import re
 import shutil
-import stat
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from typing import Any
 from harness import benchmarks
 from harness.julia import constraints
 from harness.run.host import REPO_ROOT
+from harness.trust import write_access_problem
 
 JULIA_IMPLS = REPO_ROOT / "julia_impls"
 SETUP_COMMAND = "python -m harness setup julia"
@@ -122,17 +122,15 @@ def find_julia(flavor: Flavor) -> tuple[str | None, str]:
 
 def untrusted_binary(path: str) -> str | None:
     """Why the harness will not execute `path` as julia, or None: it must be a file named
-    julia* (after links), owned by this user or root, neither it nor its directory writable by
-    group or others - otherwise another local user could put code there that the harness runs."""
-    real = os.path.realpath(path)
-    if not os.path.basename(real).lower().startswith("julia"):
+    julia* (after links), and it and its directory may be changed only by you or root
+    (harness.trust) - otherwise another local user could put code there that the harness runs."""
+    real = Path(os.path.realpath(path))
+    if not real.name.lower().startswith("julia"):
         return f"{real} is not named julia*"
-    for target in (real, os.path.dirname(real)):
-        info = os.stat(target)
-        if hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0):
-            return f"{target} belongs to another user (uid {info.st_uid})"
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"{target} is writable by group or others"
+    for target in (real, real.parent):
+        problem = write_access_problem(target)
+        if problem:
+            return f"{target} {problem}"
     return None
 
 
