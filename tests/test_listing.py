@@ -120,3 +120,11 @@ def test_a_cuda_build_on_a_gpu_machine_is_not_marked(tmp_path):
     text = row_text(list_with_gpu(tmp_path, stand_in_torch(tmp_path, "'12.8'")), "pytorch")
     assert "ready" in text and "torch 2.11.0" in text
     assert "runs on the CPU" not in text
+
+
+def test_a_ready_rows_own_caveat_is_shown(listed):
+    row = registry.Row(name="caveat", framework="Imaginary", language="python",
+                       entry_points={"cnn": "nowhere:CNN"}, description="",
+                       notice=lambda: "runs on the CPU here [sm_90 is too new]")
+    text = row_text(listed([row]), "caveat")
+    assert "ready" in text and "runs on the CPU here [sm_90 is too new]" in text

@@ -35,7 +35,8 @@ def status_cells(impl: registry.Row, benchmark: str, gpu: bool,
     if not ready.ready:
         return f"[red]{escape(ready.reason)}[/]", ready.fix
     status = "[green]ready[/]"
-    marks = list(found.notes)
+    marks = [ready.note] if ready.note else []  # the row's own caveat (Row.notice)
+    marks += found.notes
     if found.on_cpu:
         marks.insert(0, f"runs on the CPU although this machine has a GPU: {found.on_cpu}")
     if marks:
