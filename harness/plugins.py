@@ -11,7 +11,8 @@ lies where the harness was started (README, "Environment variables and the trust
   module named by its stem; the file must be owned by you or root and not writable by group or
   others. The parent hands the absolute path to its children, which start elsewhere.
 - a dotted module name is imported from the project's checkout and `sys.path` without the
-  current directory (which `python -m` puts first), unless PYTHONPATH names it.
+  current directory (which `python -m` puts first), unless PYTHONPATH names it; what a plugin
+  imports itself is looked up there too, as in every child process.
 Every problem is a `PluginError` whose message names the variable, the value and the fix.
 """
 
@@ -87,7 +88,8 @@ def import_file(entry: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # its rows' entry points (`name:Class`) resolve to it
     try:
-        spec.loader.exec_module(module)
+        with plugin_search_path():  # what the plugin imports resolves as in its children
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:
         del sys.modules[name]
         raise failed(entry, f"importing it failed: {describe(error)}",
@@ -100,7 +102,7 @@ def import_name(entry: str) -> ModuleType:
         raise failed(entry, "neither a module name nor a path to a .py file",
                      "name a module (package.plugin) or a file (path/to/plugin.py)")
     try:
-        with without_current_directory():
+        with plugin_search_path():
             return importlib.import_module(entry)
     except ModuleNotFoundError as error:
         if error.name and (entry + ".").startswith(error.name + "."):
@@ -119,7 +121,7 @@ def import_name(entry: str) -> ModuleType:
 
 
 @contextmanager
-def without_current_directory() -> Iterator[None]:
+def plugin_search_path() -> Iterator[None]:
     """`sys.path` without the current directory (`''`, or the absolute path `python -m` adds)
     unless PYTHONPATH names it, and with the project's checkout first, as in every child
     process (harness.run.child): a dotted name resolves the same in the parent and the child."""
