@@ -216,8 +216,8 @@ def test_list_does_not_run_an_interpreter_another_user_could_plant(tmp_path, how
         lend_to_another_user(envs_root)
     listed = harness("harness", "list", cwd=tmp_path, HARNESS_ENVS_DIR=str(envs_root))
     assert listed.returncode == 0, listed.stderr
-    assert f"HARNESS_ENVS_DIR={envs_root} {says}, so another user could plant the " \
-           "interpreters it runs" in listed.stdout
+    assert f"HARNESS_ENVS_DIR={envs_root} {says}: another user could plant its " \
+           f"interpreters; use a directory of yours (chmod go-w {envs_root})" in listed.stdout
     assert not marker.exists()
 
 

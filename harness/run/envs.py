@@ -95,9 +95,9 @@ def envs_dir_problem() -> str | None:
                 f"or unset {ENVS_DIR_VARIABLE}")
     problem = write_access_problem(Path(value))
     if problem:
-        return (f"{ENVS_DIR_VARIABLE}={value} {problem}, so another user could plant the "
-                f"interpreters it runs: use a directory of yours that only you can write "
-                f"(chmod go-w {value}) or unset {ENVS_DIR_VARIABLE}")
+        return (f"{ENVS_DIR_VARIABLE}={value} {problem}: another user could plant its "
+                f"interpreters; use a directory of yours (chmod go-w {value}) or unset "
+                f"{ENVS_DIR_VARIABLE}")
     return None
 
 
@@ -168,7 +168,7 @@ def setup_environment(name: str, console, force: bool = False) -> int:
         return 2
     unsafe = envs_dir_problem()
     if unsafe:
-        console.print(unsafe, markup=False, highlight=False)
+        console.print(unsafe, markup=False, highlight=False, soft_wrap=True)
         return 1
     spec = ENVIRONMENTS[name]
     where = environment_dir(name)
