@@ -71,6 +71,9 @@ BAD_VALUES = {  # value -> (file to plant in the current directory, what the mes
                     "importing it failed: RuntimeError: plugin bug; fix the plugin"),
     "./not_a_plugin.py": ("X = 1\n", "has neither BENCHMARKS nor ROWS, so it is not a plugin"),
     "./wrong_rows.py": ("ROWS = ['pytorch']\n", "ROWS holds 'pytorch', not a harness.registry.Row"),
+    "./clash.py": ("from harness.registry import Row\nROWS = [Row(name='pytorch', framework='X', "
+                   "language='python', entry_points={}, description='')]\n",
+                   "a row named 'pytorch' already exists; rename the plugin's row"),
     "json": (None, "module json has neither BENCHMARKS nor ROWS"),
     "not a module!": (None, "neither a module name nor a path to a .py file"),
 }
