@@ -181,8 +181,8 @@ def test_the_verify_worker_refuses_an_entry_point_the_registry_does_not_declare(
     done = harness("harness.verify.worker", str(job), cwd=tmp_path, PYTHONPATH=str(tmp_path))
     assert done.returncode == 1
     error = json.loads((tmp_path / "report.json").read_text())["error"]
-    assert "entry point 'evil:Planted' for benchmark 'inference', which any registry row " \
-           "does not declare" in error
+    assert "entry point 'evil:Planted' for benchmark 'inference', which no registry row " \
+           "declares" in error
     assert not marker.exists()
 
 

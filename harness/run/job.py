@@ -43,8 +43,8 @@ def declared_entry_point(benchmark: str, entry_point: str, impl: str | None = No
     rows = [row for row in registry.ROWS if impl is None or row.name == impl]
     if entry_point and any(row.entry_points.get(benchmark) == entry_point for row in rows):
         return entry_point
-    declarer = f"row {impl!r}" if impl is not None else "any registry row"
+    which = f"row {impl!r} does not declare" if impl is not None else "no registry row declares"
     raise UndeclaredEntryPoint(
-        f"the job names entry point {entry_point!r} for benchmark {benchmark!r}, which "
-        f"{declarer} does not declare; only the registry's entry points run (harness/registry.py, "
-        f"or a plugin's ROWS through HARNESS_PLUGINS)")
+        f"the job names entry point {entry_point!r} for benchmark {benchmark!r}, which {which}; "
+        f"only the registry's entry points run (harness/registry.py, or a plugin's ROWS through "
+        f"HARNESS_PLUGINS)")
