@@ -113,14 +113,16 @@ def test_registry_rows_name_their_environment():
     assert set(registry.by_name("chainer").entry_points) == {"cnn", "rnn", "inference"}
 
 
-def test_the_runner_starts_the_child_with_the_environments_interpreter(envs_dir, tmp_path):
+def test_the_runner_starts_the_child_with_the_environments_interpreter(envs_dir, tmp_path,
+                                                                      monkeypatch):
     """A fake `mxnet` environment whose interpreter is a wrapper that leaves a mark."""
     wrapper = tmp_path / "python-wrapper"
     mark = tmp_path / "used"
     wrapper.write_text(f"#!/bin/sh\ntouch {mark}\nexec {sys.executable} \"$@\"\n")
     wrapper.chmod(0o755)
     fake_environment("mxnet", python=str(wrapper))
-    impl = Row(name="fake-in-env", framework="NumPy", language="python",
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.fake_registry")  # declares fake-ok's entry
+    impl = Row(name="fake-ok", framework="NumPy", language="python",
                           entry_points={"inference": "tests.fake_impls:ZeroFeatures"},
                           description="test double", environment="mxnet")
     settings = RunSettings(profile="quick", data="synthetic", device="cpu", timeout=120,

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch):
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.fake_registry")  # the children declare them too
     monkeypatch.setattr(registry, "ROWS",
                         registry.ROWS + fake_registry.ROWS)
 

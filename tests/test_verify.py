@@ -13,34 +13,26 @@ from harness.commands import verify as verify_command
 from harness.verify import checks as verify_checks, runner as verify
 from harness.verify.table import verify_table
 from harness.run.results import read_results
+from tests import verify_doubles
 
 pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
 
-ROWS = {  # name -> {benchmark: entry point}
-    "pytorch": None,  # the real registry row
-    "broken-flatten": {"cnn": "tests.broken_impls:FlattenHWC"},
-    "broken-dampening": {"cnn": "tests.broken_impls:SGDWithDampening"},
-    "no-hooks": {"cnn": "tests.fake_impls:SoftmaxRegression"},
-    "broken-reset-before": {"rnn": "tests.broken_impls:ResetBeforeGRU"},
-    "broken-bn-eps": {"inference": "tests.broken_impls:BatchNormEps1e3"},
-    "crashes": {"inference": "tests.fake_impls:RaisesOnBuild"},
-}
+ROWS = ["pytorch", *verify_doubles.ENTRY_POINTS]  # the real registry row and the doubles
 
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     """One verify run over every row and benchmark (batch 4, ResNet-50 at 64x64, CPU)."""
     tmp = tmp_path_factory.mktemp("verify")
-    extra = [registry.Row(name=name, framework="PyTorch", language="python",
-                                     entry_points=entries, description="test double")
-             for name, entries in ROWS.items() if entries]
     saved = list(registry.ROWS)
-    registry.ROWS.extend(extra)
+    registry.ROWS.extend(verify_doubles.ROWS)
     try:
-        settings = verify.Settings(device="cpu", results=tmp / "verify.jsonl", image_size=64,
-                                   batch={"cnn": 4, "rnn": 4, "inference": 1},
-                                   weights_dir=tmp / "weights", timeout=600)
-        records = verify.verify(list(ROWS), ["cnn", "rnn", "inference"], settings)
+        with pytest.MonkeyPatch.context() as patch:  # the children declare the doubles too
+            patch.setenv("HARNESS_PLUGINS", "tests.verify_doubles")
+            settings = verify.Settings(device="cpu", results=tmp / "verify.jsonl",
+                                       image_size=64, batch={"cnn": 4, "rnn": 4, "inference": 1},
+                                       weights_dir=tmp / "weights", timeout=600)
+            records = verify.verify(ROWS, ["cnn", "rnn", "inference"], settings)
     finally:
         registry.ROWS[:] = saved
     return {(r["impl"], r["benchmark"]): r for r in records}, tmp
