@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         names = options.implementation_names(args.impl)
     except KeyError as error:
-        console.print(f"[red]{escape(error.args[0])}[/]")
+        console.print(f"[red]{escape(error.args[0])}[/]", soft_wrap=True)
         return 2
     profile = choose_profile(args.profile)
     settings = RunSettings(

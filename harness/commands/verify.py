@@ -46,7 +46,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         names = options.implementation_names(args.impl)
     except KeyError as error:
-        console.print(f"[red]{escape(error.args[0])}[/]")
+        console.print(f"[red]{escape(error.args[0])}[/]", soft_wrap=True)
         return 2
     chosen = list(dict.fromkeys(args.benchmark or benchmarks.names()))
     settings = Settings(device=args.device, seed=args.seed, timeout=args.timeout,

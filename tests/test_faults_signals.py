@@ -1,0 +1,98 @@
+"""SIGTERM and SIGHUP to the parent, as Ctrl-C: the child's whole process group ends, what
+finished is kept, the table of it prints, and the exit code is 128 + the signal's number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.run.results import read_results
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
+                                reason="finds the child process through /proc (Linux)")
+
+
+def start(tmp_path: Path, *argv: str) -> subprocess.Popen:
+    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
+           "PYTHONPATH": str(REPO), "HARNESS_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.Popen([sys.executable, "-m", "harness", *argv], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def hanging_child(parent: int, module: str, deadline_s: float = 300) -> int:
+    """The pid of the parent's child running `module` (the fake row that hangs), once it runs."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent and module.encode() in cmdline:
+                job = next((a for a in cmdline if b"fake-hangs" in a), None)
+                if job is not None:
+                    return int(entry.name)
+        time.sleep(0.2)
+    raise AssertionError(f"no {module} child of {parent} appeared")
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_and_collect(proc: subprocess.Popen, child: int, signum: int) -> str:
+    time.sleep(2)  # the hanging run is under way
+    try:
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        if group_alive(child):  # do not leave an hour-long orphan behind a failed test
+            os.killpg(child, signal.SIGKILL)
+            raise AssertionError(f"the child's process group {child} outlived the parent")
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_the_child_group_keeps_results_and_prints_the_table(tmp_path,
+                                                                               signum):
+    results = tmp_path / "r.jsonl"
+    proc = start(tmp_path, "inference", "--impl", "fake-ok,fake-hangs,fake-ok2", "--profile",
+                 "quick", "--results", str(results))
+    child = hanging_child(proc.pid, "harness.run.worker")
+    assert os.getpgid(child) == child  # the child leads its own group
+    out = stop_and_collect(proc, child, signum)
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, out
+    assert not group_alive(child)
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
+    assert f"Interrupted by {name}" in out
+    assert f"interrupted: stopped by {name}" in out and "fake-ok2" in out  # the table
+    assert "Traceback" not in out
+
+
+def test_verify_ends_its_child_group_on_sigterm_and_keeps_what_finished(tmp_path):
+    results = tmp_path / "v.jsonl"
+    proc = start(tmp_path, "verify", "--impl", "fake-ok,fake-hangs", "--benchmark", "inference",
+                 "--image-size", "32", "--device", "cpu", "--results", str(results))
+    child = hanging_child(proc.pid, "harness.verify.worker")
+    out = stop_and_collect(proc, child, signal.SIGTERM)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert not group_alive(child)
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
+    assert "Interrupted by SIGTERM" in out and "Traceback" not in out
