@@ -44,7 +44,9 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
     """The PyTorch row on (x, y): initial weights, logits, then the weights after each of
     `steps` optimizer steps on the whole batch with dropout off (the reference for another
     framework's loading of canonical weights, its forward pass and its optimizer)."""
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install -e '.[torch]'")
+    from tests.helpers import torch as import_torch
+
+    torch = import_torch()  # the reference; a broken install is an error, not a skip
     from harness.benchmarks import get
     from harness.interface import TrainingData
     from py_impls import pytorch
@@ -52,7 +54,13 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
     impl = {"cnn": pytorch.CNN, "rnn": pytorch.RNN}[benchmark](device="cpu")
     impl.prepare(TrainingData(x, y, x, y))
     impl.build(get(benchmark).config, seed=1)
+    with torch.no_grad():  # the contract starts the CNN's biases at zero: non-zero ones here,
+        rng = np.random.default_rng(2)  # so that a port that drops them on loading is caught
+        for name, value in impl.model.named_parameters():
+            if name.endswith("bias"):
+                value.copy_(torch.from_numpy(rng.uniform(-0.1, 0.1, value.shape)))
     out = {f"w0/{k}": v for k, v in impl.get_weights().items()}
+    assert all(np.abs(v).min() > 0 for k, v in out.items() if k.endswith("bias")), "zero bias"
     out["logits"] = impl.predict()
     impl.model.eval()  # dropout off, as verify_step
     for step in range(1, steps + 1):
@@ -63,7 +71,6 @@ def torch_training_reference(benchmark: str, x: np.ndarray, y: np.ndarray,
         out[f"loss{step}"] = np.float32(loss.item())
         out.update({f"w{step}/{k}": v for k, v in impl.get_weights().items()})
     out["logits_after"] = impl.predict()
-    del torch
     return out
 
 

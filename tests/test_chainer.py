@@ -6,8 +6,8 @@ Chainer computes with NumPy on a CPU (ResNet-50: about 11.6 s a batch of 32 on 2
 inference checks here use 2 images, outside the harness."""
 
 import numpy as np
-import pytest
 
+from tests import helpers
 from tests.isolated_env import (compare_training, require_environment, run_in_environment)
 
 require_environment("chainer")
@@ -31,17 +31,12 @@ def test_nstepgru_is_pytorchs_gru_and_adam(tmp_path):
 def test_resnet50_features_and_torchvision_weights(tmp_path):
     """(2, 2048) features at 224x224 in inference mode; at 64x64, with the same canonical
     weights, the PyTorch row's features."""
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference")
+    torch = helpers.torch()
     from py_impls.pytorch import _ResNet50
 
     torch.manual_seed(0)
     model = _ResNet50().eval()
-    for module in model.modules():  # non-trivial batch-norm statistics
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.1, 0.1)
+    helpers.random_batch_norm_statistics(model)
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     rng = np.random.default_rng(0)
     small = rng.random((2, 3, 64, 64), dtype=np.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import pickle
 import tarfile
@@ -10,18 +9,11 @@ import tarfile
 import numpy as np
 import pytest
 
-from harness.commands import data as commands
 from harness.data.cifar import read_cifar_archive
 from harness.data.store import DataError, load_dataset, verify_dataset
+from tests.helpers import run_data_cli as run_cli
 
 PER_BATCH = 3
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def batch(index: int, n: int) -> dict:

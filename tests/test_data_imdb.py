@@ -3,7 +3,6 @@ hand-made imdb.npz."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 
@@ -11,17 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from harness.commands import data as commands
 from harness.data import sources
 from harness.data.imdb import preprocess_imdb, read_imdb_npz
 from harness.data.store import DataError, load_dataset, verify_dataset
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+from tests.helpers import run_data_cli as run_cli
 
 
 def object_array(reviews: list[list[int]]) -> np.ndarray:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 import h5py
 import numpy as np
 import pytest
 
-from harness.commands import data as commands
 from harness.data import store
 from harness.data.store import (DataError, data_dir, load_dataset, verify_dataset,
                                 write_dataset)
 from harness.data.synthetic import synthetic_cifar10, synthetic_imdb
+from tests.helpers import run_data_cli as run_cli
 
 
 def small_cifar(n_train=40, n_test=20) -> dict[str, np.ndarray]:
@@ -38,13 +36,6 @@ def write_unchecked(path, **arrays_override):
             f[key].attrs["sha256"] = store.array_sha256(array)
         f.attrs.update({"kind": "real", "name": "cifar10", "format_version": 1,
                         "complete": True})
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def test_write_then_load_and_verify(tmp_path):

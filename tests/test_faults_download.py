@@ -4,7 +4,6 @@ for resuming."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import threading
@@ -15,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.commands import data as commands
 from harness.data.download import DownloadError, Pace, download
+from tests.helpers import run_data_cli as run_cli
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -61,13 +60,6 @@ def server():
     yield httpd
     httpd.shutdown()
     httpd.server_close()
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def flat(text: str) -> str:

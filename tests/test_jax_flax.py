@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("jax", reason="JAX is not installed: pip install -e '.[jax]'")
-pytest.importorskip("flax", reason="Flax is not installed: pip install -e '.[jax]'")
-pytest.importorskip("optax", reason="Optax is not installed: pip install -e '.[jax]'")
+from tests import helpers  # noqa: E402
+
+for _module in ("jax", "flax", "optax"):  # skipped only where not installed; broken: an error
+    helpers.framework(_module, _module, "pip install -e '.[jax]'")
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig  # noqa: E402
 from harness.interface import TrainingData  # noqa: E402
@@ -167,7 +168,8 @@ def test_cnn_weights_round_trip_and_layouts(cnn_data):
 
 def torch_pair(benchmark: str, config, data: TrainingData):
     """The PyTorch reference and the JAX implementation, the JAX one with PyTorch's weights."""
-    pytorch = pytest.importorskip("py_impls.pytorch", reason="PyTorch is not installed")
+    helpers.torch()
+    from py_impls import pytorch  # the project's own module: an error in it fails, never skips
     torch_cls, jax_cls = {"cnn": (pytorch.CNN, jax_flax.CNN),
                           "rnn": (pytorch.RNN, jax_flax.RNN)}[benchmark]
     reference, impl = torch_cls(device="cpu"), jax_cls(device="cpu")
@@ -250,7 +252,7 @@ def test_resnet50_features_shape_and_determinism(images, host_features, cls):
 
 
 def test_resnet50_matches_pytorch_with_torchvision_weights(images):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = helpers.torch()
     from py_impls.pytorch import ResNet50Features as TorchFeatures
 
     reference = TorchFeatures(device="cpu")

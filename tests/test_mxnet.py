@@ -3,8 +3,8 @@ PyTorch row's outputs and optimizer steps. Skipped until `python -m harness setu
 through the CLI and verify: tests/test_contract.py.)"""
 
 import numpy as np
-import pytest
 
+from tests import helpers
 from tests.isolated_env import (compare_training, require_environment, run_in_environment)
 
 require_environment("mxnet")
@@ -34,17 +34,12 @@ def test_gluon_gru_is_pytorchs_gru_and_adam(tmp_path):
 
 def test_resnet50_loads_torchvision_weights(tmp_path):
     """Same canonical weights, same features as the PyTorch row (small images to be quick)."""
-    torch = pytest.importorskip("torch", reason="PyTorch is the reference")
+    torch = helpers.torch()
     from py_impls.pytorch import _ResNet50
 
     torch.manual_seed(0)
     model = _ResNet50().eval()
-    for module in model.modules():  # non-trivial batch-norm statistics
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.1, 0.1)
+    helpers.random_batch_norm_statistics(model)
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     model.fc = torch.nn.Identity()

@@ -11,6 +11,7 @@ import pytest
 
 from harness.verify import weights
 from harness.verify.oracle import cnn, conv, gru, loss, optim, resnet50
+from tests import helpers
 
 
 # == hand-computed cases ==
@@ -167,7 +168,10 @@ def test_cnn_backprop_matches_finite_differences():
 
 
 # == against PyTorch in float64: the same function, to rounding ==
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
+@pytest.fixture
+def torch():
+    """PyTorch for the comparisons below; only these skip without it (the NumPy tests above run)."""
+    return helpers.torch()
 
 
 def torch_model(benchmark, params):
@@ -181,7 +185,7 @@ def torch_model(benchmark, params):
 
 
 @pytest.mark.parametrize("benchmark", ["cnn", "rnn"])
-def test_forward_and_gradients_equal_pytorch_float64(benchmark):
+def test_forward_and_gradients_equal_pytorch_float64(benchmark, torch):
     rng = np.random.default_rng(3)
     params = weights.seeded_weights(benchmark, 1)
     oracle = cnn if benchmark == "cnn" else gru
@@ -202,7 +206,7 @@ def test_forward_and_gradients_equal_pytorch_float64(benchmark):
                                    err_msg=name)
 
 
-def test_resnet50_features_equal_pytorch_float64():
+def test_resnet50_features_equal_pytorch_float64(torch):
     from harness.config import InferenceConfig
     from py_impls.pytorch import ResNet50Features
 
@@ -249,17 +253,14 @@ def test_wrong_weights_are_refused_with_the_reason(tmp_path):
         weights.load_weights(tmp_path / "absent.h5", "cnn")
 
 
-def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path):
+def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path, torch):
     from harness.config import InferenceConfig
     from harness.commands.data import register_weights_command
     from py_impls.pytorch import ResNet50Features, resnet50 as torch_resnet50
 
     torch.manual_seed(0)
     model, _ = torch_resnet50()
-    for module in model.modules():  # non-trivial running statistics, as a trained model has
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
+    helpers.random_batch_norm_statistics(model)  # as a trained model has
     checkpoint = tmp_path / "resnet50-random.pth"
     torch.save({"module." + k: v for k, v in model.state_dict().items()}, checkpoint)
     parser = argparse.ArgumentParser()  # `python -m harness data weights resnet50 --from FILE`
@@ -282,7 +283,7 @@ def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path)
     assert np.linalg.norm(oracle - want) / np.linalg.norm(want) < 1e-5  # fp32 vs float64
 
 
-def test_a_checkpoint_that_is_not_a_state_dict_is_refused(tmp_path):
+def test_a_checkpoint_that_is_not_a_state_dict_is_refused(tmp_path, torch):
     path = tmp_path / "list.pth"
     torch.save([1, 2, 3], path)
     with pytest.raises(weights.WeightsError, match="not a state_dict"):

@@ -1,9 +1,9 @@
 """What is specific to the PyTorch row: its ResNet-50 is torchvision's network. (Running every
 benchmark through the CLI and verify: tests/test_contract.py, for every row.)"""
 
-import pytest
+from tests import helpers
 
-pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
+helpers.torch()
 
 
 def test_pytorch_resnet50_matches_torchvision_names():

@@ -13,9 +13,9 @@ from harness.commands import verify as verify_command
 from harness.verify import checks as verify_checks, runner as verify
 from harness.verify.table import verify_table
 from harness.run.results import read_results
-from tests import verify_doubles
+from tests import helpers, verify_doubles
 
-pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
+helpers.torch()
 
 ROWS = ["pytorch", *verify_doubles.ENTRY_POINTS]  # the real registry row and the doubles
 

@@ -1,0 +1,65 @@
+"""Helpers shared by the test modules: importing a framework (skip only when it is not installed),
+the `data` command line, chance levels, and random batch-norm statistics."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness import benchmarks
+
+
+def framework(module: str, distribution: str, install: str) -> ModuleType:
+    """Import `module`, skipping the caller (test or module) only when the `distribution` that
+    provides it is not installed. An installed but broken package is an import error, not a
+    skip, so it cannot vanish from a green run (pytest.importorskip skips both)."""
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"{distribution} is not installed: {install}", allow_module_level=True)
+    return importlib.import_module(module)
+
+
+def torch() -> ModuleType:
+    """PyTorch (the reference several tests compare with), or a skip when it is not installed."""
+    return framework("torch", "torch", "pip install -e '.[torch]'")
+
+
+def run_data_cli(*argv: str) -> int:
+    """`python -m harness data ARGV` in this process; the exit code."""
+    from harness.commands import data as commands
+
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+MARGIN = 0.15  # above chance that a training run must reach after one quick epoch on synthetic data
+
+
+def chance(benchmark: str) -> float:
+    """The accuracy of guessing: one over the number of classes."""
+    return 1.0 / benchmarks.get(benchmark).config.n_classes
+
+
+def random_batch_norm_statistics(model: Any, seed: int = 0) -> None:
+    """Give every BatchNorm2d of a torch `model` running statistics and affine parameters that
+    are not 0 and 1 (as a trained network has), so that loading them is exercised."""
+    torch_module = torch()
+    rng = np.random.default_rng(seed)
+    with torch_module.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch_module.nn.BatchNorm2d):
+                n = module.num_features
+                for tensor, values in ((module.running_mean, rng.normal(0, 0.1, n)),
+                                       (module.running_var, rng.uniform(0.5, 1.5, n)),
+                                       (module.weight, rng.uniform(0.5, 1.5, n)),
+                                       (module.bias, rng.normal(0, 0.1, n))):
+                    tensor.copy_(torch_module.from_numpy(values))
