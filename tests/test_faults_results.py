@@ -99,6 +99,23 @@ def _append(path: Path, writer: int, count: int, size: int) -> None:
         append_result(path, {"writer": writer, "i": i, "pad": "x" * size})
 
 
+def test_a_run_appends_and_leaves_the_earlier_bytes_and_the_file_itself_alone(tmp_path):
+    """Breakage caught: a runner that reads the records and writes the whole file anew (in place
+    or through a new file renamed over it) on every run: a stored line in a format of its own
+    and a damaged line change or vanish, or the inode changes (a reader's handle goes stale)."""
+    results = tmp_path / "results.jsonl"
+    earlier = (json.dumps(record("cnn", "earlier", 20.0, 0.7), indent=None, sort_keys=True,
+                          separators=(" ,", " :")) + "\n" + '{"damaged": \n')
+    results.write_text(earlier)
+    inode = results.stat().st_ino
+    assert run_cli("inference", "--impl", "fake-ok", "--results", str(results)) == 0
+    data = results.read_bytes()
+    assert data.startswith(earlier.encode())  # byte for byte
+    assert results.stat().st_ino == inode
+    new = data[len(earlier):].decode().splitlines()
+    assert len(new) == 1 and json.loads(new[0])["impl"] == "fake-ok"
+
+
 def test_concurrent_appends_never_interleave(tmp_path):
     path = tmp_path / "results.jsonl"
     context = multiprocessing.get_context("fork")

@@ -1,5 +1,6 @@
-"""SIGTERM and SIGHUP to the parent, as Ctrl-C: the child's whole process group ends, what
-finished is kept, the table of it prints, and the exit code is 128 + the signal's number."""
+"""Ctrl-C, SIGTERM and SIGHUP to the parent, and a run's timeout: the child's whole process group
+ends (its grandchildren too), what finished is kept, the table of it prints, and the exit code is
+128 + the signal's number."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.results import read_results
+from harness.run.runner import STOP_SIGNALS, stop_signals_as_request
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
 
 
 def start(tmp_path: Path, *argv: str) -> subprocess.Popen:
-    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
+    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry,tests.fake_process_group",
+           "COLUMNS": "200",
            "PYTHONPATH": str(REPO), "HARNESS_DATA_DIR": str(tmp_path / "data")}
     return subprocess.Popen([sys.executable, "-m", "harness", *argv], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -55,6 +58,33 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def live_members(pgid: int) -> list[int]:
+    """The processes of group `pgid` that still run (a zombie waiting for its reaper is over)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def wait_for_grandchild(pgid: int, deadline_s: float = 120) -> None:
+    deadline = time.monotonic() + deadline_s
+    while len(live_members(pgid)) < 2:
+        assert time.monotonic() < deadline, f"the child {pgid} started no grandchild"
+        time.sleep(0.1)
+
+
+def assert_group_ended(pgid: int) -> None:
+    left = live_members(pgid)
+    if left:  # do not leave an hour-long orphan behind a failed test
+        os.killpg(pgid, signal.SIGKILL)
+        raise AssertionError(f"processes {left} of the child's group {pgid} outlived the run")
+
+
 def stop_and_collect(proc: subprocess.Popen, child: int, signum: int) -> str:
     time.sleep(2)  # the hanging run is under way
     try:
@@ -84,6 +114,62 @@ def test_a_stop_signal_ends_the_child_group_keeps_results_and_prints_the_table(t
     assert f"Interrupted by {name}" in out
     assert f"interrupted: stopped by {name}" in out and "fake-ok2" in out  # the table
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stop_ends_the_childs_grandchildren_too(tmp_path, signum):
+    """Breakage caught: a stop that never kills the child (or kills the child's pid alone) left
+    the run's processes behind while the parent exited 130 with the right table."""
+    results = tmp_path / "r.jsonl"
+    proc = start(tmp_path, "inference", "--impl", "fake-ok,fake-hangs-family,fake-ok2",
+                 "--profile", "quick", "--results", str(results))
+    child = hanging_child(proc.pid, "harness.run.worker")
+    wait_for_grandchild(child)
+    try:
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        assert_group_ended(child)
+    assert proc.returncode == 128 + signum, out
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
+    cause = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    assert f"Interrupted by {cause}" in out
+
+
+def test_a_timeout_ends_the_childs_whole_group(tmp_path):
+    """Breakage caught: a timeout that kills the child's pid alone (its grandchild lives on)."""
+    results = tmp_path / "r.jsonl"
+    proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--timeout", "10",
+                 "--profile", "quick", "--results", str(results))
+    child = hanging_child(proc.pid, "harness.run.worker")
+    wait_for_grandchild(child)
+    try:
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+        assert_group_ended(child)
+    assert proc.returncode == 1, out
+    assert [r["status"] for r in read_results(results)] == ["timeout"]
+
+
+def test_leaving_the_stop_block_restores_each_signals_handler():
+    """Breakage caught: handlers never restored. The old check compared SIGINT's handler with
+    Python's default, which the second Ctrl-C installs anyway, so it passed either way."""
+    def mine(signum, frame):
+        raise AssertionError("not expected to run")
+
+    saved = {sig: signal.signal(sig, mine) for sig in STOP_SIGNALS}
+    try:
+        with stop_signals_as_request() as stop:
+            assert all(signal.getsignal(sig) is not mine for sig in STOP_SIGNALS)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs at the next bytecode boundary
+            assert stop.is_set() and stop.cause == "SIGTERM"
+        assert all(signal.getsignal(sig) is mine for sig in STOP_SIGNALS)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def test_verify_ends_its_child_group_on_sigterm_and_keeps_what_finished(tmp_path):
