@@ -131,6 +131,35 @@ def test_the_command_line_verifies_and_sets_the_exit_code(tmp_path, monkeypatch,
     assert (tmp_path / "data" / "weights" / "resnet50-seed0.h5").exists()
 
 
+def verify_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    verify_command.register(parser.add_subparsers())
+    args = parser.parse_args(["verify", *argv])
+    return args.func(args)
+
+
+def test_the_command_line_exits_1_on_a_broken_row(tmp_path, monkeypatch, capsys):
+    """Breakage caught: `verify` exiting 0 whatever its records say (CI would pass a wrong port)."""
+    monkeypatch.setattr(registry, "ROWS", registry.ROWS + verify_doubles.ROWS)
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.verify_doubles")
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    assert verify_cli("--impl", "broken-bn-eps", "--benchmark", "inference", "--image-size", "32",
+                      "--device", "cpu", "--results", str(tmp_path / "v.jsonl")) == 1
+    assert read_results(tmp_path / "v.jsonl")[0]["status"] == "failed"
+    assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("strict, code", [([], 0), (["--strict"], 1)], ids=["plain", "strict"])
+def test_strict_fails_a_row_that_lacks_a_hook(outcome, tmp_path, monkeypatch, strict, code):
+    """Breakage caught: `--strict` ignored, so a row that lost its hooks passed CI as
+    "unsupported". (The records are the module's verify run: no second run of the child.)"""
+    record = outcome[0][("no-hooks", "cnn")]
+    monkeypatch.setattr(verify_command, "verify", lambda names, chosen, settings, **_: [record])
+    monkeypatch.setattr(registry, "ROWS", registry.ROWS + verify_doubles.ROWS)
+    assert verify_cli("--impl", "no-hooks", "--benchmark", "cnn", "--results",
+                      str(tmp_path / "v.jsonl"), *strict) == code
+
+
 def test_an_unknown_implementation_is_refused(capsys):
     parser = argparse.ArgumentParser()
     verify_command.register(parser.add_subparsers())
