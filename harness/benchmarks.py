@@ -30,7 +30,9 @@ SECTIONS = {
     INFERENCE: ("data", "model", "features"),
 }
 # Each kind's headline figure, a key of harness.metrics.METRICS.
-HEADLINE = {TRAINING: "train_s", INFERENCE: "s_per_1000"}
+# Tables rank by it: steady-state throughput (training) or seconds per 1,000 images (inference),
+# each with the spread of its timed windows or passes (harness.report.ranking).
+HEADLINE = {TRAINING: "samples_per_s", INFERENCE: "s_per_1000"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Workload:
     n_test: int | None = None
     epochs: int | None = None  # None: the config's
     config: Any = None  # a profile's own config (inference: fewer batches); None: the record's
+    # Training: the timed windows each epoch is cut into (harness.protocol.windows_of). The
+    # first window carries compilation and warm-up; the others give the steady state's median
+    # and spread, so a profile needs at least 4 windows in all.
+    windows: int = 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ class Benchmark:
     verify_batch: int = 8  # samples in `verify`'s batch
     julia_source: str | None = None  # file name in julia_impls/<flavor>/; None: no Julia rows
     original_name: str | None = None  # the original 2017 project's name for it ("CNN")
+    # The test accuracy a correct implementation reaches in the full profile on real data
+    # (docs/benchmarks.md sections 2-3); None: no band known.
+    accuracy_band: tuple[float, float] | None = None
     sections: tuple[str, ...] = field(default=())  # default: its kind's
 
     def __post_init__(self) -> None:
@@ -111,11 +120,21 @@ class Benchmark:
     def epochs(self, profile: str) -> int:
         return self.workload(profile).epochs or self.config.epochs
 
+    def windows(self, profile: str) -> int:
+        return self.workload(profile).windows
+
+    @property
+    def chance(self) -> float | None:
+        """The accuracy of guessing (balanced classes): 1 / classes."""
+        classes = getattr(self.config, "n_classes", None)
+        return 1.0 / classes if classes else None
+
     def oracle_module(self) -> ModuleType:
         return importlib.import_module(self.oracle)
 
 
-_QUICK_TRAINING = Workload(n_train=3200, n_test=1000, epochs=1)
+# 50 steps in 5 windows of 10: the first is the warm-up, four give the steady state.
+_QUICK_TRAINING = Workload(n_train=3200, n_test=1000, epochs=1, windows=5)
 
 REGISTRY: dict[str, Benchmark] = {}
 
@@ -131,22 +150,24 @@ def register(benchmark: Benchmark) -> Benchmark:
 register(Benchmark(
     name="cnn", title="CNN: VGG-style on CIFAR-10 (training)", kind=TRAINING,
     config=CNNConfig(), flops=cnn_flops(CNNConfig()),
-    workloads={"full": Workload(), "quick": _QUICK_TRAINING},
-    oracle="harness.verify.oracle.cnn", model="cnn",
+    workloads={"full": Workload(), "quick": _QUICK_TRAINING},  # full: epochs 2-10 are steady
+    oracle="harness.verify.oracle.cnn", model="cnn", accuracy_band=(0.75, 0.79),
     dataset="cifar10", pixel_scale=255.0,  # pixels 0..255 -> 0..1 float32, once, for everyone
     julia_source="cnn.jl", original_name="CNN"))
 register(Benchmark(
     name="rnn", title="RNN: GRU sentiment on IMDB (training)", kind=TRAINING,
     config=RNNConfig(), flops=gru_flops(RNNConfig()),
-    workloads={"full": Workload(), "quick": _QUICK_TRAINING},
-    oracle="harness.verify.oracle.gru", model="rnn", dataset="imdb",
+    # full: 3 epochs of 2 windows, so that the steady state has 5 windows
+    workloads={"full": Workload(windows=2), "quick": _QUICK_TRAINING},
+    oracle="harness.verify.oracle.gru", model="rnn", dataset="imdb", accuracy_band=(0.845, 0.863),
     julia_source="rnn.jl", original_name="RNN"))
 register(Benchmark(
     name="inference", title="Inference: ResNet-50 feature extraction", kind=INFERENCE,
     config=InferenceConfig(), flops=resnet50_flops(InferenceConfig()),
     workloads={"full": Workload(),
-               "quick": Workload(config=InferenceConfig(warmup_batches=1, timed_batches=3,
-                                                        passes=1))},
+               # three one-batch passes: a spread at the cost of the old single 3-batch pass
+               "quick": Workload(config=InferenceConfig(warmup_batches=1, timed_batches=1,
+                                                        passes=3))},
     oracle="harness.verify.oracle.resnet50", model="resnet50", verify_batch=2,
     julia_source="inference.jl", original_name="Inference"))
 

@@ -46,6 +46,10 @@ class Metric:
     where: str = "timings"  # the record's section: timings, utilisation, memory; or "record"
     short: str | None = None  # a two-line header for narrow terminals
     scale: float = 1.0  # stored value x scale = the value in `unit` (bytes -> MiB, ...)
+    # The record's list of this figure per timed window or pass (`timings[samples]`), which
+    # repeats pool into one median and spread; None: one value a run.
+    samples: str | None = None
+    table: bool = True  # shown in the terminal and Markdown tables (the exports keep every one)
 
     def applies(self, benchmark: Benchmark) -> bool:
         return benchmark.kind in self.kinds
@@ -54,6 +58,16 @@ class Metric:
         source = record if self.where == "record" else (record.get(self.where) or {})
         value = number(source.get(self.key)) if isinstance(source, dict) else None
         return None if value is None else value * self.scale
+
+    def samples_of(self, record: dict[str, Any]) -> list[float]:
+        """The figure of each timed window or pass of a run (schema 3), else its one value."""
+        source = record.get(self.where) if self.where != "record" else record
+        listed = source.get(self.samples) if self.samples and isinstance(source, dict) else None
+        if isinstance(listed, list):
+            values = [number(v) for v in listed]
+            return [v * self.scale for v in values if v is not None]
+        value = self.value(record)
+        return [] if value is None else [value]
 
     def format(self, value: float | None) -> str:
         return fmt(value, self.digits)
@@ -71,27 +85,33 @@ def number(value: Any) -> float | None:
 
 
 METRICS: tuple[Metric, ...] = (
+    Metric("samples_per_s", "samples/s", "samples/s", HIGHER, (TRAINING,),
+           "training samples per second in the steady state: the median over the timed "
+           "windows after the first", samples="window_samples_per_s"),
+    Metric("warmup_s", "compile + warm-up s", "s", LOWER, (TRAINING, INFERENCE),
+           "seconds of the first training window, or of the inference warm-up batches: "
+           "compilation, autotuning, first allocations", short="compile +\nwarm-up s"),
     Metric("train_s", "train s", "s", LOWER, (TRAINING,),
            "training seconds (sum of epochs)", short="train\ns"),
     Metric("first_epoch_s", "first epoch s", "s", LOWER, (TRAINING,),
            "seconds of the first epoch (carries compilation and autotuning)",
-           short="first\nepoch s"),
+           short="first\nepoch s", table=False),
     Metric("steady_epoch_s", "steady epoch s", "s", LOWER, (TRAINING,),
-           "median seconds of the epochs after the first", short="steady\nepoch s"),
+           "median seconds of the epochs after the first", short="steady\nepoch s",
+           table=False),
     Metric("eval_s", "eval s", "s", LOWER, (TRAINING,),
            "seconds to predict the whole test set", short="eval\ns"),
-    Metric("samples_per_s", "samples/s", "samples/s", HIGHER, (TRAINING,),
-           "training samples per second over the steady epochs (or the only one)"),
     Metric("accuracy", "accuracy", "", HIGHER, (TRAINING,),
            "test accuracy after the last epoch", digits=3, where="record"),
     Metric("s_per_1000", "s / 1000 images", "s / 1000 images", LOWER, (INFERENCE,),
-           "seconds per 1,000 images (median over timed passes)", short="s / 1000\nimages"),
+           "seconds per 1,000 images (median over timed passes)", short="s / 1000\nimages",
+           samples="pass_s_per_1000"),
     Metric("images_per_s", "images/s", "images/s", HIGHER, (INFERENCE,),
-           "images per second (median pass)"),
+           "images per second (median pass)", samples="pass_images_per_s"),
     # How close to the machine (harness.run.utilisation).
     Metric("flops_per_s", "GFLOP/s", "GFLOP/s", HIGHER, (TRAINING, INFERENCE),
            "achieved: FLOPs per sample (docs/benchmarks.md §11) x steady samples per second",
-           where="utilisation", scale=1e-9),
+           where="utilisation", scale=1e-9, table=False),
     Metric("pct_of_measured_peak", "% of peak", "%", HIGHER, (TRAINING, INFERENCE),
            "achieved rate / the matrix-multiply rate this framework reaches on this device",
            digits=0, where="utilisation", short="% of\npeak"),
@@ -101,6 +121,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("device_peak_bytes", "device MiB", "MiB", LOWER, (TRAINING, INFERENCE),
            "device memory at its high-water mark (GPU runs)", digits=0, where="memory",
            scale=1 / 2**20, short="device\nMiB"),
+    Metric("other_cores", "other load", "cores", LOWER, (TRAINING, INFERENCE),
+           "cores other processes used on average during the run (harness.run.load)",
+           digits=2, where="load", table=False),
 )
 
 

@@ -32,8 +32,22 @@ def epoch_order(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
     return order[: steps * batch_size].astype(np.int64)
 
 
+def windows_of(order: np.ndarray, batch_size: int, windows: int) -> list[np.ndarray]:
+    """An epoch's permutation cut into `windows` contiguous runs of whole batches, in order (the
+    last takes any batches left over), so a window is timed on its own while every framework
+    still sees exactly `epoch_order`'s samples in `epoch_order`'s order."""
+    steps = len(order) // batch_size
+    windows = max(1, min(windows, steps))
+    per = steps // windows
+    cuts = [w * per * batch_size for w in range(windows)] + [steps * batch_size]
+    return [order[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
 def run_training(impl: TrainingImplementation, config: TrainingSettings, data: TrainingData,
-                 epochs: int, seed: int, emit: Emit = lambda event: None) -> dict[str, Any]:
+                 epochs: int, seed: int, emit: Emit = lambda event: None,
+                 windows: int = 1) -> dict[str, Any]:
+    """docs/benchmarks.md §7: each epoch is `windows` timed calls of `train_epoch`; the first
+    window of the first epoch carries compilation and warm-up, the others are the steady state."""
     n = len(data.x_train)
     watch = Stopwatch(impl.sync)
     emit({"event": "phase", "phase": "prepare"})
@@ -42,43 +56,70 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     emit({"event": "phase", "phase": "build"})
     impl.build(config, seed)
     build_s = watch.lap()
+    window_s: list[float] = []
+    window_samples: list[int] = []
     epoch_s: list[float] = []
     for epoch in range(epochs):
-        impl.train_epoch(epoch_order(seed, epoch, n, config.batch_size))
-        epoch_s.append(watch.lap())
+        laps = []
+        for window in windows_of(epoch_order(seed, epoch, n, config.batch_size),
+                                 config.batch_size, windows):
+            impl.train_epoch(window)
+            laps.append(watch.lap())
+            window_samples.append(len(window))
+        window_s += laps
+        epoch_s.append(sum(laps))
         emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "seconds": epoch_s[-1]})
     logits = impl.predict()
     eval_s = watch.lap()
-    logits = np.asarray(logits)
-    expected = (len(data.x_test), config.n_classes)
-    if logits.shape != expected:
-        raise ImplementationError(f"predict() returned shape {logits.shape}, expected {expected}")
-    if not np.all(np.isfinite(logits)):
-        raise ImplementationError("predict() returned non-finite logits (training diverged?)")
-    accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+    accuracy = checked_accuracy(logits, data, config.n_classes)
     emit({"event": "evaluated", "accuracy": accuracy, "seconds": eval_s})
     steps = n // config.batch_size
     return {
         "timings": training_summary(prepare_s, build_s, epoch_s, eval_s,
-                                    steps * config.batch_size),
+                                    steps * config.batch_size, window_s, window_samples),
         "accuracy": accuracy,
         "n_train": n, "n_test": len(data.x_test), "epochs": epochs,
         "batch_size": config.batch_size, "steps_per_epoch": steps,
+        "windows_per_epoch": len(window_s) // max(epochs, 1),
     }
 
 
+def checked_accuracy(logits: Any, data: TrainingData, n_classes: int) -> float:
+    """Test accuracy of `predict()`'s logits; ImplementationError for a wrong shape or a
+    non-finite value, which no accuracy could be computed from honestly."""
+    logits = np.asarray(logits)
+    expected = (len(data.x_test), n_classes)
+    if logits.shape != expected:
+        raise ImplementationError(f"predict() returned shape {logits.shape}, expected {expected}")
+    if not np.all(np.isfinite(logits)):
+        raise ImplementationError("predict() returned non-finite logits (training diverged?)")
+    return float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+
+
 def training_summary(prepare_s: float, build_s: float, epoch_s: list[float], eval_s: float,
-                     samples_per_epoch: int) -> dict[str, Any]:
-    """docs/benchmarks.md §7 figures. Steady-state figures leave out the first epoch, which carries
-    compilation and autotuning; with a single epoch there is no steady state (None)."""
+                     samples_per_epoch: int, window_s: list[float] | None = None,
+                     window_samples: list[int] | None = None) -> dict[str, Any]:
+    """docs/benchmarks.md §7 figures. The first window carries compilation and autotuning
+    (`warmup_s`); `samples_per_s` is the median over the windows after it, with their min and
+    max as its spread. A run of a single window has no steady state: its figures come from that
+    window and `steady` says False."""
+    window_s = list(window_s) if window_s else list(epoch_s)
+    window_samples = list(window_samples) if window_samples else [samples_per_epoch] * len(
+        window_s)
+    rates = [n / max(s, 1e-12) for n, s in zip(window_samples, window_s)]
+    steady_rates = rates[1:] or rates
     later = epoch_s[1:]
-    steady = statistics.median(later) if later else None
-    timed = later or epoch_s
     return {
         "prepare_s": prepare_s, "build_s": build_s, "epoch_s": epoch_s,
-        "train_s": sum(epoch_s), "first_epoch_s": epoch_s[0], "steady_epoch_s": steady,
+        "train_s": sum(epoch_s), "first_epoch_s": epoch_s[0],
+        "steady_epoch_s": statistics.median(later) if later else None,
         "eval_s": eval_s,
-        "samples_per_s": samples_per_epoch * len(timed) / sum(timed),
+        "warmup_s": window_s[0], "window_s": window_s,
+        "steady_s": sum(window_s[1:]) if len(window_s) > 1 else None,
+        "steady": len(window_s) > 1,
+        "window_samples_per_s": steady_rates,
+        "samples_per_s": statistics.median(steady_rates),
+        "samples_per_s_low": min(steady_rates), "samples_per_s_high": max(steady_rates),
     }
 
 
@@ -109,12 +150,19 @@ def run_inference(impl: InferenceImplementation, config: InferenceSettings, imag
         emit({"event": "pass", "pass": p + 1, "passes": config.passes, "seconds": pass_s[-1]})
     images_per_pass = config.timed_batches * bs
     median_pass = statistics.median(pass_s)
+    pass_rates = [images_per_pass / max(s, 1e-12) for s in pass_s]
     return {
         "timings": {
             "prepare_s": prepare_s, "build_s": build_s, "warmup_s": warmup_s,
             "pass_s": pass_s, "batch_s": batch_s,
             "s_per_1000": median_pass / images_per_pass * 1000,
+            "s_per_1000_low": min(pass_s) / images_per_pass * 1000,
+            "s_per_1000_high": max(pass_s) / images_per_pass * 1000,
+            "pass_s_per_1000": [s / images_per_pass * 1000 for s in pass_s],
             "images_per_s": images_per_pass / median_pass,
+            "pass_images_per_s": pass_rates,
+            "images_per_s_low": min(pass_rates), "images_per_s_high": max(pass_rates),
+            "steady_s": sum(pass_s), "steady": len(pass_s) > 1,
         },
         "accuracy": None,
         "n_images": images_per_pass, "batch_size": bs, "passes": config.passes,

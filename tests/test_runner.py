@@ -67,8 +67,20 @@ def test_a_good_run_records_figures_and_environment(tmp_path):
                 "profile", "data", "started_at", "finished_at", "precision"):
         assert record[key] not in (None, ""), key
     assert record["profile"] == "quick" and record["data"] == "synthetic"
-    assert [e["event"] for e in events if e["event"] == "pass"] == ["pass"]
+    # the quick profile's three one-batch passes, each a sample of the spread
+    assert [e["event"] for e in events if e["event"] == "pass"] == ["pass"] * 3
+    assert len(record["timings"]["pass_images_per_s"]) == 3
     assert Path(record["log"]).exists()
+    # where the wall time went: every part measured, the parts within the whole
+    wall = record["wall"]
+    parts = ("start_s", "import_s", "data_s", "prepare_s", "build_s", "warmup_s", "timed_s",
+             "eval_s", "calibration_s", "other_s")
+    assert all(wall[k] >= 0 for k in parts) and wall["start_s"] > 0
+    assert sum(wall[k] for k in parts) == pytest.approx(wall["total_s"], rel=1e-6)
+    assert wall["total_s"] == pytest.approx(record["wall_s"], abs=1e-3)
+    load = record["load"]  # how busy the machine was around the run
+    assert load["loadavg_before"] is not None and load["other_cores"] >= 0
+    assert isinstance(load["busy"], bool)
 
 
 def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):

@@ -5,8 +5,10 @@ with its line number and skipped (harness.run.results.scan_results); a record mi
 (older or newer schema) gets defaults. Runs that overlapped in time on one machine (two
 harnesses at once) are named, since each disturbed the other's timings.
 Repeats collapse into one row per (benchmark, impl, variant, device, profile, data) with the
-median, min-max spread and count of the headline figure; one table per (benchmark, device,
-profile, data), since a ratio between a quick and a full run, or two devices, means nothing.
+median, min-max spread and count of the headline figure over every timed window (or pass) of
+every run; one table per (benchmark, device, profile, data), since a ratio between a quick and a
+full run, or two devices, means nothing. Rows are ranked, and ties marked, by
+harness.report.ranking.
 
 `--compare OTHER` matches rows of two result sets by (benchmark, impl, variant, profile, data,
 cpu/cuda) - the device name may differ: comparing two machines is a purpose - and reports the
@@ -16,13 +18,13 @@ overlap; with a single run on either side there is no spread to judge by, and th
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from harness import benchmarks, metrics
+from harness.report.ranking import Spread, pooled, rank
 from harness.report.reference import ReferenceFigure, reference_for
 from harness.run.results import scan_results
 
@@ -93,34 +95,27 @@ def status_of(record: dict[str, Any]) -> str:
 
 
 def device_label(record: dict[str, Any]) -> str:
-    """The GPU's name; for a CPU run the CPU model and thread count (implementations name a
-    CPU device "cpu" or leave the name empty)."""
+    """The one name of a run's device, the same whichever framework ran on it (so that one
+    device makes one table): a GPU's name; for any CPU run the CPU model and thread count,
+    whatever the framework calls its CPU device ("cpu", "@numpy", "CPU:0", ...)."""
     device = str(record.get("device") or "cpu")
     name = str(record.get("device_name") or "")
+    env = record.get("env") or {}
+    if device.lower() != "cuda" and not _gpu_name(name):
+        if env.get("cpu"):
+            threads = f", {env['threads']} threads" if env.get("threads") else ""
+            return f"cpu: {env['cpu']}{threads}"
+        return "cpu"
     if name and name.lower() != device.lower():
         return name
-    env = record.get("env") or {}
-    if device == "cpu" and env.get("cpu"):
-        threads = f", {env['threads']} threads" if env.get("threads") else ""
-        return f"cpu: {env['cpu']}{threads}"
     return name or device
 
 
+def _gpu_name(name: str) -> bool:
+    return any(word in name.lower() for word in ("nvidia", "cuda", "gpu", "tesla", "geforce"))
+
+
 # ---------------------------------------------------------------- grouping
-
-@dataclass(frozen=True)
-class Spread:
-    median: float
-    low: float
-    high: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Iterable[float | None]) -> "Spread | None":
-        present = [v for v in values if v is not None]
-        if not present:
-            return None
-        return cls(statistics.median(present), min(present), max(present), len(present))
 
 
 @dataclass
@@ -134,7 +129,8 @@ class Group:
     profile: str
     data: str
     runs: list[dict[str, Any]] = field(default_factory=list)
-    ratio: float | None = None  # headline median / fastest row's, within its table
+    ratio: float | None = None  # times slower than the fastest row of its table
+    tied: bool = False  # its headline spread overlaps the row ranked above (ranking.rank)
     reference: dict[str, ReferenceFigure] = field(default_factory=dict)
 
     @property
@@ -150,9 +146,14 @@ class Group:
         return benchmarks.get(self.benchmark).headline
 
     def metric(self, key: str) -> Spread | None:
-        """The median, min-max and count of one metric over the successful runs."""
-        metric = metrics.get(key)
-        return Spread.of(metric.value(r) for r in self.ok)
+        """The median, min-max and count of one metric over every timed window or pass of the
+        successful runs (one value a run for a figure without windows)."""
+        return pooled(metrics.get(key), self.ok)
+
+    @property
+    def busy(self) -> list[dict[str, Any]]:
+        """Successful runs measured while other processes used the CPUs (harness.run.load)."""
+        return [r for r in self.ok if (r.get("load") or {}).get("busy")]
 
     @property
     def headline(self) -> Spread | None:
@@ -239,16 +240,16 @@ def build_sections(records: list[dict[str, Any]], with_reference: bool = True) -
                           []).append(group)
     sections = []
     for (benchmark, device, profile, data), members in tables.items():
-        best = min((g.headline.median for g in members if g.headline), default=None)
-        for group in members:
-            headline = group.headline
-            group.ratio = headline.median / best if headline and best else None
+        headline = metrics.get(benchmarks.get(benchmark).headline)
+        places = rank(members, lambda g: g.headline, headline,
+                      name_of=lambda g: f"{g.impl} {g.variant}")
+        for place in places:
+            group = place.item
+            group.ratio, group.tied = place.ratio, place.tied
             # The original's figures are full runs on real-size data: only comparable to `full`.
             if with_reference and profile == "full" and group.variant == "default":
                 group.reference = reference_for(benchmark, group.impl)
-        members.sort(key=lambda g: (g.headline is None,
-                                    g.headline.median if g.headline else 0.0, g.impl))
-        sections.append(Section(benchmark, device, profile, data, members))
+        sections.append(Section(benchmark, device, profile, data, [p.item for p in places]))
     sections.sort(key=lambda s: (benchmarks.order(s.benchmark), s.profile != "full", s.device,
                                  s.data))
     return sections
@@ -267,10 +268,17 @@ class Comparison:
     this: Group | None  # from RESULTS
 
     @property
+    def _higher_better(self) -> bool:
+        group = self.this or self.base
+        return metrics.get(group.headline_key).better == metrics.HIGHER
+
+    @property
     def ratio(self) -> float | None:
-        """this / base of the headline medians: < 1 means this set is faster."""
+        """this / base of the headline medians for a time (base / this for a throughput): < 1
+        means this set is faster."""
         if self.base and self.this and self.base.headline and self.this.headline:
-            return self.this.headline.median / self.base.headline.median
+            this, base = self.this.headline.median, self.base.headline.median
+            return base / this if self._higher_better else this / base
         return None
 
     @property
@@ -283,13 +291,14 @@ class Comparison:
         if a is None or b is None:
             return "failed in " + ("both" if a is None and b is None
                                    else "baseline" if a is None else "this set")
+        sign = -1 if self._higher_better else 1  # compare as times: lower is faster
+        word = ("faster" if sign * b.median < sign * a.median else "slower"
+                if sign * b.median > sign * a.median else "same")
         if a.n < 2 or b.n < 2:
-            word = "faster" if b.median < a.median else "slower" if b.median > a.median \
-                else "same"
             return f"{word}? (1 run: no spread)"
         if b.low <= a.high and a.low <= b.high:
             return "noise"
-        return "faster" if b.median < a.median else "slower"
+        return word
 
 
 def compare(this: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[Comparison]:

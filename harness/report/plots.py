@@ -1,7 +1,9 @@
-"""PNG plots of a report: time per implementation (with the spread over repeats, and the original
-project's K80/P100 figure as a marker where the table shows one), percent of the measured peak
-per implementation, and, for the training benchmarks, accuracy versus training time with its
-Pareto front.
+"""PNG plots of a report: time per implementation (training: a bar stacked as compile + warm-up
+and the rest of training, whiskers from the steady state's spread; inference: seconds per 1,000
+images, whiskers from the passes' spread; the original project's K80/P100 figure as a marker
+where the table shows one), percent of the measured peak per implementation, and, for the
+training benchmarks on real data, accuracy versus training time with its Pareto front (none for
+generated data, whose accuracy is seed noise: harness.report.accuracy).
 
 Figures are built with `matplotlib.figure.Figure` and the Agg canvas, never pyplot: no display,
 no global state, safe in a headless process. No bar is singled out; bars are in table order.
@@ -10,6 +12,7 @@ no global state, safe in a headless process. No bar is singled out; bars are in 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,6 +24,7 @@ from harness.report.groups import Group, Section
 from harness.report.reference import YEAR
 from harness.report.render import row_name, section_heading
 BAR_COLOUR = "#4c72b0"
+WARMUP_COLOUR = "#dd8452"
 REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.report.reference)
 
 
@@ -33,28 +37,60 @@ def file_stem(section: Section) -> str:
                                              section.device))
 
 
+@dataclass(frozen=True)
+class Bar:
+    warmup: float  # seconds of compile + warm-up inside the bar (0 for inference)
+    total: float
+    low: float  # whiskers: the total at the steady state's fastest and slowest window or pass
+    high: float
+    n: int
+
+
+def time_bar(group: Group) -> Bar | None:
+    """Training: train s (median) = compile + warm-up + the rest, the rest scaled by the
+    steady throughput's spread for the whiskers. Inference: the headline with its spread."""
+    headline = group.headline
+    if headline is None:
+        return None
+    if not benchmarks.get(group.benchmark).training:
+        return Bar(0.0, headline.median, headline.low, headline.high, headline.n)
+    total = group.metric("train_s")
+    if total is None:
+        return None
+    warm = group.metric("warmup_s") or group.metric("first_epoch_s")
+    warmup = min(warm.median, total.median) if warm else 0.0
+    rest = total.median - warmup
+    return Bar(warmup, total.median, warmup + rest * headline.median / headline.high,
+               warmup + rest * headline.median / headline.low, headline.n)
+
+
 def time_figure(section: Section) -> Figure:
-    """Horizontal bars: median headline per implementation, whiskers from the fastest to the
-    slowest repeat. A row without any result keeps its place, with why instead of a bar."""
+    """Horizontal bars in table order: time per implementation (`time_bar`), whiskers from the
+    spread. A row without any result keeps its place, with why instead of a bar."""
     groups = section.groups
-    measured = [(i, g) for i, g in enumerate(groups) if g.headline]
+    measured = [(i, time_bar(g)) for i, g in enumerate(groups)]
+    measured = [(i, b) for i, b in measured if b]
     figure = Figure(figsize=(8.5, 1.5 + 0.45 * max(len(groups), 1)), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = [i for i, _ in measured]
-    spreads = [g.headline for _, g in measured]
-    axes.barh(positions, [s.median for s in spreads], color=BAR_COLOUR, height=0.6)
-    repeated = [(p, s) for p, s in zip(positions, spreads) if s.n > 1]
-    if repeated:  # a single run has no spread to draw
-        axes.errorbar([s.median for _, s in repeated], [p for p, _ in repeated],
-                      xerr=[[s.median - s.low for _, s in repeated],
-                            [s.high - s.median for _, s in repeated]],
+    spreads = [b for _, b in measured]
+    axes.barh(positions, [b.total - b.warmup for b in spreads], left=[b.warmup for b in spreads],
+              color=BAR_COLOUR, height=0.6, label="steady state")
+    if any(b.warmup for b in spreads):
+        axes.barh(positions, [b.warmup for b in spreads], color=WARMUP_COLOUR, height=0.6,
+                  label="compile + warm-up")
+    repeated = [(p, b) for p, b in zip(positions, spreads) if b.n > 1]
+    if repeated:  # a single sample has no spread to draw
+        axes.errorbar([b.total for _, b in repeated], [p for p, _ in repeated],
+                      xerr=[[b.total - b.low for _, b in repeated],
+                            [b.high - b.total for _, b in repeated]],
                       fmt="none", ecolor="black", capsize=4, elinewidth=1)
     axes.set_yticks(range(len(groups)), [row_name(g) for g in groups])
     axes.set_ylim(len(groups) - 0.5, -0.5)  # first table row on top
-    for position, spread in zip(positions, spreads):
-        label = f" {fmt(spread.median)}" + (f"  (n={spread.n})" if spread.n > 1 else "")
-        axes.text(spread.high, position, label, va="center", ha="left", fontsize=8)
+    for position, bar in zip(positions, spreads):
+        label = f" {fmt(bar.total)}" + (f"  (n={bar.n})" if bar.n > 1 else "")
+        axes.text(bar.high, position, label, va="center", ha="left", fontsize=8)
     right = max((s.high for s in spreads), default=1.0)
     references = [(position, figure_) for position, group in enumerate(groups)
                   for figure_ in group.reference.values()]
@@ -64,7 +100,7 @@ def time_figure(section: Section) -> Figure:
             axes.plot(*zip(*points), linestyle="none", marker=marker, markersize=7,
                       markerfacecolor="none", markeredgecolor="#c44e52",
                       label=f"original project, {gpu} ({YEAR[gpu]})")
-    if references:
+    if references or any(b.warmup for b in spreads):
         right = max([right] + [f.value for _, f in references])
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the data
     axes.set_xlim(0, right * 1.25)
@@ -72,7 +108,7 @@ def time_figure(section: Section) -> Figure:
         if not group.headline:
             axes.text(right * 0.01, position, f"no result: {_short(group.status)}",
                       va="center", ha="left", fontsize=8, color="#a00000")
-    axes.set_xlabel(_unit(section) + "  (bar: median; whiskers: min-max over repeats)")
+    axes.set_xlabel(_unit(section) + "  (bar: median; whiskers: the steady state's min-max)")
     axes.set_title(_title(section), fontsize=10, loc="left")
     axes.grid(axis="x", alpha=0.3)
     axes.set_axisbelow(True)
@@ -82,28 +118,29 @@ def time_figure(section: Section) -> Figure:
 def accuracy_figure(section: Section) -> Figure | None:
     """Accuracy against training time, one point per implementation (median; horizontal
     whiskers: min-max time), and the Pareto front: no other row is both faster and more
-    accurate. None for inference or when no row has both figures."""
-    if not benchmarks.get(section.benchmark).training:
+    accurate. None for inference, for generated data (its accuracy is seed noise) or when no
+    row has both figures."""
+    if not benchmarks.get(section.benchmark).training or section.data == "synthetic":
         return None
-    points = [g for g in section.groups if g.headline and g.accuracy]
+    points = [g for g in section.groups if g.metric("train_s") and g.accuracy]
     if not points:
         return None
     figure = Figure(figsize=(7.5, 5.0), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for group in points:
-        t, a = group.headline, group.accuracy
+        t, a = group.metric("train_s"), group.accuracy
         axes.errorbar(t.median, a.median, xerr=[[t.median - t.low], [t.high - t.median]],
                       fmt="o", color=BAR_COLOUR, ecolor="grey", capsize=3)
         axes.annotate(row_name(group), (t.median, a.median), textcoords="offset points",
                       xytext=(6, 4), fontsize=8)
     front = pareto_front(points)
     if len(front) > 1:
-        axes.step([g.headline.median for g in front], [g.accuracy.median for g in front],
+        axes.step([g.metric("train_s").median for g in front], [g.accuracy.median for g in front],
                   where="post", linestyle="--", color="grey", linewidth=1,
                   label="Pareto front")
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # clear of the data
-    axes.set_xlabel(_unit(section) + " (median)")
+    axes.set_xlabel(metrics.get("train_s").description + " (median)")
     axes.set_ylabel("test accuracy (median)")
     axes.set_title(_title(section), fontsize=10, loc="left")
     axes.text(0.01, 0.99, "upper left: faster and more accurate", transform=axes.transAxes,
@@ -115,7 +152,7 @@ def accuracy_figure(section: Section) -> Figure | None:
 
 def pareto_front(groups: list[Group]) -> list[Group]:
     """Rows no other row beats on both time (lower) and accuracy (higher), fastest first."""
-    ordered = sorted(groups, key=lambda g: (g.headline.median, -g.accuracy.median))
+    ordered = sorted(groups, key=lambda g: (g.metric("train_s").median, -g.accuracy.median))
     front: list[Group] = []
     for group in ordered:
         if not front or group.accuracy.median > front[-1].accuracy.median:
@@ -179,6 +216,8 @@ def write_plots(sections: list[Section], folder: Path) -> list[Path]:
 
 
 def _unit(section: Section) -> str:
+    if benchmarks.get(section.benchmark).training:
+        return "training seconds: compile + warm-up, then the rest"
     return metrics.get(benchmarks.get(section.benchmark).headline).description
 
 

@@ -13,16 +13,20 @@ import json
 from typing import Any, Iterable
 
 import rich.markup
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from harness import benchmarks, metrics, versions
 from harness.metrics import fmt
-from harness.report.groups import Comparison, Group, Section, Spread
+from harness.report.accuracy import NOTE as ACCURACY_NOTE, accuracy_text
+from harness.report.groups import Comparison, Group, Section
+from harness.report.ranking import TIE_MARK, TIE_NOTE, Spread
 from harness.report.reference import GPUS, YEAR
 
-COMPARE_NOTE = ("ratio = this set's median / the baseline's (< 1: faster now). noise: the two "
-                "sets' min-max ranges over repeats overlap. '?': a single run on one side, so "
+COMPARE_NOTE = ("ratio = this set's median time / the baseline's (for a throughput, the "
+                "baseline's / this set's): < 1: faster now. noise: the two sets' min-max ranges "
+                "(over every timed window or pass) overlap. '?': a single run on one side, so "
                 "no spread to judge by - rerun with --repeat 3.")
 
 
@@ -63,74 +67,110 @@ def reference_gpus(section: Section) -> list[str]:
     return [gpu for gpu in GPUS if any(gpu in g.reference for g in section.groups)]
 
 
+def table_columns(section: Section) -> list[metrics.Metric]:
+    """The table's metric columns after the headline: those shown in tables that some row has
+    a figure for (device memory on a CPU only takes width; the exports keep every column)."""
+    _, *others = columns_of(section.benchmark)
+    return [m for m in others if m.table and any(g.metric(m.key) for g in section.groups)]
+
+
 def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
-    """Headers and plain-text cells of one table (terminal and Markdown alike)."""
-    headline, *others = columns_of(section.benchmark)
-    # A column no row has a figure for (device memory on a CPU, ...) only takes width; the
-    # exports keep every column.
-    others = [m for m in others if any(g.metric(m.key) for g in section.groups)]
+    """Headers and plain-text cells of one table (terminal and Markdown alike), rows in ranking
+    order (harness.report.ranking); the status cell points at `section_notes`' numbers."""
+    headline = columns_of(section.benchmark)[0]
+    others = table_columns(section)
     headers = ["implementation", headline.label, "min-max"] + [m.label for m in others]
     headers.append("x fastest")
     gpus = reference_gpus(section)
     headers += [f"{gpu} {YEAR[gpu]}" for gpu in gpus]
     headers += ["runs", "status"]
+    footnotes = numbered_notes(section)
     rows = []
     for g in section.groups:
-        cells = [row_name(g), headline.format(g.headline.median) if g.headline else "-",
+        name = f"{TIE_MARK} {row_name(g)}" if g.tied else row_name(g)
+        cells = [name, headline.format(g.headline.median) if g.headline else "-",
                  spread_text(g.headline)]
         for metric in others:
             spread = g.metric(metric.key)
-            cells.append(metric.format(spread.median) if spread else "-")
+            if metric.key == "accuracy":
+                cells.append(accuracy_text(g.benchmark, g.data, g.profile, spread))
+            else:
+                cells.append(metric.format(spread.median) if spread else "-")
         cells.append(f"{g.ratio:.2f}" if g.ratio is not None else "-")
         cells += [fmt(g.reference[gpu].value) if gpu in g.reference else "-" for gpu in gpus]
-        cells += [f"{len(g.ok)}/{len(g.runs)}", g.status]
+        marks = "".join(f" [{n}]" for n, (group, _) in enumerate(footnotes, 1) if group is g)
+        cells += [f"{len(g.ok)}/{len(g.runs)}", g.status + marks]
         rows.append(cells)
     return headers, rows
 
 
+def numbered_notes(section: Section) -> list[tuple[Group, str]]:
+    """The table's numbered footnotes: each distinct failure reason of a row, and each row
+    measured on a busy machine (harness.run.load), so that long text never widens a table."""
+    notes: list[tuple[Group, str]] = []
+    for g in section.groups:
+        notes += [(g, f"{row_name(g)}: {reason}") for reason in g.failure_reasons]
+        if g.busy:
+            most = max(float((r.get("load") or {}).get("other_cores") or 0) for r in g.busy)
+            notes.append((g, f"{row_name(g)}: {len(g.busy)} of {len(g.ok)} run(s) measured on a "
+                             f"busy machine (other processes used up to {most:.2f} cores): "
+                             f"rerun on a quiet machine"))
+    return notes
+
+
 def section_notes(section: Section) -> list[str]:
-    """Below a table: what each row ran (framework, version, precision) and why runs failed."""
+    """Below a table: what each row ran (framework, version, precision), then the numbered
+    footnotes its status cells point at."""
     notes = []
     for g in section.groups:
         what = " ".join(filter(None, (g.framework, g.framework_version)))
         if g.precision:
             what += f", {g.precision}"
         notes.append(f"{row_name(g)}: {what or 'framework not recorded'}")
-        notes += [f"{row_name(g)}: {reason}" for reason in g.failure_reasons]
+    notes += [f"[{n}] {text}" for n, (_, text) in enumerate(numbered_notes(section), 1)]
     return notes
 
 
 # Two-line headers keep the terminal table narrow (a metric's come from harness.metrics).
 SHORT_HEADERS = {"x fastest": "x\nfastest", "K80 2017": "K80\n2017", "P100 2018": "P100\n2018",
+                 "implementation": "implementation", "min-max": "min-max",
                  **{m.label: m.header for m in metrics.METRICS}}
 
 
+def rich_table(section: Section, heading: str | None = None) -> Table:
+    """One section as a rich table, compact enough for a 120-column terminal."""
+    headers, rows = display_rows(section)
+    heading = heading or escape(section_heading(section)).replace(
+        "SYNTHETIC data", "[bold yellow]SYNTHETIC data[/]")
+    notes = "\n".join(escape(n) for n in section_notes(section))
+    table = Table(title=heading, title_justify="left", header_style="bold",
+                  caption=notes, caption_justify="left", caption_style="dim",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in headers:
+        text = header in ("implementation", "status")
+        table.add_column(SHORT_HEADERS.get(header, header),
+                         justify="left" if text else "right", no_wrap=not text,
+                         style="cyan" if header == "implementation" else None,
+                         overflow="fold")
+    for cells in rows:
+        status = cells[-1]
+        colour = ("green" if status == "ok" else "yellow" if status[0].isdigit()
+                  or status.startswith("ok") else "red")
+        table.add_row(*map(escape, cells[:-1]), Text(status, style=colour))
+    return table
+
+
 def rich_tables(sections: list[Section]) -> list[Table]:
-    tables = []
-    for section in sections:
-        headers, rows = display_rows(section)
-        heading = escape(section_heading(section)).replace(
-            "SYNTHETIC data", "[bold yellow]SYNTHETIC data[/]")
-        notes = "\n".join(escape(n) for n in section_notes(section))
-        table = Table(title=heading, title_justify="left", header_style="bold",
-                      caption=notes, caption_justify="left", caption_style="dim")
-        for header in headers:
-            text = header in ("implementation", "status")
-            table.add_column(SHORT_HEADERS.get(header, header),
-                             justify="left" if text else "right", no_wrap=not text,
-                             style="cyan" if header == "implementation" else None,
-                             overflow="fold")
-        for cells in rows:
-            status = cells[-1]
-            colour = "green" if status == "ok" else "yellow" if status[0].isdigit() else "red"
-            table.add_row(*map(escape, cells[:-1]), Text(status, style=colour))
-        tables.append(table)
-    return tables
+    return [rich_table(section) for section in sections]
 
 
 def table_footnote(sections: list[Section]) -> str:
-    lines = ["x fastest: the row's median over the fastest median in its table. min-max: the "
-             "spread over repeats (runs: ok/total)."]
+    lines = ["Rows are ranked by the first figure (steady state: the median over every timed "
+             "window or pass of every run); min-max: its spread. x fastest: how many times "
+             "slower than the first row. runs: ok/total.", TIE_NOTE]
+    if any(s.data == "synthetic" or s.profile == "full" for s in sections) and any(
+            benchmarks.get(s.benchmark).training for s in sections):
+        lines.append(ACCURACY_NOTE)
     if any(reference_gpus(s) for s in sections):
         lines.append("K80 2017 / P100 2018: what the original project (ilkarman/"
                      "DeepLearningFrameworks) printed for the same benchmark on those GPUs: "

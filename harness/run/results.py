@@ -18,8 +18,12 @@ from typing import Any
 
 # 1: the first layout. 2: adds `utilisation` (achieved FLOP/s, % of the measured matrix-multiply
 # peak, the calibration) and `memory` (host and device high-water marks); a reader treats their
-# absence in a schema-1 record as not measured.
-SCHEMA = 2
+# absence in a schema-1 record as not measured. 3: training timed in windows (`warmup_s`, the
+# steady `samples_per_s` as the median of `window_samples_per_s` with `samples_per_s_low/high`);
+# inference spreads over passes; `wall` (where the run's time went) and `load` (how busy the
+# machine was). A reader treats their absence in older records as not measured, and an older
+# record's `samples_per_s` (over the epochs after the first, or the only one) as one sample.
+SCHEMA = 3
 
 # Below this much free space a run could not be sure of keeping its record and log.
 MIN_FREE_BYTES = 50 * 2**20

@@ -9,11 +9,13 @@ record, and ends the plan early.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
+import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +25,7 @@ from harness.run.child import (child_environment, interpreter_for, last_line, re
                                 run_module)
 from harness.run.host import host_environment
 from harness.run.job import Job
+from harness.run.load import machine_load, snapshot
 from harness.registry import Row
 from harness.run.results import SCHEMA, append_result
 
@@ -36,6 +39,7 @@ class ChildOutcome:
     outcome: dict[str, Any]
     returncode: int | None
     wall_s: float
+    load: dict[str, Any] | None = None  # harness.run.load.machine_load
 
 
 # Ctrl-C, `kill` (and a service manager's stop), a closed terminal or SSH session.
@@ -88,7 +92,8 @@ def stop_signals_as_request() -> Iterator[StopRequest]:
 
 def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log_path: Path,
               on_event: Callable[[Event], None] = lambda e: None,
-              stop: threading.Event | None = None) -> ChildOutcome:
+              stop: threading.Event | None = None,
+              calibration: dict[str, Any] | None = None) -> ChildOutcome:
     """Run one job in a fresh process (harness.run.child); never raises for anything the child
     does. When `stop` is set (a stop signal under `stop_signals_as_request`) the child is killed
     and KeyboardInterrupt raised."""
@@ -96,18 +101,23 @@ def run_child(job: Job, *, python: str, env: dict[str, str], timeout: float, log
     result_path = log_path.with_suffix(".result.json")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     job.save(job_path)
-    done = run_module(python, "harness.run.worker", [str(job_path), str(result_path)],
+    args = [str(job_path), str(result_path), "--spawned-at", repr(time.time())]
+    if calibration:
+        args += ["--calibration", json.dumps(calibration)]
+    before = snapshot()
+    done = run_module(python, "harness.run.worker", args,
                       env=child_environment(env), timeout=timeout, log_path=log_path,
                       on_event=on_event, stop=stop)
+    load = machine_load(before, snapshot(), done.wall_s)
     outcome = read_json(result_path)
     rc, wall_s = done.returncode, done.wall_s
     if done.timed_out:
         return ChildOutcome("timeout", f"timed out after {timeout:g} s and was killed",
-                            outcome, rc, wall_s)
+                            outcome, rc, wall_s, load)
     if rc == 0 and "error" not in outcome and outcome:
-        return ChildOutcome("ok", None, outcome, rc, wall_s)
+        return ChildOutcome("ok", None, outcome, rc, wall_s, load)
     if "error" in outcome:
-        return ChildOutcome("failed", outcome["error"], outcome, rc, wall_s)
+        return ChildOutcome("failed", outcome["error"], outcome, rc, wall_s, load)
     if rc is not None and rc < 0:
         name = signal.Signals(-rc).name
         hint = " (out of memory?)" if name == "SIGKILL" else ""
@@ -127,6 +137,9 @@ class RunSettings:
     data_dir: str | None = None
     weights: str | None = None
     seed: int = 0
+    # Calibrations measured in this command, by (row, device): later runs of a row reuse its
+    # calibration instead of spending 1-1.4 s each on it again (harness.run.utilisation).
+    calibrations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
@@ -155,8 +168,19 @@ def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
         "env": {**host_environment(), "framework_extra": extra, "seed": job.seed},
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_s": round(child.wall_s, 3), "log": str(log_path),
+        "wall_s": round(child.wall_s, 3), "wall": wall_of(out, child.wall_s),
+        "load": child.load, "log": str(log_path),
     }
+
+
+def wall_of(outcome: dict[str, Any], wall_s: float) -> dict[str, Any] | None:
+    """Where the run's wall time went: the child's phases (harness.run.worker.wall_split), and
+    `other_s`, what they leave unexplained (writing the result, process exit, a kill)."""
+    split = outcome.get("wall")
+    if not isinstance(split, dict):
+        return None
+    parts = {k: v for k, v in split.items() if isinstance(v, (int, float))}
+    return {**parts, "total_s": wall_s, "other_s": max(0.0, wall_s - sum(parts.values()))}
 
 
 def new_run_id(benchmark: str, impl: str, repeat: int) -> str:
@@ -186,9 +210,14 @@ def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
     run_id = new_run_id(benchmark, impl.name, repeat)
     log_path = settings.results.parent / "logs" / f"{run_id}.log"
     started = datetime.now(timezone.utc)
+    key = (impl.name, settings.device)
     child = run_child(job, python=python or interpreter_for(impl.environment), env=dict(impl.env),
-                      timeout=settings.timeout, log_path=log_path, on_event=on_event, stop=stop)
+                      timeout=settings.timeout, log_path=log_path, on_event=on_event, stop=stop,
+                      calibration=settings.calibrations.get(key))
     record = make_record(impl, job, child, started, settings, run_id, log_path)
+    calibration = ((record.get("utilisation") or {}).get("calibration") or {})
+    if calibration.get("flops_per_s") and not calibration.get("reused"):
+        settings.calibrations[key] = calibration
     try:
         append_result(settings.results, record)
     except OSError as error:

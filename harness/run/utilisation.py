@@ -6,8 +6,9 @@
   matrices of the benchmark's precision on the run's device (`Implementation.matmul`), so the
   denominator of "% of peak" is what that framework reaches on this device, not a datasheet.
   The best of several products is taken, after one untimed warm-up product. It runs after the
-  timed work and its evaluation, so it cannot disturb them; it adds 1.1-1.4 s a run on this
-  project's 2-core CPU.
+  timed work and its evaluation, so it cannot disturb them; it costs 1.1-1.4 s on this
+  project's 2-core CPU, so it is measured once per row, device and precision in a command and
+  the later runs of that row reuse it (`reuse`, marked `reused: true` in the record).
 - **Nominal peak**, where the device is a GPU in `NOMINAL_PEAKS` (dense figures from NVIDIA's
   datasheets): the rate as a percentage of that too.
 - **Memory**: the child's resident-set high-water mark (the whole process: framework, data and
@@ -106,11 +107,25 @@ def device_peak(impl: Any, device: str) -> dict[str, Any]:
     return {"device_peak_bytes": int(peak), "device_reason": None}
 
 
-def measure(impl: Any, benchmark: Benchmark, outcome: dict[str, Any]) -> None:
-    """Add `utilisation` and `memory` to a finished run's outcome (after `info()` is in it)."""
+def reusable(calibration: dict[str, Any] | None, outcome: dict[str, Any]) -> bool:
+    """Whether an earlier run's calibration measured this run's device and precision."""
+    return bool(calibration and calibration.get("flops_per_s")
+                and calibration.get("device") == outcome.get("device", "cpu")
+                and calibration.get("precision") == outcome.get("precision"))
+
+
+def measure(impl: Any, benchmark: Benchmark, outcome: dict[str, Any],
+            reuse: dict[str, Any] | None = None) -> None:
+    """Add `utilisation` and `memory` to a finished run's outcome (after `info()` is in it).
+    `reuse`: the same row's calibration from an earlier run of this command, used when it
+    measured the same device and precision."""
     device = outcome.get("device", "cpu")
     memory = {"host_peak_bytes": host_peak_bytes(), **device_peak(impl, device)}
-    calibration = calibrate(impl, device)
+    if reusable(reuse, outcome):
+        calibration = {**reuse, "reused": True}
+    else:
+        calibration = {**calibrate(impl, device), "device": device,
+                       "precision": outcome.get("precision"), "reused": False}
     rate = achieved(benchmark, outcome.get("timings") or {})
     peak = calibration.get("flops_per_s")
     nominal = nominal_peak(outcome.get("device_name") or "", outcome.get("precision") or "")

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
@@ -58,27 +59,51 @@ def training_data(job: Job) -> TrainingData:
                         y_test=np.asarray(dataset.y_test, dtype=np.int32), kind=dataset.kind)
 
 
-def run(job: Job, emit: Emit) -> dict[str, Any]:
+def run(job: Job, emit: Emit, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's outcome, with `wall`: where the child's time went, phase by phase."""
     benchmark = benchmarks.get(job.benchmark)
     config = benchmark.config_for(job.profile)
+    clock = time.perf_counter()
     implementation = load_class(job.benchmark, job.entry_point, job.impl)  # before any data
+    import_s = time.perf_counter() - clock
+    clock = time.perf_counter()
     if benchmark.training:
         data = training_data(job)
+        data_s = time.perf_counter() - clock
         impl = implementation(device=job.device, **job.options)
-        outcome = run_training(impl, config, data, benchmark.epochs(job.profile), job.seed, emit)
+        outcome = run_training(impl, config, data, benchmark.epochs(job.profile), job.seed, emit,
+                               windows=benchmark.windows(job.profile))
         outcome["data"] = data.kind
     else:
         rng = np.random.default_rng(job.seed)  # uniform [0, 1), seeded (docs/benchmarks.md)
         images = rng.random((config.timed_batches * config.batch_size, 3, config.image_size,
                              config.image_size), dtype=np.float32)
         weights = load_weights(job.weights, benchmark.model) if job.weights else None
+        data_s = time.perf_counter() - clock
         impl = implementation(device=job.device, **job.options)
         outcome = run_inference(impl, config, images, weights, job.seed, emit)
         outcome["data"] = "synthetic"  # random images by design
         outcome["weights"] = job.weights or "random (seeded, framework's own init)"
     outcome.update(run_info(impl))
-    utilisation.measure(impl, benchmark, outcome)  # after the timed work: it cannot disturb it
+    # After the timed work, so it cannot disturb it; a calibration of this row made earlier in
+    # the same command is reused when it matches this run's device and precision.
+    utilisation.measure(impl, benchmark, outcome, reuse=calibration)
+    outcome["wall"] = wall_split(outcome, import_s, data_s)
     return outcome
+
+
+def wall_split(outcome: dict[str, Any], import_s: float, data_s: float) -> dict[str, float]:
+    """Seconds of each part of the child's work (the parent adds process start and the rest)."""
+    t = outcome.get("timings") or {}
+    warmup = t.get("warmup_s") or 0.0
+    timed = t.get("train_s", sum(t.get("batch_s") or [])) - (
+        warmup if "train_s" in t else 0.0)
+    calibration = (outcome.get("utilisation") or {}).get("calibration") or {}
+    return {"import_s": import_s, "data_s": data_s, "prepare_s": t.get("prepare_s") or 0.0,
+            "build_s": t.get("build_s") or 0.0, "warmup_s": warmup, "timed_s": timed,
+            "eval_s": t.get("eval_s") or 0.0,
+            "calibration_s": 0.0 if calibration.get("reused") else
+            calibration.get("seconds") or 0.0}
 
 
 def run_info(impl: Any) -> dict[str, Any]:
@@ -95,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", type=Path)
     parser.add_argument("result", type=Path)
     parser.add_argument("--events-fd", type=int, default=None)
+    parser.add_argument("--spawned-at", type=float, default=None,
+                        help="the parent's time.time() when it started this process")
+    parser.add_argument("--calibration", default=None,
+                        help="JSON: this row's matrix-multiply calibration, to reuse")
     args = parser.parse_args(argv)
+    # Interpreter start and the harness's own imports, before any framework is imported.
+    start_s = time.time() - args.spawned_at if args.spawned_at else None
     events = os.fdopen(args.events_fd, "w", buffering=1) if args.events_fd is not None else None
 
     def emit(event: dict[str, Any]) -> None:
@@ -104,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         load_plugins()  # a plugin's benchmark is needed here as much as in the parent
-        outcome = run(Job.load(args.job), emit)
+        reuse = json.loads(args.calibration) if args.calibration else None
+        outcome = run(Job.load(args.job), emit, reuse)
+        outcome["wall"]["start_s"] = start_s
         status = 0
     except BaseException as error:  # noqa: BLE001 - every failure becomes a reported row
         traceback.print_exc()
