@@ -1,14 +1,17 @@
-"""A fake row whose child starts a grandchild and then hangs (HARNESS_PLUGINS=
-tests.fake_process_group): stopping the run must end the child's whole process group, not the
-child alone."""
+"""Fake rows about the child processes (HARNESS_PLUGINS=tests.fake_process_group): one whose child
+starts a grandchild and then hangs (stopping the run must end the child's whole process group,
+not the child alone), and one that reports its process id in its record (each repeat is a fresh
+process)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import numpy as np
 
+from harness.interface import RunInfo
 from harness.registry import Row
 from tests.fake_impls import ZeroFeatures
 
@@ -23,6 +26,16 @@ class HangsWithGrandchild(ZeroFeatures):
         raise AssertionError("unreachable")
 
 
+class ReportsItsProcess(ZeroFeatures):
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.extra["pid"] = os.getpid()  # lands in the record's env.framework_extra
+        return run
+
+
 ROWS = [Row(name="fake-hangs-family", framework="NumPy", language="python",
             entry_points={"inference": "tests.fake_process_group:HangsWithGrandchild"},
-            description="test double: a hanging child with a grandchild")]
+            description="test double: a hanging child with a grandchild"),
+        Row(name="fake-pid", framework="NumPy", language="python",
+            entry_points={"inference": "tests.fake_process_group:ReportsItsProcess"},
+            description="test double: reports its process id")]

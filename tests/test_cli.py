@@ -1,8 +1,13 @@
-"""`list` and the profile choice."""
+"""`list`, the profile choice and `--repeat`. (Every row in `list` and `show`:
+tests/test_listing_all_rows.py.)"""
+
+import os
 
 from harness import registry
 from harness import commands as cli
 from harness.commands import run as run_command
+from harness.run.results import read_results
+from tests import fake_process_group
 
 
 def test_list_names_every_row_with_its_status(capsys, monkeypatch):
@@ -47,3 +52,17 @@ def test_without_a_gpu_the_default_profile_is_quick_and_says_so(capsys, monkeypa
 def test_with_a_gpu_the_default_profile_is_full(monkeypatch):
     monkeypatch.setattr(registry, "gpu_present", lambda: True)
     assert run_command.choose_profile(None) == "full"
+
+
+def test_repeat_2_gives_two_records_from_two_fresh_processes(tmp_path, monkeypatch):
+    """Breakage caught: repeats run in one process (warm caches, compiled code carried over)
+    or one repeat dropped."""
+    monkeypatch.setattr(registry, "ROWS", registry.ROWS + fake_process_group.ROWS)
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.fake_process_group")  # the child's rows too
+    results = tmp_path / "r.jsonl"
+    assert cli.main(["inference", "--impl", "fake-pid", "--repeat", "2", "--profile", "quick",
+                     "--results", str(results)]) == 0
+    records = read_results(results)
+    assert len(records) == 2 and len({r["repeat"] for r in records}) == 2
+    pids = {r["env"]["framework_extra"]["pid"] for r in records}
+    assert len(pids) == 2 and os.getpid() not in pids
