@@ -82,3 +82,22 @@ def test_host_memory_high_water_mark_is_the_processes():
     block[::4096] = b"x" * len(block[::4096])
     assert utilisation.host_peak_bytes() >= before
     assert utilisation.host_peak_bytes() > 64 * 2**20
+
+
+def test_a_calibration_of_the_same_row_device_and_precision_is_reused_not_remeasured():
+    cnn = benchmarks.get("cnn")
+    first = {"device": "cpu", "precision": "fp32", "timings": {"samples_per_s": 100.0}}
+    impl = SleepyMatmul(0.01)
+    utilisation.measure(impl, cnn, first)
+    measured = first["utilisation"]["calibration"]
+    assert measured["reused"] is False and impl.calls > 0
+    calls = impl.calls
+    again = {"device": "cpu", "precision": "fp32", "timings": {"samples_per_s": 100.0}}
+    utilisation.measure(impl, cnn, again, reuse=measured)
+    assert impl.calls == calls  # breakage caught: recalibrating every run (1.1-1.4 s each)
+    assert again["utilisation"]["calibration"]["reused"] is True
+    assert again["utilisation"]["pct_of_measured_peak"] == \
+        first["utilisation"]["pct_of_measured_peak"]
+    other = {"device": "cpu", "precision": "bf16", "timings": {"samples_per_s": 100.0}}
+    utilisation.measure(impl, cnn, other, reuse=measured)  # another precision: measured anew
+    assert impl.calls > calls and other["utilisation"]["calibration"]["reused"] is False

@@ -18,7 +18,7 @@ from harness.commands import options
 from harness.commands.terminal import console
 from harness.config import PROFILES
 from harness.report.groups import overlap_warning, overlapping_runs
-from harness.report.live import results_table
+from harness.report.live import legend, results_table
 from harness.run.host import host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
 from harness.run.runner import (ResultNotSaved, RunSettings, StopRequest, interrupted_record,
@@ -128,6 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if records[benchmark]:
             console.print(results_table(benchmark, records[benchmark], profile,
                                         kinds.get(benchmark, args.data)))
+    shown = [r for rs in records.values() for r in rs if "run_id" in r]
+    if shown:
+        console.print(legend(shown), style="dim")
     return finish(records, settings, stopped_by, unsaved, args.benchmarks, names)
 
 

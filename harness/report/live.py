@@ -15,7 +15,9 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from harness import benchmarks
+from harness.report.accuracy import NOTE as ACCURACY_NOTE
 from harness.report.groups import build_sections, status_of
+from harness.report.ranking import TIE_NOTE
 from harness.report.render import escape, rich_table
 
 NOT_RUN = ("skipped", "interrupted")
@@ -49,3 +51,14 @@ def results_table(benchmark: str, records: list[dict[str, Any]], profile: str,
     if line:
         parts.append(Text(line, style="yellow"))
     return Renderables(*parts)
+
+
+def legend(records: list[dict[str, Any]]) -> str:
+    """How to read the tables, once under them."""
+    lines = ["Rows ranked by the first figure: the steady state's median over every timed "
+             "window or pass; min-max: its spread; compile + warm-up s: the first window "
+             "(training) or the warm-up batches (inference), outside the figure.", TIE_NOTE]
+    if any(benchmarks.REGISTRY.get(r.get("benchmark", "")) and
+           benchmarks.get(r["benchmark"]).training for r in records):
+        lines.append(ACCURACY_NOTE)
+    return escape("\n".join(lines))
