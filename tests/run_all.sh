@@ -25,4 +25,4 @@ python -m pip install -c constraints/ci-cpu.txt -e ".[all,test]"
 python -m harness setup mxnet
 python -m harness setup chainer
 ruff check .
-python -m pytest -q -rs --durations=15 --fail-on-skip "$@"
+python -m pytest -q -rfEs --durations=15 --fail-on-skip "$@"
