@@ -229,7 +229,7 @@ def _steps(benchmark: str, profile: str) -> int:
 def _show_event(progress: Progress, task: Any, event: dict[str, Any]) -> None:
     kind = event.get("event")
     if kind == "phase":
-        progress.update(task, note=event["phase"])
+        progress.update(task, note=escape(str(event["phase"])))
     elif kind == "epoch":
         progress.update(task, advance=1,
                         note=f"epoch {event['epoch']}/{event['epochs']}: {event['seconds']:.2f} s")
