@@ -183,3 +183,54 @@ def test_verify_ends_its_child_group_on_sigterm_and_keeps_what_finished(tmp_path
     assert not group_alive(child)
     assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
     assert "Interrupted by SIGTERM" in out and "Traceback" not in out
+
+
+def test_a_closed_terminal_ends_the_run_as_sighup_does(tmp_path):
+    """The terminal or SSH session closes: the parent gets SIGHUP and can no longer write to
+    the terminal. It still ends the child's group, keeps what finished and exits 129 (before:
+    it died of the signal and left the child running; then it exited 1 on the unwritable
+    terminal)."""
+    import pty
+    import select
+    import threading
+
+    results = tmp_path / "r.jsonl"
+    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "PYTHONPATH": str(REPO)}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the harness, with the pseudo-terminal as its controlling terminal
+        try:
+            os.chdir(REPO)
+            os.execve(sys.executable, [sys.executable, "-m", "harness", "inference", "--impl",
+                                       "fake-ok,fake-hangs,fake-ok2", "--profile", "quick",
+                                       "--results", str(results)], env)
+        finally:
+            os._exit(127)
+    reading = threading.Event()
+    reading.set()
+
+    def read_terminal() -> None:  # so that the harness never blocks on a full terminal
+        while reading.is_set():
+            if select.select([terminal], [], [], 0.1)[0]:
+                try:
+                    os.read(terminal, 65536)
+                except OSError:
+                    return
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        child = hanging_child(pid, "harness.run.worker")
+        time.sleep(2)  # the hanging run is under way
+        reading.clear()
+        reader.join()
+        os.close(terminal)  # the terminal goes away
+        deadline = time.monotonic() + 120
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        if group_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    assert done[0] == pid, "the harness did not exit"
+    assert os.waitstatus_to_exitcode(done[1]) == 128 + signal.SIGHUP
+    assert_group_ended(child)
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]

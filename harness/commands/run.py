@@ -124,14 +124,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     stopped_by, unsaved = run_plan(plan, settings, records, args.repeat)
 
-    for benchmark in args.benchmarks:
-        if records[benchmark]:
-            console.print(results_table(benchmark, records[benchmark], profile,
-                                        kinds.get(benchmark, args.data)))
-    shown = [r for rs in records.values() for r in rs if "run_id" in r]
-    if shown:
-        console.print(legend(shown), style="dim")
-    return finish(records, settings, stopped_by, unsaved, args.benchmarks, names)
+    try:
+        for benchmark in args.benchmarks:
+            if records[benchmark]:
+                console.print(results_table(benchmark, records[benchmark], profile,
+                                            kinds.get(benchmark, args.data)))
+        shown = [r for rs in records.values() for r in rs if "run_id" in r]
+        if shown:
+            console.print(legend(shown), style="dim")
+        return finish(records, settings, stopped_by, unsaved, args.benchmarks, names)
+    except OSError:  # the terminal is gone (the SIGHUP of a closed session): records are kept
+        if stopped_by is None:
+            raise
+        return stopped_by.exit_code
 
 
 def run_plan(plan: list[tuple[str, Any, int]], settings: RunSettings,
@@ -140,37 +145,51 @@ def run_plan(plan: list[tuple[str, Any, int]], settings: RunSettings,
     """Each planned run in turn, its record (or why it did not run) added to `records`; the
     stop request if a stop signal ended the plan, and how many records could not be saved."""
     unsaved = 0
-    with stop_signals_as_request() as stop, Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console) as progress:
-        for benchmark, impl, repeat in plan:
-            if stop.is_set():
-                records[benchmark].append(interrupted_record(impl, benchmark, repeat,
-                                                             stop.cause))
-                continue
-            label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if repeats > 1 else "")
-            total = _steps(benchmark, settings.profile)
-            task = progress.add_task(escape(label), total=total, note="starting")
-            try:
-                record = run_one(impl, benchmark, repeat, settings,
-                                 on_event=lambda e, t=task: _show_event(progress, t, e), stop=stop)
-            except KeyboardInterrupt:
-                stop.set()  # a second signal, or one outside a child's run
-                records[benchmark].append(interrupted_record(impl, benchmark, repeat,
-                                                             stop.cause))
-                progress.update(task, note="[yellow]interrupted")
-                continue
-            except ResultNotSaved as error:
-                record = error.record
-                unsaved += 1
-                console.print(f"[red]{escape(str(error))}; the record, so that it is not lost "
-                              f"(append it to a results file to keep it):[/]", soft_wrap=True)
-                console.print(json.dumps(record, default=str), markup=False, highlight=False,
-                              soft_wrap=True)
-            records[benchmark].append(record)
-            note = "[green]done" if record["status"] == "ok" else f"[red]{record['status']}"
-            progress.update(task, completed=total, note=note)
+    with stop_signals_as_request() as stop:
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                          console=console) as progress:
+                for benchmark, impl, repeat in plan:
+                    if stop.is_set():
+                        records[benchmark].append(interrupted_record(impl, benchmark, repeat,
+                                                                     stop.cause))
+                        continue
+                    record, saved = _run_shown(progress, impl, benchmark, repeat, repeats,
+                                               settings, stop)
+                    records[benchmark].append(record)
+                    unsaved += not saved
+        except OSError:  # the terminal is gone (a closed session's SIGHUP): records are kept
+            if not stop.is_set():
+                raise
     return (stop if stop.is_set() else None), unsaved
+
+
+def _run_shown(progress: Progress, impl: Any, benchmark: str, repeat: int, repeats: int,
+               settings: RunSettings, stop: StopRequest) -> tuple[dict[str, Any], bool]:
+    """One run with its progress bar: its record and whether it was appended (if not, it is
+    printed as JSON); an interrupted row when a stop signal ended it."""
+    label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if repeats > 1 else "")
+    total = _steps(benchmark, settings.profile)
+    task = progress.add_task(escape(label), total=total, note="starting")
+    try:
+        record = run_one(impl, benchmark, repeat, settings,
+                         on_event=lambda e: _show_event(progress, task, e), stop=stop)
+    except KeyboardInterrupt:
+        stop.set()  # a second signal, or one outside a child's run
+        progress.update(task, note="[yellow]interrupted")
+        return interrupted_record(impl, benchmark, repeat, stop.cause), True
+    except ResultNotSaved as error:
+        console.print(f"[red]{escape(str(error))}; the record, so that it is not lost (append "
+                      f"it to a results file to keep it):[/]", soft_wrap=True)
+        console.print(json.dumps(error.record, default=str), markup=False, highlight=False,
+                      soft_wrap=True)
+        record, saved = error.record, False
+    else:
+        saved = True
+    note = "[green]done" if record["status"] == "ok" else f"[red]{record['status']}"
+    progress.update(task, completed=total, note=note)
+    return record, saved
 
 
 def finish(records: dict[str, list[dict[str, Any]]], settings: RunSettings,

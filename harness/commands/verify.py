@@ -13,7 +13,7 @@ from rich.markup import escape
 from harness import benchmarks
 from harness.commands import options
 from harness.run.results import writable_problem
-from harness.run.runner import stop_signals_as_request
+from harness.run.runner import StopRequest, stop_signals_as_request
 from harness.verify.runner import Settings, default_verify_results, verify
 from harness.verify.table import STATUS_STYLE, verify_table
 
@@ -71,24 +71,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
         console.print(json.dumps(record, default=str), markup=False, highlight=False,
                       soft_wrap=True)
 
-    with stop_signals_as_request() as stop:
-        records = verify(names, chosen, settings, on_record=show, stop=stop, on_unsaved=keep)
+    stop = StopRequest()
+    try:
+        with stop_signals_as_request() as stop:
+            records = verify(names, chosen, settings, on_record=show, stop=stop,
+                             on_unsaved=keep)
+        return summary(console, records, chosen, settings, stop, len(unsaved), args.strict)
+    except OSError:  # the terminal is gone (a closed session's SIGHUP): records are kept
+        if not stop.is_set():
+            raise
+        return stop.exit_code
+
+
+def summary(console: Console, records: list[dict[str, Any]], chosen: list[str],
+            settings: Settings, stop: StopRequest, unsaved: int, strict: bool) -> int:
+    """The tables and closing lines, and the exit code: 0 only when something was verified and
+    nothing failed, was lost or was interrupted."""
     for benchmark in chosen:
         rows = [r for r in records if r["benchmark"] == benchmark]
         if rows:
             console.print(verify_table(benchmark, rows))
     path = escape(str(settings.results))
     if unsaved:
-        console.print(f"[red]{len(unsaved)} verify record(s) could not be appended to {path}: "
+        console.print(f"[red]{unsaved} verify record(s) could not be appended to {path}: "
                       f"they are printed above as JSON lines.[/]", soft_wrap=True)
-    if len([r for r in records if r["status"] != "skipped"]) > len(unsaved):
+    if len([r for r in records if r["status"] != "skipped"]) > unsaved:
         console.print(f"Verify records appended to [bold]{path}[/]; what verify proves "
                       f"and what it does not: harness/verify/oracle/README.md", soft_wrap=True)
     if stop.is_set():
         console.print(f"[yellow]Interrupted by {stop.cause}: finished checks are kept above "
                       f"and in the verify results file.[/]")
         return stop.exit_code
-    bad = {"failed", "error"} | ({"unsupported"} if args.strict else set())
+    bad = {"failed", "error"} | ({"unsupported"} if strict else set())
     if unsaved or any(r["status"] in bad for r in records):
         return 1
     if all(r["status"] == "skipped" for r in records):
