@@ -252,21 +252,13 @@ def test_resnet50_features_shape_and_determinism(images, host_features, cls):
 
 
 def test_resnet50_matches_pytorch_with_torchvision_weights(images):
-    torch = helpers.torch()
+    helpers.torch()  # the reference: skipped only where PyTorch is not installed
     from py_impls.pytorch import ResNet50Features as TorchFeatures
 
     reference = TorchFeatures(device="cpu")
     reference.prepare(images)
     reference.build(InferenceConfig(batch_size=2, image_size=64), None, seed=0)
-    rng = np.random.default_rng(6)
-    with torch.no_grad():  # batch-norm statistics and affine parameters that are not 0 and 1
-        for module in reference.model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
-                module.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
-                module.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, n)))
-                module.bias.copy_(torch.from_numpy(rng.normal(0, 0.1, n)))
+    helpers.random_batch_norm_statistics(reference.model, seed=6)
     weights = {k: v.detach().numpy() for k, v in reference.model.state_dict().items()}
     features, _ = resnet_features(weights, images)
     assert relative_error(features, reference.extract(0, 2)) < 1e-4
