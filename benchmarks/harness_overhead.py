@@ -67,14 +67,23 @@ def run_bare(profile: str, device: str, folder: Path, repeat: int) -> dict:
     from harness.registry import by_name
     from harness.run.child import child_environment, run_module
 
+    from harness.run.load import machine_load, snapshot
+
     result = folder / f"bare-{repeat}.json"
+    before = snapshot()
     done = run_module(sys.executable, "benchmarks.harness_overhead",
                       ["--bare", "--profile", profile, "--device", device, "--out", str(result)],
                       env=child_environment(dict(by_name("pytorch").env)), timeout=3600,
                       log_path=folder / f"bare-{repeat}.log")
     if done.returncode != 0:
         raise SystemExit(f"bare run failed; log: {done.log}")
-    return json.loads(result.read_text())
+    return {**json.loads(result.read_text()), "load": machine_load(before, snapshot(),
+                                                                  done.wall_s)}
+
+
+def h_load(timings: dict) -> str:
+    other = (timings.get("load") or {}).get("other_cores")
+    return "?" if other is None else f"{other:.2f}"
 
 
 def spread(values: list[float]) -> str:
@@ -108,7 +117,7 @@ def main() -> None:
                 record = run_one(by_name("pytorch"), "cnn", repeat, settings)
                 if record["status"] != "ok":
                     raise SystemExit(f"harness run failed: {record['reason']}")
-                return record["timings"]
+                return {**record["timings"], "load": record["load"]}
 
             if repeat % 2 == 0:
                 harness, plain = through_harness(), run_bare(args.profile, args.device, folder,
@@ -120,7 +129,12 @@ def main() -> None:
             print(f"repeat {repeat + 1} ({'harness' if repeat % 2 == 0 else 'bare'} first): "
                   f"steady samples/s harness {harness['samples_per_s']:.1f}, bare "
                   f"{plain['samples_per_s']:.1f}; epoch s harness {harness['train_s']:.3f}, "
-                  f"bare {plain['train_s']:.3f}", flush=True)
+                  f"bare {plain['train_s']:.3f}; other processes used "
+                  f"{h_load(harness)} / {h_load(plain)} cores", flush=True)
+    busy = sum(bool((x.get("load") or {}).get("busy")) for pair in pairs for x in pair)
+    if busy:
+        print(f"warning: {busy} of {2 * len(pairs)} runs were measured on a busy machine "
+              f"(harness.run.load): the ratios below mean little; rerun on a quiet machine")
     # Throughput: bare/harness, so that > 1 means the harness is slower, as for times.
     steady = [p["samples_per_s"] / h["samples_per_s"] for h, p in pairs]
     whole = [h["train_s"] / p["train_s"] for h, p in pairs]
