@@ -5,6 +5,7 @@ agreeing when both runs order it the same way, or when either run marks the two 
 spreads overlap, so neither order is claimed). Target: at least 0.9 on every benchmark.
 
     python benchmarks/ranking_stability.py [--impl a,b,c] [--benchmarks cnn,rnn] [--repeat 1]
+                                           [--keep DIR]   # keep both results files there
 """
 
 from __future__ import annotations
@@ -75,9 +76,17 @@ def main() -> int:
     parser.add_argument("--impl", help="rows to run, as `--impl` (default: every ready row)")
     parser.add_argument("--benchmarks", help="e.g. cnn,rnn (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="`--repeat` of each run of all")
+    parser.add_argument("--keep", type=Path,
+                        help="write the two results files (first.jsonl, second.jsonl) into this "
+                             "folder and keep them, e.g. for benchmarks/wall_time.py")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [Path(tmp) / "first.jsonl", Path(tmp) / "second.jsonl"]
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / "first.jsonl", folder / "second.jsonl"]
+        for path in paths:
+            if path.exists():
+                parser.error(f"{path} exists: name an empty folder with --keep")
         seconds = [run_all(p, args.impl, args.benchmarks, args.repeat) for p in paths]
         first, second = (rankings(p) if p.is_file() else {} for p in paths)
     print(f"two quick runs back to back: {seconds[0]:.0f} s and {seconds[1]:.0f} s")
