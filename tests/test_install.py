@@ -178,8 +178,13 @@ def test_the_tested_versions_lie_inside_the_supported_ranges():
 
 
 def test_ci_installs_with_the_constraints_file():
+    """The README's CI block (what .ci/run executes) runs tests/run_all.sh, which installs the
+    project with the constraints file CI tests."""
     block = (REPO / "README.md").read_text().split("<!-- ci:test-commands -->")[1]
-    assert re.search(r"pip install -c constraints/ci-cpu\.txt -e \"\.\[all,test\]\"", block)
+    block = block.split("<!-- /ci:test-commands -->")[0]
+    assert "bash tests/run_all.sh" in block
+    script = (REPO / "tests" / "run_all.sh").read_text()
+    assert re.search(r"pip install -c constraints/ci-cpu\.txt -e \"\.\[all,test\]\"", script)
 
 
 def test_the_isolated_environments_install_with_their_constraints(tmp_path, monkeypatch):
