@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness import benchmarks, metrics
-from harness.report.ranking import Spread, pooled, rank
+from harness.report.ranking import Spread, overlaps, pooled, rank
 from harness.report.reference import ReferenceFigure, reference_for
 from harness.run.results import scan_results
 
@@ -296,7 +296,7 @@ class Comparison:
                 if sign * b.median > sign * a.median else "same")
         if a.n < 2 or b.n < 2:
             return f"{word}? (1 run: no spread)"
-        if b.low <= a.high and a.low <= b.high:
+        if overlaps(a, b):
             return "noise"
         return word
 
