@@ -117,7 +117,7 @@ class _JuliaRun:
         started = time.perf_counter()
         self.bridge = start_julia(self.flavor)
         self.module = self.bridge.include(self.flavor.sources / benchmarks.get(self.benchmark).julia_source)
-        # precision: "default", or "strict" for the fp32-strict rows (julia_impls/*/device.jl)
+        # precision: "default", or "strict" for the fp32-strict rows (julia_impls/precision.jl)
         self.state = self.module.State(self.requested_device,
                                        precision=self.options.get("precision", "default"))
         self.start_s = time.perf_counter() - started

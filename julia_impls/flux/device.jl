@@ -18,24 +18,7 @@ end
 
 on_gpu(dev) = dev isa Flux.CUDADevice
 
-"""docs/benchmarks.md §8. "default": CUDA.jl's DEFAULT_MATH, as a Flux user gets it (cuDNN
-convolutions with CUDNN_TENSOR_OP_MATH: TF32 allowed on compute capability >= 8.0; CUBLAS
-matmuls fp32). "strict": PEDANTIC_MATH, and NVIDIA_TF32_OVERRIDE=0, which cuBLAS and cuDNN read
-when they load - so it must be in the environment before Julia starts (the fp32-strict rows and
-`verify` set it); cuDNN's default math type still allows TF32 without it. The override alone
-also selects strict. Returns the choice in effect."""
-function choose_precision(precision::AbstractString, dev)
-    precision in ("default", "strict") || error("unknown precision $(repr(precision)): " *
-                                                "\"default\" or \"strict\"")
-    override = get(ENV, "NVIDIA_TF32_OVERRIDE", "") == "0"
-    if precision == "strict" && !override
-        error("precision \"strict\" needs NVIDIA_TF32_OVERRIDE=0 in the environment before " *
-              "Julia starts (cuDNN reads it when it loads): the fp32-strict rows set it")
-    end
-    strict = precision == "strict" || override
-    strict && on_gpu(dev) && CUDA.math_mode!(CUDA.PEDANTIC_MATH)
-    return strict ? "strict" : "default"
-end
+include(joinpath(@__DIR__, "..", "precision.jl"))  # choose_precision: one rule for both flavours
 
 "docs/benchmarks.md §7: every clock read waits for the GPU (CUDA.jl's `CUDA.synchronize()`)."
 function sync_device(dev)
