@@ -1,11 +1,14 @@
 """Helpers shared by the test modules: importing a framework (skip only when it is not installed),
-the `data` command line, chance levels, and random batch-norm statistics."""
+the `data` command line, chance levels, random batch-norm statistics, and a machine without
+Julia."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -63,3 +66,20 @@ def random_batch_norm_statistics(model: Any, seed: int = 0) -> None:
                                        (module.weight, rng.uniform(0.5, 1.5, n)),
                                        (module.bias, rng.normal(0, 0.1, n))):
                     tensor.copy_(torch_module.from_numpy(values))
+
+
+def without_julia(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bin_dir: Path) -> None:
+    """A machine with no julia: PATH holds only `bin_dir` (the test may put stand-ins there), no
+    variable names a julia or the bridge, and both flavors' environments are empty folders in
+    `tmp_path` (so a real Manifest.toml never leaks in)."""
+    from harness.julia import readiness as jr
+
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
+                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    for name, flavor in list(jr.FLAVORS.items()):
+        project = tmp_path / f"env-{name}"
+        project.mkdir()
+        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    jr._version_output.cache_clear()

@@ -4,7 +4,6 @@ and the adapters' calls, made against a stand-in for the Julia module."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -19,6 +18,7 @@ from harness.julia import layouts as jl
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import TrainingData
 from harness.verify.oracle import gru as gru_oracle
+from tests.helpers import without_julia
 
 RNG = np.random.default_rng(0)
 
@@ -274,15 +274,7 @@ def fake_julia(directory: Path, version_line: str, name: str = "julia") -> Path:
 def no_julia(monkeypatch, tmp_path):
     """A PATH with no julia on it, no julia variables, juliacall bridge, and environments in
     tmp_path (so a real Manifest.toml never leaks in)."""
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
-                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
-    for name, flavor in list(jr.FLAVORS.items()):
-        project = tmp_path / f"env-{name}"
-        project.mkdir()
-        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
-    jr._version_output.cache_clear()
+    without_julia(monkeypatch, tmp_path, tmp_path / "empty-bin")
     return tmp_path
 
 

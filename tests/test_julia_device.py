@@ -5,7 +5,6 @@ binary named by HARNESS_JULIA* is run."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from harness import registry
 from harness.julia import bridge as jb
 from harness.julia import device as jd
 from harness.julia import readiness as jr
+from tests.helpers import without_julia
 
 FAKE_NVIDIA_SMI = """#!/bin/sh
 case "$*" in
@@ -45,15 +45,7 @@ def executable(path: Path, text: str, mode: int = 0o755) -> Path:
 def machine(monkeypatch, tmp_path):
     """A PATH holding only tmp_path/bin (no nvidia-smi, no julia), no julia variables."""
     (tmp_path / "bin").mkdir()
-    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
-                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
-    for name, flavor in list(jr.FLAVORS.items()):
-        project = tmp_path / f"env-{name}"
-        project.mkdir()
-        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
-    jr._version_output.cache_clear()
+    without_julia(monkeypatch, tmp_path, tmp_path / "bin")
     return tmp_path
 
 

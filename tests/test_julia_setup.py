@@ -4,7 +4,6 @@ what it runs, in which environment, and how it reports a missing or wrong Julia.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import stat
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from harness.julia import constraints
 from harness.julia import readiness as jr
 from harness.commands import setup as setup_command
+from tests.helpers import without_julia
 
 FAKE_JULIA = """#!/bin/sh
 # a stand-in for julia: prints a version, records its arguments, writes a manifest; run on
@@ -36,16 +36,8 @@ DECLARATION = constraints.Declaration("0.9.28", ("~1.9, ^1.10.3", "1 - 1.11"), (
 @pytest.fixture
 def environments(monkeypatch, tmp_path):
     """Both flavors' environments in tmp_path, no julia anywhere, juliacall 0.9.28 'installed'."""
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    for variable in ("HARNESS_JULIA", "HARNESS_JULIA_KNET", "HARNESS_JULIA_FLUX",
-                     "PYTHON_JULIACALL_EXE", "PYTHON_JULIAPKG_EXE", jr.BRIDGE_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
-    for name, flavor in list(jr.FLAVORS.items()):
-        project = tmp_path / f"env-{name}"
-        project.mkdir()
-        monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
+    without_julia(monkeypatch, tmp_path, tmp_path / "empty-bin")
     monkeypatch.setattr(jr, "juliacall_declaration", lambda: DECLARATION)
-    jr._version_output.cache_clear()
     return tmp_path
 
 
