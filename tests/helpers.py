@@ -1,6 +1,6 @@
 """Helpers shared by the test modules: importing a framework (skip only when it is not installed),
-the `data` command line, chance levels, random batch-norm statistics, and a machine without
-Julia."""
+the `data` and `show` command lines, chance levels, random batch-norm statistics, and a machine
+without Julia."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import argparse
 import dataclasses
 import importlib
 import importlib.metadata
+import io
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from harness import benchmarks
 
@@ -83,3 +85,15 @@ def without_julia(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bin_dir: Path
         project.mkdir()
         monkeypatch.setitem(jr.FLAVORS, name, dataclasses.replace(flavor, project=project))
     jr._version_output.cache_clear()
+
+
+def run_show(*argv: str, width: int = 220) -> tuple[int, str]:
+    """`python -m harness show ARGV` in-process: (exit code, plain text at `width` columns)."""
+    from harness.commands import show
+
+    parser = argparse.ArgumentParser()
+    show.register(parser.add_subparsers())
+    args = parser.parse_args(["show", *argv])
+    console = Console(record=True, width=width, color_system=None, file=io.StringIO())
+    code = show.cmd_show(args, console=console)
+    return code, console.export_text()

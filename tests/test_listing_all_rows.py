@@ -4,7 +4,6 @@ benchmark in the row's code."""
 
 from __future__ import annotations
 
-import argparse
 import io
 
 import pytest
@@ -12,7 +11,8 @@ from rich.console import Console
 
 from harness import benchmarks, registry
 from harness import commands as cli
-from harness.commands import listing, show
+from harness.commands import listing
+from tests.helpers import run_show
 from tests.list_output import row_text
 
 PAIRS = [(row.name, benchmark) for row in registry.ROWS for benchmark in benchmarks.names()
@@ -53,15 +53,6 @@ def test_list_shows_each_rows_status_reason_and_fix(tables, name, benchmark):
         assert text.endswith(f" | {words(ready.fix)}" if ready.fix else " | "), text
 
 
-def run_show(*argv: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    show.register(parser.add_subparsers())
-    args = parser.parse_args(["show", *argv])
-    console = Console(record=True, width=240, color_system=None, file=io.StringIO())
-    code = show.cmd_show(args, console=console)
-    return code, console.export_text()
-
-
 SHOWN = [(name, benchmark) for name, benchmark in PAIRS
          if not registry.by_name(name).unavailable]
 
@@ -70,7 +61,7 @@ SHOWN = [(name, benchmark) for name, benchmark in PAIRS
 def test_show_finds_every_section_of_every_row(name, benchmark):
     """Breakage caught: a row whose file lost a `# == section ==` marker (its code would be shown
     under the wrong heading, or as missing); the old test checked PyTorch's sections only."""
-    code, text = run_show(benchmark, name, "pytorch", "--stacked")
+    code, text = run_show(benchmark, name, "pytorch", "--stacked", width=240)
     assert code == 0, text
     assert "(no `# ==" not in text, text[:3000]
     rules = [words(line.strip("─ ")) for line in text.splitlines() if line.startswith("──")]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from harness import benchmarks, sections
-from harness.commands import show
+from tests.helpers import run_show
 
 PYTHON_IMPL = '''\
 """Two benchmarks in one module, as py_impls/pytorch.py holds them."""
@@ -118,15 +115,6 @@ def sources(tmp_path: Path) -> tuple[Path, Path]:
     jl = tmp_path / "knet_impl.jl"
     jl.write_text(JULIA_IMPL)
     return py, jl
-
-
-def run_show(*argv: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    show.register(parser.add_subparsers())
-    args = parser.parse_args(["show", *argv])
-    console = Console(record=True, width=220, color_system=None, file=io.StringIO())
-    code = show.cmd_show(args, console=console)
-    return code, console.export_text()
 
 
 def test_python_class_and_julia_region_yield_every_section(sources) -> None:
