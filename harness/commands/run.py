@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn)
 
 from harness import benchmarks, registry
 from harness.commands import options
@@ -21,8 +18,12 @@ from harness.report.groups import overlap_warning, overlapping_runs
 from harness.report.live import legend, results_table
 from harness.run.host import host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
-from harness.run.runner import (ResultNotSaved, RunSettings, StopRequest, interrupted_record,
-                                run_one, skipped_record, stop_signals_as_request)
+from harness.commands import slurm_options
+from harness.commands.progress import RunDisplay
+from harness.run import local
+from harness.run.executor import PlannedRun
+from harness.run.runner import RunSettings, StopRequest, skipped_record
+from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
 
 DEFAULT_TIMEOUT = {"quick": 1200.0, "full": 4 * 3600.0}
@@ -55,6 +56,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--weights", default=None, metavar="FILE",
                      help="canonical ResNet-50 weights (HDF5) for inference; default: random")
     options.add_seed(run)
+    slurm_options.add(run)
 
 
 def choose_profile(requested: str | None) -> str:
@@ -83,7 +85,7 @@ def data_kind(benchmark: str, settings: RunSettings) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.data.store import DataError
+    from harness.data.store import DataError  # NumPy and h5py only
 
     try:
         names = options.implementation_names(args.impl)
@@ -100,11 +102,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem:  # before anything runs: a finished run must have somewhere to go
         console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
         return 2
-    print_header(settings, args.benchmarks)
+    try:
+        cluster = slurm_options.executor_for(args, settings, say=_say)
+    except slurm_options.OptionProblem as error:
+        console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
+        return 2
+    print_header(settings, args.benchmarks, cluster)
 
     records: dict[str, list[dict[str, Any]]] = {b: [] for b in args.benchmarks}
     kinds: dict[str, str] = {}
-    plan = []
+    candidates: list[tuple[str, Any]] = []
     for benchmark in args.benchmarks:
         impls = registry.select(names, benchmark)
         if not impls:
@@ -115,14 +122,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"[red]{escape(f'{benchmark}: {error}')}[/]")
             records[benchmark] += [skipped_record(i, benchmark, str(error), "") for i in impls]
             continue
-        for impl in impls:
-            ready = registry.readiness(impl, benchmark)
-            if not ready.ready:
-                records[benchmark].append(skipped_record(impl, benchmark, ready.reason, ready.fix))
-                continue
-            plan += [(benchmark, impl, repeat) for repeat in range(args.repeat)]
+        candidates += [(benchmark, impl) for impl in impls]
+    try:
+        plan = (local_plan(candidates, records, args.repeat) if cluster is None else
+                cluster_plan(cluster, candidates, records, args.repeat))
+    except ClusterProblem as error:
+        console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted while checking the nodes; nothing ran.[/]")
+        return 130
 
-    stopped_by, unsaved = run_plan(plan, settings, records, args.repeat)
+    display = RunDisplay(profile, args.repeat,
+                         show_partition=cluster is not None and len(cluster.partitions) > 1)
+    with display:
+        outcome = (local.run_plan(plan, settings, display, records) if cluster is None else
+                   cluster.run_plan(plan, display, records))
+    stopped_by, unsaved = outcome.stopped_by, outcome.unsaved
 
     try:
         for benchmark in args.benchmarks:
@@ -139,57 +155,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         return stopped_by.exit_code
 
 
-def run_plan(plan: list[tuple[str, Any, int]], settings: RunSettings,
-             records: dict[str, list[dict[str, Any]]], repeats: int
-             ) -> tuple[StopRequest | None, int]:
-    """Each planned run in turn, its record (or why it did not run) added to `records`; the
-    stop request if a stop signal ended the plan, and how many records could not be saved."""
-    unsaved = 0
-    with stop_signals_as_request() as stop:
-        try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-                          console=console) as progress:
-                for benchmark, impl, repeat in plan:
-                    if stop.is_set():
-                        records[benchmark].append(interrupted_record(impl, benchmark, repeat,
-                                                                     stop.cause))
-                        continue
-                    record, saved = _run_shown(progress, impl, benchmark, repeat, repeats,
-                                               settings, stop)
-                    records[benchmark].append(record)
-                    unsaved += not saved
-        except OSError:  # the terminal is gone (a closed session's SIGHUP): records are kept
-            if not stop.is_set():
-                raise
-    return (stop if stop.is_set() else None), unsaved
+def local_plan(candidates: list[tuple[str, Any]], records: dict[str, list[dict[str, Any]]],
+               repeats: int) -> list[PlannedRun]:
+    """Every ready (benchmark, row) `repeats` times; a row not ready here gets a skipped row."""
+    plan = []
+    for benchmark, impl in candidates:
+        ready = registry.readiness(impl, benchmark)
+        if not ready.ready:
+            records[benchmark].append(skipped_record(impl, benchmark, ready.reason, ready.fix))
+            continue
+        plan += [PlannedRun(benchmark, impl, repeat) for repeat in range(repeats)]
+    return plan
 
 
-def _run_shown(progress: Progress, impl: Any, benchmark: str, repeat: int, repeats: int,
-               settings: RunSettings, stop: StopRequest) -> tuple[dict[str, Any], bool]:
-    """One run with its progress bar: its record and whether it was appended (if not, it is
-    printed as JSON); an interrupted row when a stop signal ended it."""
-    label = f"{benchmark} · {impl.name}" + (f" #{repeat + 1}" if repeats > 1 else "")
-    total = _steps(benchmark, settings.profile)
-    task = progress.add_task(escape(label), total=total, note="starting")
-    try:
-        record = run_one(impl, benchmark, repeat, settings,
-                         on_event=lambda e: _show_event(progress, task, e), stop=stop)
-    except KeyboardInterrupt:
-        stop.set()  # a second signal, or one outside a child's run
-        progress.update(task, note="[yellow]interrupted")
-        return interrupted_record(impl, benchmark, repeat, stop.cause), True
-    except ResultNotSaved as error:
-        console.print(f"[red]{escape(str(error))}; the record, so that it is not lost (append "
-                      f"it to a results file to keep it):[/]", soft_wrap=True)
-        console.print(json.dumps(error.record, default=str), markup=False, highlight=False,
+def cluster_plan(cluster: SlurmExecutor, candidates: list[tuple[str, Any]],
+                 records: dict[str, list[dict[str, Any]]], repeats: int) -> list[PlannedRun]:
+    """As `local_plan`, but readiness as a node of each partition sees it (not this login
+    machine, where the frameworks or the GPU may be absent): every run on every partition."""
+    if not candidates:
+        return []
+    views = cluster.check([(impl.name, benchmark) for benchmark, impl in candidates])
+    plan = []
+    for partition, view in views.items():
+        console.print(f"partition {escape(partition)}: node {escape(str(view.node))}"
+                      + (f" - [red]{escape(view.problem)}[/]" if view.problem else ""),
                       soft_wrap=True)
-        record, saved = error.record, False
-    else:
-        saved = True
-    note = "[green]done" if record["status"] == "ok" else f"[red]{record['status']}"
-    progress.update(task, completed=total, note=note)
-    return record, saved
+        for benchmark, impl in candidates:
+            ready = view.readiness(impl.name, benchmark)
+            if not ready["ready"]:
+                where = f"on partition {partition}: " if len(views) > 1 else ""
+                records[benchmark].append(skipped_record(
+                    impl, benchmark, where + str(ready["reason"]), str(ready.get("fix") or "")))
+                continue
+            plan += [PlannedRun(benchmark, impl, repeat, partition) for repeat in range(repeats)]
+    return plan
+
+
+def _say(text: str) -> None:
+    console.print(escape(text), soft_wrap=True)
 
 
 def finish(records: dict[str, list[dict[str, Any]]], settings: RunSettings,
@@ -237,35 +240,18 @@ def _overlap_warning(results: Path, ours: set[str]) -> str | None:
     return overlap_warning(overlapping_runs(stored, among=ours))
 
 
-def _steps(benchmark: str, profile: str) -> int:
-    """Progress-bar steps: each epoch and the evaluation, or the build and each timed pass."""
-    record = benchmarks.get(benchmark)
-    if record.training:
-        return record.epochs(profile) + 1
-    return 1 + record.config_for(profile).passes
-
-
-def _show_event(progress: Progress, task: Any, event: dict[str, Any]) -> None:
-    kind = event.get("event")
-    if kind == "phase":
-        progress.update(task, note=escape(str(event["phase"])))
-    elif kind == "epoch":
-        progress.update(task, advance=1,
-                        note=f"epoch {event['epoch']}/{event['epochs']}: {event['seconds']:.2f} s")
-    elif kind == "evaluated":
-        progress.update(task, advance=1, note=f"accuracy {event['accuracy']:.3f}")
-    elif kind == "pass":
-        progress.update(task, advance=1, note=f"pass {event['pass']}: {event['seconds']:.2f} s")
-
-
-def print_header(settings: RunSettings, benchmarks: tuple[str, ...]) -> None:
+def print_header(settings: RunSettings, benchmarks: tuple[str, ...],
+                 cluster: SlurmExecutor | None = None) -> None:
     env = host_environment()
     gpu = env.get("gpu") or "none found"
+    where = (f"CPU: {env['cpu']} ({env['threads']} threads)   GPU: {gpu}   "
+             f"driver: {env.get('gpu_driver') or '-'}\n" if cluster is None else
+             f"Slurm: partition {', '.join(cluster.partitions)}, one job per run "
+             f"({cluster.slurm.source}); jobs and their output in {cluster.folder}\n")
     console.print(Panel(
         f"benchmarks: {', '.join(benchmarks)}   profile: [bold]{settings.profile}[/]   "
         f"data: {settings.data}   device: {settings.device}\n"
-        + escape(f"CPU: {env['cpu']} ({env['threads']} threads)   GPU: {gpu}   "
-                 f"driver: {env.get('gpu_driver') or '-'}\n"
+        + escape(where +
                  f"Python {env['python']}   commit {env.get('commit') or 'unknown'}   "
                  f"timeout {settings.timeout:g} s per run\nresults: {settings.results}"),
         title="Rosetta Stone benchmark harness", border_style="blue"))

@@ -23,6 +23,9 @@ from typing import Any
 # inference spreads over passes; `wall` (where the run's time went) and `load` (how busy the
 # machine was). A reader treats their absence in older records as not measured, and an older
 # record's `samples_per_s` (over the epochs after the first, or the only one) as one sample.
+# Schema 3 records gained `executor` ("local" or "slurm"; absent means local) and, from a Slurm
+# job, `slurm` (job id, partition, node, what the job had to itself, queue and overhead seconds),
+# with `env` describing the node; readers need nothing new, so the number stayed.
 SCHEMA = 3
 
 # Below this much free space a run could not be sure of keeping its record and log.

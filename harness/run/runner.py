@@ -143,8 +143,12 @@ class RunSettings:
 
 
 def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
-                settings: RunSettings, run_id: str, log_path: Path) -> dict[str, Any]:
-    """One results line: what ran, how it went, its figures and its environment."""
+                settings: RunSettings, run_id: str, log_path: Path,
+                host: dict[str, Any] | None = None, executor: str = "local",
+                slurm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One results line: what ran, how it went, its figures and its environment. `host` is the
+    machine that ran it (default: this one); a Slurm job's record also says where and how it
+    ran (`slurm`: job id, partition, node, what it had to itself, its overhead)."""
     out = child.outcome if child.status == "ok" else {}
     extra = out.get("extra", {}) or {}
     return {
@@ -165,11 +169,13 @@ def make_record(impl: Row, job: Job, child: ChildOutcome, started: datetime,
         **{k: out.get(k) for k in ("n_train", "n_test", "epochs", "batch_size",
                                    "steps_per_epoch", "n_images", "passes", "feature_shape",
                                    "weights", "utilisation", "memory") if k in out},
-        "env": {**host_environment(), "framework_extra": extra, "seed": job.seed},
+        "env": {**(host_environment() if host is None else host), "framework_extra": extra,
+                "seed": job.seed},
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(child.wall_s, 3), "wall": wall_of(out, child.wall_s),
         "load": child.load, "log": str(log_path),
+        "executor": executor, **({"slurm": slurm} if slurm is not None else {}),
     }
 
 

@@ -1,0 +1,404 @@
+"""The Slurm executor (`--executor slurm`): each planned (implementation, benchmark, repeat)
+is one Slurm job, submitted through submitit, running the same worker as the local executor in
+a fresh process on a node (harness.run.slurm.node.run_job). This process is the only writer of
+the results file: it appends each record as its job finishes, with the node's hardware, the job
+id and what the job was given (`slurm` in the record).
+
+Before any benchmark job, one small job per partition (`check`) reports which rows are ready on
+a node there and whether the project, the results folder, the data store and the isolated
+environments are on a filesystem the nodes share.
+
+Faults become records like a local run's: a job that raises (failed), one cancelled with
+scancel (failed), one past its time limit (timeout), a node failure or out-of-memory kill
+(crashed). Ctrl-C, SIGTERM or SIGHUP cancels every job still queued or running and keeps what
+finished.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.run import envs
+from harness.run.executor import Display, PlannedRun, PlanOutcome, Record
+from harness.run.host import REPO_ROOT, host_environment
+from harness.run.job import Job
+from harness.run.runner import (ChildOutcome, RunSettings, interrupted_record, make_record,
+                                new_run_id, stop_signals_as_request)
+from harness.run.results import append_result
+from harness.run.slurm import node, queue
+from harness.run.slurm.settings import SlurmConfigError, SlurmSettings
+
+READINESS_TIME_MIN = 10
+# Seconds a finished job's result file may take to appear on a slow shared filesystem.
+RESULT_WAIT_S = 15
+
+
+class ClusterProblem(Exception):
+    """The cluster cannot run the plan as asked (refused submission, unshared folders, ...);
+    the message says what to do. Nothing was run."""
+
+
+@dataclass
+class NodeView:
+    """What the first job on a partition saw on its node."""
+
+    partition: str
+    node: str | None = None
+    ready: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problem: str | None = None  # the readiness job itself failed
+    report: dict[str, Any] = field(default_factory=dict)  # node.node_report's answer
+
+    def readiness(self, impl: str, benchmark: str) -> dict[str, Any]:
+        if self.problem:
+            return {"ready": False, "reason": self.problem, "fix": ""}
+        return self.ready.get(f"{impl}|{benchmark}",
+                              {"ready": False, "reason": "not checked on the node", "fix": ""})
+
+
+@dataclass
+class Tracked:
+    """A submitted benchmark job, until its record is in."""
+
+    run: PlannedRun
+    job: Job
+    submitted: Any  # submitit.Job
+    handle: Any  # the display's line
+    run_id: str
+    log_path: Path
+    events_path: Path
+    submitted_at: float
+    exclusive: str
+    events_read: int = 0
+    state: str = "PENDING"
+    node: str | None = None
+    final: queue.JobState | None = None  # the state it ended in (None: no longer known)
+
+
+class SlurmExecutor:
+    def __init__(self, slurm: SlurmSettings, settings: RunSettings,
+                 say: Callable[[str], None] = print) -> None:
+        queue.check_cluster()
+        known = queue.partitions()
+        unknown = [p for p in slurm.partitions if p not in known]
+        if unknown:
+            raise SlurmConfigError(f"no partition {', '.join(unknown)} on this cluster "
+                                   f"(from {slurm.source}); it has: {', '.join(known) or 'none'}")
+        self.slurm = slurm
+        self.settings = settings
+        self.say = say
+        self.partitions = slurm.partitions or [queue.default_partition()]
+        self.folder = settings.results.parent / "slurm"
+        self._gpus = {p: self._gpus_for(p) for p in self.partitions}
+
+    # ------------------------------------------------------------ what each job asks for
+
+    def _gpus_for(self, partition: str) -> int:
+        if self.slurm.gpus is not None:
+            return self.slurm.gpus
+        if self.settings.device == "cpu":
+            return 0
+        return 1 if queue.partition_has_gpus(partition) else 0
+
+    def exclusive(self, partition: str) -> str:
+        """What the job has to itself: its GPU(s), the whole node, or nothing (shared)."""
+        if self._gpus[partition]:
+            return "gpu"
+        return "shared" if self.slurm.share_node else "node"
+
+    def _executor(self, partition: str, minutes: int, name: str) -> Any:
+        import submitit
+
+        # max_num_timeout=0: a benchmark job past its limit is a timeout, never requeued.
+        executor = submitit.SlurmExecutor(folder=self.folder / "%j", max_num_timeout=0)
+        params: dict[str, Any] = {"partition": partition, "time": minutes, "job_name": name,
+                                  "additional_parameters": self.slurm.extra_parameters()}
+        gpus = self._gpus[partition]
+        if gpus:
+            params["gres"] = f"gpu:{gpus}"  # Slurm gives a GPU to one job at a time
+        elif not self.slurm.share_node:
+            params["exclusive"] = True  # a CPU run has the node to itself
+        for key, value in (("cpus_per_task", self.slurm.cpus), ("mem", self.slurm.mem),
+                           ("account", self.slurm.account)):
+            if value is not None:
+                params[key] = value
+        executor.update_parameters(**params)
+        return executor
+
+    def _submit(self, partition: str, minutes: int, name: str, function: Callable[..., Any],
+                *args: Any) -> Any:
+        try:
+            return self._executor(partition, minutes, name).submit(function, *args)
+        except Exception as error:  # noqa: BLE001 - sbatch's refusal, in submitit's wrapping
+            text = " ".join(str(error).split())
+            raise ClusterProblem(
+                f"sbatch refused the job on partition {partition}: {text[-400:]}; check the "
+                f"partition, account, time, gpus, cpus, mem and sbatch settings "
+                f"({self.slurm.source})") from None
+
+    # ------------------------------------------------------------ readiness on the nodes
+
+    def check(self, checks: list[tuple[str, str]], stop: threading.Event | None = None
+              ) -> dict[str, NodeView]:
+        """One small job per partition: what is ready on its node. ClusterProblem when the
+        folders the jobs need are not shared with this machine."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        probe = self.folder / f"shared-probe-{uuid.uuid4().hex[:8]}"
+        probe.write_text(uuid.uuid4().hex)
+        paths = self._shared_paths(probe, checks)
+        ours = {name: node.fingerprint(path) for name, path in paths.items()}
+        jobs = {p: self._submit(p, READINESS_TIME_MIN, "rosetta-readiness", node.node_report,
+                                checks, paths) for p in self.partitions}
+        try:
+            for partition, job in jobs.items():
+                self.say(f"checking what is ready on a node of partition {partition} "
+                         f"(Slurm job {job.job_id})")
+            views = {p: self._collect_view(p, job, stop) for p, job in jobs.items()}
+        finally:
+            queue.cancel([j.job_id for j in jobs.values() if not j.paths.result_pickle.exists()])
+            probe.unlink(missing_ok=True)
+        problems = [problem for view in views.values() if view.problem is None
+                    for problem in self._sharing_problems(view, paths, ours)]
+        if problems:
+            raise ClusterProblem("the nodes do not see this machine's files:\n  - "
+                                 + "\n  - ".join(problems))
+        return views
+
+    def _shared_paths(self, probe: Path, checks: list[tuple[str, str]]) -> dict[str, str]:
+        from harness import registry
+        from harness.data.store import data_dir
+
+        paths = {"the project": str(REPO_ROOT / "harness"), "the results folder": str(probe),
+                 "the data store": str(data_dir(self.settings.data_dir).resolve())}
+        if any(registry.by_name(name).environment for name, _ in checks):
+            paths["the isolated environments"] = str(envs.envs_dir())
+        return paths
+
+    def _collect_view(self, partition: str, job: Any, stop: threading.Event | None) -> NodeView:
+        state = self._wait(job, stop)
+        if state.state in queue.FAULTS:
+            return NodeView(partition, state.node, problem=(
+                f"the readiness job on partition {partition} (Slurm job {job.job_id}) "
+                f"{queue.FAULTS[state.state][1]}"))
+        try:
+            report = job.result()
+        except Exception as error:  # noqa: BLE001 - it failed on the node: say how
+            return NodeView(partition, state.node, problem=(
+                f"the readiness job on partition {partition} (Slurm job {job.job_id}) failed: "
+                f"{_last_line(str(error))}; its output: {job.paths.stdout}"))
+        return NodeView(partition, report["host"].get("host"), report["ready"], report=report)
+
+    def _sharing_problems(self, view: NodeView, paths: dict[str, str],
+                          ours: dict[str, str | None]) -> list[str]:
+        report = view.report
+        theirs = report["paths"]
+        problems = []
+        for name, path in paths.items():
+            if ours.get(name) is None or theirs.get(name) == ours[name]:
+                continue
+            where = f"node {view.node} (partition {view.partition})"
+            shown = Path(path).parent if name == "the results folder" else path
+            if theirs.get(name) is None:
+                problems.append(f"{name} ({shown}) is not there on {where}: put it on a "
+                                f"filesystem the nodes share (NFS, Lustre, GPFS, ...)")
+            else:
+                problems.append(f"{name} ({shown}) differs on {where} from this machine's: "
+                                f"use one shared copy")
+        commit = host_environment().get("commit")
+        if report["host"].get("commit") != commit:
+            problems.append(f"the project on node {view.node} is at commit "
+                            f"{report['host'].get('commit')}, this machine's at {commit}: "
+                            f"run from the same checkout on a shared filesystem")
+        return problems
+
+    def _wait(self, job: Any, stop: threading.Event | None) -> queue.JobState:
+        while True:
+            state = queue.job_states([job.job_id]).get(job.job_id)
+            if job.paths.result_pickle.exists() or (state and state.done):
+                return state or queue.JobState("COMPLETED", None, None)
+            if stop is not None and stop.wait(self.slurm.poll_s):
+                raise KeyboardInterrupt
+            if stop is None:
+                time.sleep(self.slurm.poll_s)
+
+    # ------------------------------------------------------------ the benchmark jobs
+
+    def run_plan(self, plan: list[PlannedRun], display: Display,
+                 records: dict[str, list[Record]]) -> PlanOutcome:
+        """Submit every planned run, then collect each record as its job ends (appending it to
+        the results file). A stop signal cancels every job not yet finished."""
+        tracked: dict[str, Tracked] = {}
+        unsaved = 0
+        with stop_signals_as_request() as stop:
+            try:
+                for run in plan:
+                    if stop.is_set():
+                        break
+                    item = self._submit_run(run, display)
+                    tracked[item.submitted.job_id] = item
+                while tracked and not stop.is_set():
+                    for item in self._poll(tracked, display):
+                        record = self._record(item)
+                        records[item.run.benchmark].append(record)
+                        unsaved += not self._append(record, display)
+                        display.finished(item.handle, record)
+                        del tracked[item.submitted.job_id]
+                    if tracked:
+                        stop.wait(self.slurm.poll_s)
+            except KeyboardInterrupt:
+                stop.set()  # a second signal: stop at once
+            except OSError:  # the terminal is gone (a closed session's SIGHUP)
+                if not stop.is_set():
+                    raise
+            finally:
+                if tracked:  # a stop signal, or an error here: leave no job behind
+                    queue.cancel(list(tracked))
+            if stop.is_set():  # every run without a record: ended or never submitted
+                for item in tracked.values():
+                    display.finished(item.handle, {"status": "interrupted"})
+                finished = {(r["benchmark"], r["impl"], r.get("repeat"),
+                             (r.get("slurm") or {}).get("partition"))
+                            for rs in records.values() for r in rs if r.get("run_id")}
+                for run in plan:
+                    partition = run.partition or self.partitions[0]
+                    if (run.benchmark, run.impl.name, run.repeat, partition) not in finished:
+                        records[run.benchmark].append(interrupted_record(
+                            run.impl, run.benchmark, run.repeat, stop.cause))
+        return PlanOutcome(stop if stop.is_set() else None, unsaved)
+
+    def _submit_run(self, run: PlannedRun, display: Display) -> Tracked:
+        settings = self.settings
+        partition = run.partition or self.partitions[0]
+        job = Job(benchmark=run.benchmark, impl=run.impl.name,
+                  entry_point=run.impl.entry_points[run.benchmark],
+                  options=dict(run.impl.options), device=settings.device,
+                  profile=settings.profile, data=settings.data, data_dir=settings.data_dir,
+                  weights=settings.weights, seed=settings.seed, repeat=run.repeat)
+        run_id = new_run_id(run.benchmark, run.impl.name, run.repeat)
+        log_path = settings.results.parent / "logs" / f"{run_id}.log"
+        events_path = log_path.with_suffix(".events.jsonl")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        events_path.touch()
+        submitted_at = time.time()
+        submitted = self._submit(partition, self.slurm.time_limit(settings.timeout),
+                                 f"rosetta-{run.benchmark}-{run.impl.name}", node.run_job, job,
+                                 run.impl.environment, dict(run.impl.env), settings.timeout,
+                                 str(log_path), str(events_path))
+        handle = display.add(run, f"queued (Slurm job {submitted.job_id})")
+        return Tracked(run, job, submitted, handle, run_id, log_path, events_path, submitted_at,
+                       self.exclusive(partition))
+
+    def _poll(self, tracked: dict[str, Tracked], display: Display) -> list[Tracked]:
+        """Update each job's line; the jobs that have ended."""
+        states = queue.job_states(list(tracked))
+        ended = []
+        for job_id, item in tracked.items():
+            state = states.get(job_id)
+            if state is not None and state.state != item.state:
+                item.state = state.state
+                item.node = state.node
+                if state.state == "PENDING":
+                    display.note(item.handle, f"queued (Slurm job {job_id}"
+                                 + (f": {state.reason}" if state.reason else "") + ")")
+                elif state.state == "RUNNING":
+                    display.note(item.handle, f"running on {state.node} (job {job_id})")
+            self._forward_events(item, display)
+            if (state is not None and state.state in queue.FAULTS) \
+                    or item.submitted.paths.result_pickle.exists() \
+                    or (state is not None and state.done):
+                item.final = state
+                ended.append(item)
+        return ended
+
+    def _forward_events(self, item: Tracked, display: Display) -> None:
+        try:
+            with open(item.events_path, encoding="utf-8") as events:
+                events.seek(item.events_read)
+                text = events.read()
+        except OSError:
+            return
+        complete = text[:text.rfind("\n") + 1]  # a line still being written waits
+        item.events_read += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            try:
+                display.event(item.handle, json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+
+    def _record(self, item: Tracked) -> Record:
+        """The record of an ended job: the node's outcome, or the fault Slurm reports."""
+        state = item.final
+        collected_at = time.time()
+        outcome: dict[str, Any] = {}
+        if state is not None and state.state in queue.FAULTS:
+            status, what = queue.FAULTS[state.state]
+            child = ChildOutcome(status, f"Slurm job {item.submitted.job_id} {what}"
+                                 + (f" ({state.reason})" if state.reason else "")
+                                 + f"; log: {item.submitted.paths.stdout}", {}, None,
+                                 collected_at - item.submitted_at)
+        else:
+            try:
+                outcome = self._result(item)
+                child = ChildOutcome(**outcome["child"])
+            except Exception as error:  # noqa: BLE001 - the job died on the node: say how
+                child = ChildOutcome("failed", f"Slurm job {item.submitted.job_id} failed on "
+                                     f"its node: {_last_line(str(error))}; log: "
+                                     f"{item.submitted.paths.stdout}", {}, None,
+                                     collected_at - item.submitted_at)
+        node_started = outcome.get("started")
+        started = datetime.fromtimestamp(node_started or item.submitted_at, timezone.utc)
+        impl = item.run.impl
+        placement = {**(outcome.get("slurm") or {}),
+                     "job_id": item.submitted.job_id,
+                     "partition": item.run.partition or self.partitions[0],
+                     "node": (outcome.get("slurm") or {}).get("node")
+                     or item.node,
+                     "exclusive": item.exclusive,
+                     "submitted_at": round(item.submitted_at, 3),
+                     "collected_at": round(collected_at, 3),
+                     **_overhead(item.submitted_at, outcome, collected_at, child.wall_s)}
+        return make_record(impl, item.job, child, started, self.settings, item.run_id,
+                           item.log_path, host=outcome.get("host") or {},
+                           executor="slurm", slurm=placement)
+
+    def _result(self, item: Tracked) -> dict[str, Any]:
+        """What run_job returned; waits a little for the result file of a job that ended."""
+        deadline = time.time() + RESULT_WAIT_S
+        while not item.submitted.paths.result_pickle.exists() and time.time() < deadline:
+            time.sleep(0.5)
+        return item.submitted.result()
+
+    def _append(self, record: Record, display: Display) -> bool:
+        try:
+            append_result(self.settings.results, record)
+        except OSError as error:
+            display.unsaved(record, f"could not append to {self.settings.results}: "
+                            f"{error.strerror or error}")
+            return False
+        return True
+
+
+def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
+              child_wall_s: float) -> dict[str, float]:
+    """Where a job's time outside its run went: `queue_s` from submission to the function's
+    start on the node (scheduling, sbatch and srun, the interpreter, unpickling), `overhead_s`
+    all of the job's time that was not the child's run (the node's and this machine's clocks
+    are assumed in step, as NTP keeps a cluster)."""
+    if not outcome.get("started"):
+        return {}
+    return {"queue_s": round(outcome["started"] - submitted_at, 3),
+            "overhead_s": round(collected_at - submitted_at - child_wall_s, 3)}
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith(("-----", "You can check",
+                                                                  "or at paths", "- /"))]
+    return (meaningful or lines or ["no output"])[-1][:300]
+
