@@ -33,7 +33,7 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 }
 
-write_config() {
+write_config() {  # to the file $1
     mkdir -p "$dir"/{spool,state,log,run}
     chmod 700 "$dir"
     if [ ! -s "$dir/munge.key" ]; then
@@ -43,7 +43,7 @@ write_config() {
     local cpus mem_mb
     cpus="$(nproc)"
     mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
-    cat > "$conf" <<EOF
+    cat > "$1" <<EOF
 # Written by tests/slurm_cluster.sh: one node, this machine.
 ClusterName=rosetta-test
 SlurmctldHost=$node(127.0.0.1)
@@ -78,16 +78,19 @@ SchedulerParameters=sched_interval=2
 MessageTimeout=20
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+# A second partition on the same node: a run on two partitions (two GPU types on a real cluster).
+PartitionName=second Nodes=$node Default=NO MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
 }
 
 start() {
     install
-    if status >/dev/null 2>&1; then
+    if status >/dev/null 2>&1 && cmp -s <(write_config /dev/stdout) "$conf"; then
         echo "Slurm already running from $dir (export SLURM_CONF=$conf)"
         return
     fi
-    write_config
+    stop >/dev/null  # ours, with an older configuration: start afresh
+    write_config "$conf"
     running "$dir/run/munged.pid" || munged --force --key-file="$dir/munge.key" \
         --socket="$dir/run/munge.socket" --pid-file="$dir/run/munged.pid" \
         --log-file="$dir/log/munged.log" --seed-file="$dir/state/munged.seed"

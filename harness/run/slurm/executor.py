@@ -163,8 +163,9 @@ class SlurmExecutor:
         finally:
             queue.cancel([j.job_id for j in jobs.values() if not j.paths.result_pickle.exists()])
             probe.unlink(missing_ok=True)
+        commit = host_environment().get("commit")
         problems = [problem for view in views.values() if view.problem is None
-                    for problem in self._sharing_problems(view, paths, ours)]
+                    for problem in sharing_problems(view, paths, ours, commit)]
         if problems:
             raise ClusterProblem("the nodes do not see this machine's files:\n  - "
                                  + "\n  - ".join(problems))
@@ -193,29 +194,6 @@ class SlurmExecutor:
                 f"the readiness job on partition {partition} (Slurm job {job.job_id}) failed: "
                 f"{_last_line(str(error))}; its output: {job.paths.stdout}"))
         return NodeView(partition, report["host"].get("host"), report["ready"], report=report)
-
-    def _sharing_problems(self, view: NodeView, paths: dict[str, str],
-                          ours: dict[str, str | None]) -> list[str]:
-        report = view.report
-        theirs = report["paths"]
-        problems = []
-        for name, path in paths.items():
-            if ours.get(name) is None or theirs.get(name) == ours[name]:
-                continue
-            where = f"node {view.node} (partition {view.partition})"
-            shown = Path(path).parent if name == "the results folder" else path
-            if theirs.get(name) is None:
-                problems.append(f"{name} ({shown}) is not there on {where}: put it on a "
-                                f"filesystem the nodes share (NFS, Lustre, GPFS, ...)")
-            else:
-                problems.append(f"{name} ({shown}) differs on {where} from this machine's: "
-                                f"use one shared copy")
-        commit = host_environment().get("commit")
-        if report["host"].get("commit") != commit:
-            problems.append(f"the project on node {view.node} is at commit "
-                            f"{report['host'].get('commit')}, this machine's at {commit}: "
-                            f"run from the same checkout on a shared filesystem")
-        return problems
 
     def _wait(self, job: Any, stop: threading.Event | None) -> queue.JobState:
         while True:
@@ -382,6 +360,32 @@ class SlurmExecutor:
                             f"{error.strerror or error}")
             return False
         return True
+
+
+def sharing_problems(view: NodeView, paths: dict[str, str], ours: dict[str, str | None],
+                     commit: str | None) -> list[str]:
+    """What a node does not share with this machine, one line each with the fix: a path it
+    lacks or sees differently (`paths` by name; `ours`: this machine's node.fingerprint of each;
+    None where this machine lacks it too, which is no sharing problem), or another commit of
+    the project."""
+    theirs = view.report.get("paths", {})
+    where = f"node {view.node} (partition {view.partition})"
+    problems = []
+    for name, path in paths.items():
+        if ours.get(name) is None or theirs.get(name) == ours[name]:
+            continue
+        shown = Path(path).parent if name == "the results folder" else path  # not the probe
+        if theirs.get(name) is None:
+            problems.append(f"{name} ({shown}) is not there on {where}: put it on a "
+                            f"filesystem the nodes share (NFS, Lustre, GPFS, ...)")
+        else:
+            problems.append(f"{name} ({shown}) differs on {where} from this machine's: "
+                            f"use one shared copy")
+    node_commit = (view.report.get("host") or {}).get("commit")
+    if node_commit != commit:
+        problems.append(f"the project on {where} is at commit {node_commit}, this machine's at "
+                        f"{commit}: run from the same checkout on a shared filesystem")
+    return problems
 
 
 def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
