@@ -17,7 +17,7 @@ import pytest
 
 from harness import registry
 from harness.run.results import read_results
-from harness.run.slurm.executor import NodeView, sharing_problems
+from harness.run.slurm.readiness import NodeView, sharing_problems
 from harness.run.slurm.node import fingerprint
 from harness.run.slurm.settings import SlurmConfigError, settings_from
 

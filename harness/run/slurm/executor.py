@@ -20,19 +20,19 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.run import envs
 from harness.run.executor import Display, PlannedRun, PlanOutcome, Record
-from harness.run.host import REPO_ROOT, host_environment
+from harness.run.host import host_environment
 from harness.run.job import Job
 from harness.run.runner import (ChildOutcome, RunSettings, interrupted_record, make_record,
                                 new_run_id, stop_signals_as_request)
 from harness.run.results import append_result
 from harness.run.slurm import node, queue
+from harness.run.slurm.readiness import NodeView, last_line, shared_paths, sharing_problems
 from harness.run.slurm.settings import SlurmConfigError, SlurmSettings
 
 READINESS_TIME_MIN = 10
@@ -43,23 +43,6 @@ RESULT_WAIT_S = 15
 class ClusterProblem(Exception):
     """The cluster cannot run the plan as asked (refused submission, unshared folders, ...);
     the message says what to do. Nothing was run."""
-
-
-@dataclass
-class NodeView:
-    """What the first job on a partition saw on its node."""
-
-    partition: str
-    node: str | None = None
-    ready: dict[str, dict[str, Any]] = field(default_factory=dict)
-    problem: str | None = None  # the readiness job itself failed
-    report: dict[str, Any] = field(default_factory=dict)  # node.node_report's answer
-
-    def readiness(self, impl: str, benchmark: str) -> dict[str, Any]:
-        if self.problem:
-            return {"ready": False, "reason": self.problem, "fix": ""}
-        return self.ready.get(f"{impl}|{benchmark}",
-                              {"ready": False, "reason": "not checked on the node", "fix": ""})
 
 
 @dataclass
@@ -151,7 +134,7 @@ class SlurmExecutor:
         self.folder.mkdir(parents=True, exist_ok=True)
         probe = self.folder / f"shared-probe-{uuid.uuid4().hex[:8]}"
         probe.write_text(uuid.uuid4().hex)
-        paths = self._shared_paths(probe, checks)
+        paths = shared_paths(probe, checks, self.settings.data_dir)
         ours = {name: node.fingerprint(path) for name, path in paths.items()}
         jobs = {p: self._submit(p, READINESS_TIME_MIN, "rosetta-readiness", node.node_report,
                                 checks, paths) for p in self.partitions}
@@ -171,16 +154,6 @@ class SlurmExecutor:
                                  + "\n  - ".join(problems))
         return views
 
-    def _shared_paths(self, probe: Path, checks: list[tuple[str, str]]) -> dict[str, str]:
-        from harness import registry
-        from harness.data.store import data_dir
-
-        paths = {"the project": str(REPO_ROOT / "harness"), "the results folder": str(probe),
-                 "the data store": str(data_dir(self.settings.data_dir).resolve())}
-        if any(registry.by_name(name).environment for name, _ in checks):
-            paths["the isolated environments"] = str(envs.envs_dir())
-        return paths
-
     def _collect_view(self, partition: str, job: Any, stop: threading.Event | None) -> NodeView:
         state = self._wait(job, stop)
         if state.state in queue.FAULTS:
@@ -192,7 +165,7 @@ class SlurmExecutor:
         except Exception as error:  # noqa: BLE001 - it failed on the node: say how
             return NodeView(partition, state.node, problem=(
                 f"the readiness job on partition {partition} (Slurm job {job.job_id}) failed: "
-                f"{_last_line(str(error))}; its output: {job.paths.stdout}"))
+                f"{last_line(str(error))}; its output: {job.paths.stdout}"))
         return NodeView(partition, report["host"].get("host"), report["ready"], report=report)
 
     def _wait(self, job: Any, stop: threading.Event | None) -> queue.JobState:
@@ -326,7 +299,7 @@ class SlurmExecutor:
                 child = ChildOutcome(**outcome["child"])
             except Exception as error:  # noqa: BLE001 - the job died on the node: say how
                 child = ChildOutcome("failed", f"Slurm job {item.submitted.job_id} failed on "
-                                     f"its node: {_last_line(str(error))}; log: "
+                                     f"its node: {last_line(str(error))}; log: "
                                      f"{item.submitted.paths.stdout}", {}, None,
                                      collected_at - item.submitted_at)
         node_started = outcome.get("started")
@@ -362,32 +335,6 @@ class SlurmExecutor:
         return True
 
 
-def sharing_problems(view: NodeView, paths: dict[str, str], ours: dict[str, str | None],
-                     commit: str | None) -> list[str]:
-    """What a node does not share with this machine, one line each with the fix: a path it
-    lacks or sees differently (`paths` by name; `ours`: this machine's node.fingerprint of each;
-    None where this machine lacks it too, which is no sharing problem), or another commit of
-    the project."""
-    theirs = view.report.get("paths", {})
-    where = f"node {view.node} (partition {view.partition})"
-    problems = []
-    for name, path in paths.items():
-        if ours.get(name) is None or theirs.get(name) == ours[name]:
-            continue
-        shown = Path(path).parent if name == "the results folder" else path  # not the probe
-        if theirs.get(name) is None:
-            problems.append(f"{name} ({shown}) is not there on {where}: put it on a "
-                            f"filesystem the nodes share (NFS, Lustre, GPFS, ...)")
-        else:
-            problems.append(f"{name} ({shown}) differs on {where} from this machine's: "
-                            f"use one shared copy")
-    node_commit = (view.report.get("host") or {}).get("commit")
-    if node_commit != commit:
-        problems.append(f"the project on {where} is at commit {node_commit}, this machine's at "
-                        f"{commit}: run from the same checkout on a shared filesystem")
-    return problems
-
-
 def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
               child_wall_s: float) -> dict[str, float]:
     """Where a job's time outside its run went: `queue_s` from submission to the function's
@@ -399,10 +346,4 @@ def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
     return {"queue_s": round(outcome["started"] - submitted_at, 3),
             "overhead_s": round(collected_at - submitted_at - child_wall_s, 3)}
 
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    meaningful = [line for line in lines if not line.startswith(("-----", "You can check",
-                                                                  "or at paths", "- /"))]
-    return (meaningful or lines or ["no output"])[-1][:300]
 
