@@ -262,6 +262,10 @@ def test_the_cluster_file_gives_defaults_that_options_override(tmp_path):
         settings_from({}, str(config))
     with pytest.raises(SlurmConfigError, match="not a long option"):
         settings_from({"sbatch": ["qos=high"]}, None)
+    config.write_text('account = "proj"\n')
+    config.chmod(0o666)  # its sbatch options reach every job: others must not write it
+    with pytest.raises(SlurmConfigError, match="writable by group or others.*chmod go-w"):
+        settings_from({}, str(config))
     with pytest.raises(SlurmConfigError, match="no Slurm cluster file"):
         settings_from({}, str(tmp_path / "missing.toml"))
 

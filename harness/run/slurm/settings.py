@@ -79,7 +79,16 @@ def config_path(named: str | None) -> Path | None:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """The cluster file's settings, checked: unknown keys and wrong types are errors."""
+    """The cluster file's settings, checked: unknown keys and wrong types are errors. Its
+    `sbatch` list reaches every job (`--export=LD_PRELOAD=...` would run code in them), so a
+    file others can change is refused, as HARNESS_PLUGINS files are (harness.trust)."""
+    from harness.trust import write_access_problem
+
+    problem = write_access_problem(path)
+    if problem:
+        raise SlurmConfigError(f"the Slurm cluster file {path} {problem}: its sbatch options "
+                               f"reach every job, so only you or root may be able to change it "
+                               f"(chmod go-w {path})")
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
