@@ -243,6 +243,20 @@ def test_an_unknown_partition_names_the_ones_there_are(tmp_path, slurm_conf):
     assert "no partition h100 on this cluster" in done.stdout and "debug" in done.stdout
 
 
+def test_a_job_slurm_refuses_or_would_never_start_stops_the_command(tmp_path, slurm_conf):
+    """sbatch's refusal, and a request the partition cannot meet (five nodes of one): each
+    stops the command with the reason before any benchmark job; no job is left queued."""
+    for option, message in (("--sbatch=--no-such-option", "sbatch refused the job on partition "
+                                                           "debug"),
+                            ("--sbatch=--nodes=5", "Slurm will not start job")):
+        done = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-ok", "--executor",
+                       "slurm", option, "--results", str(tmp_path / "r.jsonl"), timeout=120)
+        assert done.returncode == 2, done.stdout[-2000:]
+        assert message in done.stdout and "check the partition, account, time" in done.stdout
+        assert not (tmp_path / "r.jsonl").exists()
+        assert not our_jobs(slurm_conf, "rosetta-", states="PENDING,RUNNING,COMPLETING")
+
+
 def test_the_cluster_file_gives_defaults_that_options_override(tmp_path):
     config = tmp_path / "slurm.toml"
     config.write_text('partition = ["h100", "a100"]\naccount = "proj"\ntime = 30\n'

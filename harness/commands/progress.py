@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
                            TimeElapsedColumn)
 
-from harness import benchmarks
+from harness import benchmarks, metrics
 from harness.commands.terminal import console
 from harness.run.executor import PlannedRun, Record
 
@@ -62,6 +62,8 @@ class RunDisplay:
 
     def finished(self, handle: TaskID, record: Record) -> None:
         status = record.get("status")
+        if record.get("run_id"):  # a stored run: its figure now, above the lines in flight
+            self.progress.console.print(result_line(record), soft_wrap=True)
         if status == "ok":
             self.progress.update(handle, completed=self.totals[handle], note="[green]done")
         elif status == "interrupted":
@@ -74,6 +76,21 @@ class RunDisplay:
                       f"to a results file to keep it):[/]", soft_wrap=True)
         console.print(json.dumps(record, default=str), markup=False, highlight=False,
                       soft_wrap=True)
+
+
+def result_line(record: Record) -> str:
+    """'cnn · pytorch: 392 samples/s' (with where a Slurm job ran), or the failure's reason."""
+    label = escape(f"{record['benchmark']} · {record['impl']}")
+    placement = record.get("slurm") or {}
+    where = (escape(f" (Slurm job {placement.get('job_id')} on {placement.get('node') or '?'}"
+                    f", partition {placement.get('partition')})") if placement else "")
+    if record.get("status") != "ok":
+        reason = str(record.get("reason") or "")
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        return f"[red]{label}: {escape(str(record.get('status')))}[/]{where}: {escape(reason)}"
+    metric = metrics.get(benchmarks.get(record["benchmark"]).headline)
+    figure = escape(f"{metric.format(metric.value(record))} {metric.unit}")
+    return f"[green]{label}[/]: {figure}{where}"
 
 
 def steps(benchmark: str, profile: str) -> int:

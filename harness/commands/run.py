@@ -135,9 +135,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     display = RunDisplay(profile, args.repeat,
                          show_partition=cluster is not None and len(cluster.partitions) > 1)
-    with display:
-        outcome = (local.run_plan(plan, settings, display, records) if cluster is None else
-                   cluster.run_plan(plan, display, records))
+    outcome = None
+    try:
+        with display:
+            outcome = (local.run_plan(plan, settings, display, records) if cluster is None else
+                       cluster.run_plan(plan, display, records))
+    except ClusterProblem as error:  # a submission refused: the jobs already in are cancelled
+        console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
+        return 2
+    except OSError:  # the terminal is gone (a closed session's SIGHUP): records are kept
+        if outcome is None or outcome.stopped_by is None:
+            raise
     stopped_by, unsaved = outcome.stopped_by, outcome.unsaved
 
     try:

@@ -38,6 +38,8 @@ from harness.run.slurm.settings import SlurmConfigError, SlurmSettings
 READINESS_TIME_MIN = 10
 # Seconds a finished job's result file may take to appear on a slow shared filesystem.
 RESULT_WAIT_S = 15
+# Seconds a job may be unknown to squeue and sacct, without a result, before it counts as lost.
+FORGOTTEN_S = 60
 
 
 class ClusterProblem(Exception):
@@ -62,6 +64,7 @@ class Tracked:
     state: str = "PENDING"
     node: str | None = None
     final: queue.JobState | None = None  # the state it ended in (None: no longer known)
+    unknown_since: float = 0.0  # when Slurm first no longer knew the job
 
 
 class SlurmExecutor:
@@ -79,6 +82,7 @@ class SlurmExecutor:
         self.partitions = slurm.partitions or [queue.default_partition()]
         self.folder = settings.results.parent / "slurm"
         self._gpus = {p: self._gpus_for(p) for p in self.partitions}
+        self._queue_silent_since = 0.0
 
     # ------------------------------------------------------------ what each job asks for
 
@@ -171,6 +175,8 @@ class SlurmExecutor:
     def _wait(self, job: Any, stop: threading.Event | None) -> queue.JobState:
         while True:
             state = queue.job_states([job.job_id]).get(job.job_id)
+            if state is not None and state.never_starts:
+                raise ClusterProblem(never_starts(job.job_id, state, self.slurm.source))
             if job.paths.result_pickle.exists() or (state and state.done):
                 return state or queue.JobState("COMPLETED", None, None)
             if stop is not None and stop.wait(self.slurm.poll_s):
@@ -246,11 +252,30 @@ class SlurmExecutor:
                        self.exclusive(partition))
 
     def _poll(self, tracked: dict[str, Tracked], display: Display) -> list[Tracked]:
-        """Update each job's line; the jobs that have ended."""
-        states = queue.job_states(list(tracked))
+        """Update each job's line; the jobs that have ended. A controller that does not answer
+        for a while (a restart) is waited for: the jobs' result files still say which ended."""
+        try:
+            states = queue.job_states(list(tracked))
+        except queue.SlurmUnavailable as error:
+            if not self._queue_silent_since:
+                self.say(f"Slurm does not answer ({error}); waiting for it")
+            self._queue_silent_since = self._queue_silent_since or time.time()
+            states = None
+        else:
+            self._queue_silent_since = 0.0
         ended = []
         for job_id, item in tracked.items():
-            state = states.get(job_id)
+            state = states.get(job_id) if states is not None else None
+            if states is not None and state is None and not \
+                    item.submitted.paths.result_pickle.exists():
+                # Neither squeue nor accounting knows it any more, and it left no result.
+                item.unknown_since = item.unknown_since or time.time()
+                if time.time() - item.unknown_since > FORGOTTEN_S:
+                    item.final = queue.JobState("VANISHED", item.node, None)
+                    ended.append(item)
+                    continue
+            else:
+                item.unknown_since = 0.0
             if state is not None and state.state != item.state:
                 item.state = state.state
                 item.node = state.node
@@ -260,6 +285,8 @@ class SlurmExecutor:
                 elif state.state == "RUNNING":
                     display.note(item.handle, f"running on {state.node} (job {job_id})")
             self._forward_events(item, display)
+            if state is not None and state.never_starts:
+                raise ClusterProblem(never_starts(job_id, state, self.slurm.source))
             if (state is not None and state.state in queue.FAULTS) \
                     or item.submitted.paths.result_pickle.exists() \
                     or (state is not None and state.done):
@@ -269,14 +296,14 @@ class SlurmExecutor:
 
     def _forward_events(self, item: Tracked, display: Display) -> None:
         try:
-            with open(item.events_path, encoding="utf-8") as events:
+            with open(item.events_path, "rb") as events:
                 events.seek(item.events_read)
-                text = events.read()
+                data = events.read()
         except OSError:
             return
-        complete = text[:text.rfind("\n") + 1]  # a line still being written waits
-        item.events_read += len(complete.encode("utf-8"))
-        for line in complete.splitlines():
+        complete = data[:data.rfind(b"\n") + 1]  # a line still being written waits
+        item.events_read += len(complete)
+        for line in complete.decode("utf-8", errors="replace").splitlines():
             try:
                 display.event(item.handle, json.loads(line))
             except (json.JSONDecodeError, KeyError, TypeError):
@@ -287,7 +314,12 @@ class SlurmExecutor:
         state = item.final
         collected_at = time.time()
         outcome: dict[str, Any] = {}
-        if state is not None and state.state in queue.FAULTS:
+        if state is not None and state.state == "VANISHED":
+            child = ChildOutcome("crashed", f"Slurm job {item.submitted.job_id} is no longer "
+                                 f"known to Slurm and left no result (its node lost, or the "
+                                 f"job purged); log: {item.submitted.paths.stdout}", {}, None,
+                                 collected_at - item.submitted_at)
+        elif state is not None and state.state in queue.FAULTS:
             status, what = queue.FAULTS[state.state]
             child = ChildOutcome(status, f"Slurm job {item.submitted.job_id} {what}"
                                  + (f" ({state.reason})" if state.reason else "")
@@ -333,6 +365,12 @@ class SlurmExecutor:
                             f"{error.strerror or error}")
             return False
         return True
+
+
+def never_starts(job_id: str, state: queue.JobState, source: str) -> str:
+    return (f"Slurm will not start job {job_id} as asked (pending: {state.reason}); check the "
+            f"partition, account, time, gpus, cpus, mem and sbatch settings ({source}) "
+            f"against `sinfo` and `scontrol show partition`")
 
 
 def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,

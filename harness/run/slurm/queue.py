@@ -30,6 +30,10 @@ FAULTS = {
     "REVOKED": ("failed", "was revoked (started on another cluster)"),
 }
 DONE = ("COMPLETED", "FAILED", *FAULTS)
+# Why a job pends when it never will start as asked (squeue's reason): the request exceeds what
+# the partition allows or names something the cluster does not have.
+NEVER_STARTS = {"PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints",
+                "InvalidAccount", "InvalidQOS", "AccountNotAllowed", "QOSNotAllowed"}
 
 
 class SlurmUnavailable(Exception):
@@ -45,6 +49,11 @@ class JobState:
     @property
     def done(self) -> bool:
         return self.state in DONE
+
+    @property
+    def never_starts(self) -> bool:
+        """Pending for a reason waiting cannot cure (its request does not fit the partition)."""
+        return self.state == "PENDING" and (self.reason or "") in NEVER_STARTS
 
 
 def _run(command: list[str]) -> str:
