@@ -4,10 +4,12 @@ here), each into a temporary results file, and prints the wall time of each comm
 figures of both side by side, and per job where Slurm's time went: `queue_s` (submission to the
 job's function starting on the node: scheduling, sbatch, srun, the interpreter, unpickling) and
 `overhead_s` (everything of the job that was not the run's own child process, collection
-included).
+included) - both include waiting for the node, since every job is submitted at once and a CPU
+job has the node to itself - and the start gap: from the previous job's end on the node to the
+next one's start, what Slurm and submitit add between two runs.
 
     bash tests/slurm_cluster.sh start && export SLURM_CONF=/tmp/rosetta-slurm/slurm.conf
-    python benchmarks/slurm_overhead.py [--impl a,b] [--benchmark cnn] [--keep DIR]
+    python benchmarks/slurm_overhead.py [--impl a,b] [--benchmark cnn] [--device cpu] [--keep DIR]
                                         [-- EXTRA SLURM OPTIONS, e.g. --partition gpu]
 """
 
@@ -25,9 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def run(results: Path, impl: str | None, benchmark: str, extra: list[str]) -> tuple[float, int]:
+def run(results: Path, impl: str | None, benchmark: str, device: str, extra: list[str]
+        ) -> tuple[float, int]:
     argv = [sys.executable, "-m", "harness", benchmark, "--profile", "quick", "--data",
-            "synthetic", "--results", str(results), *extra]
+            "synthetic", "--device", device, "--results", str(results), *extra]
     start = time.perf_counter()
     done = subprocess.run(argv + (["--impl", impl] if impl else []), cwd=REPO,
                           stdout=subprocess.DEVNULL, check=False)
@@ -35,8 +38,23 @@ def run(results: Path, impl: str | None, benchmark: str, extra: list[str]) -> tu
 
 
 def headline(record: dict) -> float | None:
-    timings = record.get("timings") or {}
-    return timings.get("samples_per_s") or timings.get("s_per_1000_images")
+    from harness import benchmarks, metrics
+
+    return metrics.get(benchmarks.get(record["benchmark"]).headline).value(record)
+
+
+def start_gaps(records: list[dict]) -> list[float]:
+    """Per job after the first on a node: seconds from the previous job's function returning
+    (or this job's submission, if later) to this job's function starting - the scheduler,
+    sbatch, srun, the interpreter and unpickling, without the wait for the node to be free."""
+    placed = sorted((r["slurm"] for r in records if (r.get("slurm") or {}).get("node_started")),
+                    key=lambda p: p["node_started"])
+    gaps = []
+    for before, after in zip(placed, placed[1:]):
+        if before.get("node") == after.get("node"):
+            gaps.append(after["node_started"] - max(before["node_finished"],
+                                                    after["submitted_at"]))
+    return gaps
 
 
 def main() -> int:
@@ -44,6 +62,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--impl", default=None, help="rows (default: every ready one)")
     parser.add_argument("--benchmark", default="all", help="cnn, rnn, inference or all")
+    parser.add_argument("--device", default="auto", help="--device of both commands")
     parser.add_argument("--keep", type=Path, default=None, help="keep both results files here")
     parser.add_argument("slurm", nargs="*", help="extra options for the Slurm command")
     args = parser.parse_args()
@@ -51,8 +70,8 @@ def main() -> int:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="slurm-overhead-"))
     folder.mkdir(parents=True, exist_ok=True)
-    local_s, local_rc = run(folder / "local.jsonl", args.impl, args.benchmark, [])
-    slurm_s, slurm_rc = run(folder / "slurm.jsonl", args.impl, args.benchmark,
+    local_s, local_rc = run(folder / "local.jsonl", args.impl, args.benchmark, args.device, [])
+    slurm_s, slurm_rc = run(folder / "slurm.jsonl", args.impl, args.benchmark, args.device,
                             ["--executor", "slurm", *args.slurm])
     local = {(r["benchmark"], r["impl"]): r for r in read_results(folder / "local.jsonl")}
     slurm = {(r["benchmark"], r["impl"]): r for r in read_results(folder / "slurm.jsonl")}
@@ -75,8 +94,13 @@ def main() -> int:
         print(f"{key[0]:10} {key[1]:18} {a or 0:10.4g} {b or 0:10.4g} {ratio:>12} "
               f"{theirs.get('wall_s') or 0:8.1f} {placement.get('queue_s') or 0:8.2f} "
               f"{placement.get('overhead_s') or 0:10.2f}")
+    gaps = start_gaps(list(slurm.values()))
+    if gaps:
+        print(f"\nstart gap per job (the previous job's end, or this one's submission, to its "
+              f"start on the node): median {statistics.median(gaps):.2f} s (min "
+              f"{min(gaps):.2f}, max {max(gaps):.2f}, {len(gaps)} jobs)")
     if overhead:
-        print(f"\nper job: queue_s median {statistics.median(queue):.2f} "
+        print(f"per job: queue_s median {statistics.median(queue):.2f} "
               f"(min {min(queue):.2f}, max {max(queue):.2f}); overhead_s median "
               f"{statistics.median(overhead):.2f} (min {min(overhead):.2f}, "
               f"max {max(overhead):.2f}); wall-time difference per job "

@@ -35,7 +35,7 @@ install() {
 
 write_config() {  # to the file $1
     mkdir -p "$dir"/{spool,state,log,run}
-    chmod 700 "$dir"
+    chmod 755 "$dir"  # munge's socket folder must be searchable by job users
     if [ ! -s "$dir/munge.key" ]; then
         dd if=/dev/urandom bs=1 count=1024 of="$dir/munge.key" status=none
         chmod 600 "$dir/munge.key"
@@ -64,6 +64,9 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
+# One GPU-like generic resource (gres.conf: /dev/null stands in for its device file), so that
+# --gres=gpu:1 is scheduled as on a GPU node: one job holds it at a time. No GPU is behind it.
+GresTypes=gpu
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none
@@ -76,11 +79,12 @@ InactiveLimit=0
 SlurmctldParameters=enable_configless
 SchedulerParameters=sched_interval=2
 MessageTimeout=20
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 # A second partition on the same node: a run on two partitions (two GPU types on a real cluster).
 PartitionName=second Nodes=$node Default=NO MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
+    echo "Name=gpu File=/dev/null" > "$dir/gres.conf"  # any character device stands in
 }
 
 start() {
@@ -95,7 +99,9 @@ start() {
         --socket="$dir/run/munge.socket" --pid-file="$dir/run/munged.pid" \
         --log-file="$dir/log/munged.log" --seed-file="$dir/state/munged.seed"
     export SLURM_CONF="$conf"
-    running "$dir/run/slurmctld.pid" || slurmctld -f "$conf"
+    # -c: a fresh start forgets earlier jobs and node states (a node drained under an older
+    # configuration would stay drained).
+    running "$dir/run/slurmctld.pid" || slurmctld -c -f "$conf"
     running "$dir/run/slurmd.pid" || slurmd -f "$conf" -N "$node"
     for _ in $(seq 60); do  # the node registers within a few seconds
         if sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then

@@ -104,7 +104,10 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
         ready = registry.readiness(registry.by_name(name), "cnn")
         if not ready.ready:
             pytest.skip(f"{name} is not ready: {ready.reason}")
-    common = ["all", "--impl", ",".join(rows), "--data", "synthetic", "--profile", "quick"]
+    # --device cpu: the test node offers a stand-in GPU (tests/slurm_cluster.sh), which a run
+    # on the CPU does not ask for; the job then has the whole node to itself.
+    common = ["all", "--impl", ",".join(rows), "--data", "synthetic", "--profile", "quick",
+              "--device", "cpu"]
     local = harness(tmp_path, None, *common, "--results", str(tmp_path / "local.jsonl"))
     assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
     slurm = harness(tmp_path, slurm_conf, *common, "--executor", "slurm",
@@ -146,6 +149,7 @@ def test_readiness_is_checked_on_a_node_not_on_the_submitting_machine(tmp_path, 
 
     slurm = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-node-only,fake-ok",
                     "--executor", "slurm", "--partition", "debug,second", "--share-node",
+                    "--gpus", "0",
                     "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
     records = read_results(tmp_path / "slurm.jsonl")
@@ -154,6 +158,24 @@ def test_readiness_is_checked_on_a_node_not_on_the_submitting_machine(tmp_path, 
         ("fake-ok", "debug", "ok"), ("fake-ok", "second", "ok")]
     assert {r["slurm"]["exclusive"] for r in records} == {"shared"}  # --share-node said so
     assert "partition debug: node" in slurm.stdout and "partition second: node" in slurm.stdout
+
+
+def test_a_job_on_a_gpu_partition_holds_its_gpu_alone_and_says_so(tmp_path, slurm_conf):
+    """The test node offers one (stand-in) GPU as Slurm gres: each job asks for it by default
+    (--gres=gpu:1), so three jobs run one after another, never two at once, and each record
+    says it had its GPU to itself and which one Slurm gave it."""
+    done = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-ok2,fake-pid",
+                   "--executor", "slurm", "--results", str(tmp_path / "r.jsonl"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    placements = [r["slurm"] for r in read_results(tmp_path / "r.jsonl")]
+    assert len(placements) == 3
+    for placement in placements:
+        assert placement["exclusive"] == "gpu" and placement["cuda_visible_devices"] == "0"
+        script = tmp_path / "slurm" / placement["job_id"] / f"{placement['job_id']}_submission.sh"
+        assert "#SBATCH --gres=gpu:1" in script.read_text()
+        assert "--exclusive" not in script.read_text()  # the GPU, not the whole node
+    spans = sorted((p["node_started"], p["node_finished"]) for p in placements)
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
 
 
 # ------------------------------------------------------------------ faults
@@ -166,7 +188,7 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
     results = tmp_path / "faults.jsonl"
     rows = "fake-ok,fake-raises,fake-killed,fake-hangs-family,fake-hangs"
     proc = start(tmp_path, slurm_conf, "inference", "--impl", rows, "--executor", "slurm",
-                 "--share-node", "--time-limit", "1", "--results", str(results))
+                 "--share-node", "--gpus", "0", "--time-limit", "1", "--results", str(results))
     try:
         job = wait_for(lambda: next((j for j, s in our_jobs(slurm_conf, "fake-hangs-family")
                                      .items() if s == "RUNNING"), None),
@@ -188,7 +210,7 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
     assert cancelled["status"] == "failed" and cancelled["slurm"]["job_id"] == job
     assert f"Slurm job {job} was cancelled (scancel)" in cancelled["reason"]
     timed_out = records["fake-hangs"]
-    assert timed_out["status"] == "timeout"
+    assert timed_out["status"] == "timeout", timed_out["reason"]
     assert "ran past its Slurm time limit" in timed_out["reason"]
     assert "broken on purpose" in out and "time limit" in out  # the table's footnotes
     assert not our_jobs(slurm_conf, "rosetta-", states="PENDING,RUNNING,COMPLETING")
@@ -197,7 +219,7 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
 def test_ctrl_c_cancels_every_job_keeps_what_finished_and_prints_the_table(tmp_path, slurm_conf):
     results = tmp_path / "stopped.jsonl"
     proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-hangs",
-                 "--executor", "slurm", "--share-node", "--results", str(results))
+                 "--executor", "slurm", "--share-node", "--gpus", "0", "--results", str(results))
     try:
         wait_for(lambda: results.exists() and read_results(results), what="fake-ok's record")
         wait_for(lambda: "RUNNING" in our_jobs(slurm_conf, "fake-hangs").values(),
@@ -267,6 +289,7 @@ def test_the_cluster_file_gives_defaults_that_options_override(tmp_path):
     assert settings.extra_parameters() == {"qos": "high", "requeue": True}
     assert settings_from({"partition": ["a,b"]}, str(config)).partitions == ["a", "b"]
     assert settings_from({}, None).time_limit(1200) == 30  # the run's timeout + 10 minutes
+    assert settings_from({"gpus": 0}, str(config)).gpus == 0  # 0 is a value, not "not given"
 
     config.write_text('partitions = "gpu"\n')
     with pytest.raises(SlurmConfigError, match="unknown key.*partitions.*the keys are"):

@@ -287,9 +287,11 @@ class SlurmExecutor:
             self._forward_events(item, display)
             if state is not None and state.never_starts:
                 raise ClusterProblem(never_starts(job_id, state, self.slurm.source))
-            if (state is not None and state.state in queue.FAULTS) \
-                    or item.submitted.paths.result_pickle.exists() \
-                    or (state is not None and state.done):
+            # Slurm's final state decides: a job past its time limit or cancelled can leave a
+            # result (its worker killed by the SIGTERM) while it is still COMPLETING. Only
+            # where Slurm says nothing of the job does the result file alone end it.
+            if (state is not None and state.done) or (
+                    state is None and item.submitted.paths.result_pickle.exists()):
                 item.final = state
                 ended.append(item)
         return ended
@@ -376,12 +378,16 @@ def never_starts(job_id: str, state: queue.JobState, source: str) -> str:
 def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
               child_wall_s: float) -> dict[str, float]:
     """Where a job's time outside its run went: `queue_s` from submission to the function's
-    start on the node (scheduling, sbatch and srun, the interpreter, unpickling), `overhead_s`
-    all of the job's time that was not the child's run (the node's and this machine's clocks
-    are assumed in step, as NTP keeps a cluster)."""
+    start on the node (waiting for a free node or GPU, scheduling, sbatch and srun, the
+    interpreter, unpickling), `overhead_s` all of the job's time that was not the child's run;
+    `node_started`/`node_finished` when the job's function began and returned on the node
+    (epoch seconds: the node's and this machine's clocks are taken to be in step, as NTP keeps
+    a cluster)."""
     if not outcome.get("started"):
         return {}
     return {"queue_s": round(outcome["started"] - submitted_at, 3),
-            "overhead_s": round(collected_at - submitted_at - child_wall_s, 3)}
+            "overhead_s": round(collected_at - submitted_at - child_wall_s, 3),
+            "node_started": round(outcome["started"], 3),
+            "node_finished": round(outcome["finished"], 3)}
 
 

@@ -119,7 +119,8 @@ def settings_from(options: dict[str, Any], config: str | None) -> SlurmSettings:
     share_node."""
     path = config_path(config)
     merged: dict[str, Any] = read_config(path) if path else {}
-    given = {key: value for key, value in options.items() if value not in (None, [], False)}
+    given = {key: value for key, value in options.items()  # `--gpus 0` is given; 0 == False
+             if value is not None and value is not False and value != []}
     merged.update(given)
     partition = merged.get("partition") or []
     partitions = [p.strip() for item in ([partition] if isinstance(partition, str) else partition)
