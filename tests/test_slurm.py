@@ -216,6 +216,33 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
     assert not our_jobs(slurm_conf, "rosetta-", states="PENDING,RUNNING,COMPLETING")
 
 
+def test_a_node_failure_becomes_a_crashed_row(tmp_path, slurm_conf):
+    """The node goes down under a running job (scontrol marks it down, as the controller does
+    when a node stops answering): the job ends NODE_FAIL, is not requeued, and its row says so."""
+    results = tmp_path / "node.jsonl"
+    env = {**os.environ, "SLURM_CONF": slurm_conf}
+    node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], env=env, capture_output=True,
+                          text=True, check=True).stdout.split()[0]
+    proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-hangs", "--executor",
+                 "slurm", "--gpus", "0", "--results", str(results))
+    try:
+        wait_for(lambda: "RUNNING" in our_jobs(slurm_conf, "fake-hangs").values(),
+                 what="the hanging job to run")
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=down",
+                        "reason=rosetta-test"], env=env, check=True)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], env=env)
+        wait_for(lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], env=env,
+                                                  capture_output=True, text=True).stdout,
+                 timeout_s=60, what="the node to come back")
+    [record] = read_results(results)
+    assert record["status"] == "crashed", record["reason"]
+    assert "ended by the failure of its node" in record["reason"]
+    assert proc.returncode == 1
+
+
 def test_ctrl_c_cancels_every_job_keeps_what_finished_and_prints_the_table(tmp_path, slurm_conf):
     results = tmp_path / "stopped.jsonl"
     proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-hangs",

@@ -104,8 +104,13 @@ class SlurmExecutor:
 
         # max_num_timeout=0: a benchmark job past its limit is a timeout, never requeued.
         executor = submitit.SlurmExecutor(folder=self.folder / "%j", max_num_timeout=0)
+        # --no-requeue: a run its node's failure ended is a crashed row, not a silent rerun
+        # (an --sbatch=--requeue of the user's wins).
+        extra = {"no_requeue": True, **self.slurm.extra_parameters()}
+        if extra.get("requeue"):
+            extra.pop("no_requeue")
         params: dict[str, Any] = {"partition": partition, "time": minutes, "job_name": name,
-                                  "additional_parameters": self.slurm.extra_parameters()}
+                                  "additional_parameters": extra}
         gpus = self._gpus[partition]
         if gpus:
             params["gres"] = f"gpu:{gpus}"  # Slurm gives a GPU to one job at a time
