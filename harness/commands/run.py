@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.markup import escape
 from rich.panel import Panel
@@ -165,15 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def local_plan(candidates: list[tuple[str, Any]], records: dict[str, list[dict[str, Any]]],
                repeats: int) -> list[PlannedRun]:
-    """Every ready (benchmark, row) `repeats` times; a row not ready here gets a skipped row."""
-    plan = []
-    for benchmark, impl in candidates:
-        ready = registry.readiness(impl, benchmark)
-        if not ready.ready:
-            records[benchmark].append(skipped_record(impl, benchmark, ready.reason, ready.fix))
-            continue
-        plan += [PlannedRun(benchmark, impl, repeat) for repeat in range(repeats)]
-    return plan
+    """Every (benchmark, row) ready here, `repeats` times; a row not ready gets a skipped row."""
+    return ready_runs(candidates, records, repeats, registry.readiness)
 
 
 def cluster_plan(cluster: SlurmExecutor, candidates: list[tuple[str, Any]],
@@ -188,14 +181,22 @@ def cluster_plan(cluster: SlurmExecutor, candidates: list[tuple[str, Any]],
         console.print(f"partition {escape(partition)}: node {escape(str(view.node))}"
                       + (f" - [red]{escape(view.problem)}[/]" if view.problem else ""),
                       soft_wrap=True)
-        for benchmark, impl in candidates:
-            ready = view.readiness(impl.name, benchmark)
-            if not ready["ready"]:
-                where = f"on partition {partition}: " if len(views) > 1 else ""
-                records[benchmark].append(skipped_record(
-                    impl, benchmark, where + str(ready["reason"]), str(ready.get("fix") or "")))
-                continue
-            plan += [PlannedRun(benchmark, impl, repeat, partition) for repeat in range(repeats)]
+        plan += ready_runs(candidates, records, repeats, view.readiness, partition,
+                           where=f"on partition {partition}: " if len(views) > 1 else "")
+    return plan
+
+
+def ready_runs(candidates: list[tuple[str, Any]], records: dict[str, list[dict[str, Any]]],
+               repeats: int, readiness: Callable[[Any, str], registry.Readiness],
+               partition: str | None = None, where: str = "") -> list[PlannedRun]:
+    plan = []
+    for benchmark, impl in candidates:
+        ready = readiness(impl, benchmark)
+        if not ready.ready:
+            records[benchmark].append(skipped_record(impl, benchmark, where + ready.reason,
+                                                     ready.fix))
+            continue
+        plan += [PlannedRun(benchmark, impl, repeat, partition) for repeat in range(repeats)]
     return plan
 
 

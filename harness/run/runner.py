@@ -209,12 +209,9 @@ def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
     """Run one (implementation, benchmark, repeat) in a child and append its record (or raise
     ResultNotSaved with it); an interrupted run (KeyboardInterrupt, see `run_child`'s `stop`)
     appends nothing."""
-    job = Job(benchmark=benchmark, impl=impl.name, entry_point=impl.entry_points[benchmark],
-              options=dict(impl.options), device=settings.device, profile=settings.profile,
-              data=settings.data, data_dir=settings.data_dir, weights=settings.weights,
-              seed=settings.seed, repeat=repeat)
+    job = job_for(impl, benchmark, repeat, settings)
     run_id = new_run_id(benchmark, impl.name, repeat)
-    log_path = settings.results.parent / "logs" / f"{run_id}.log"
+    log_path = log_path_for(settings, run_id)
     started = datetime.now(timezone.utc)
     key = (impl.name, settings.device)
     child = run_child(job, python=python or interpreter_for(impl.environment), env=dict(impl.env),
@@ -224,11 +221,29 @@ def run_one(impl: Row, benchmark: str, repeat: int, settings: RunSettings,
     calibration = ((record.get("utilisation") or {}).get("calibration") or {})
     if calibration.get("flops_per_s") and not calibration.get("reused"):
         settings.calibrations[key] = calibration
+    save_record(settings, record)
+    return record
+
+
+def job_for(impl: Row, benchmark: str, repeat: int, settings: RunSettings) -> Job:
+    """What the worker is told to run, whichever executor starts it."""
+    return Job(benchmark=benchmark, impl=impl.name, entry_point=impl.entry_points[benchmark],
+               options=dict(impl.options), device=settings.device, profile=settings.profile,
+               data=settings.data, data_dir=settings.data_dir, weights=settings.weights,
+               seed=settings.seed, repeat=repeat)
+
+
+def log_path_for(settings: RunSettings, run_id: str) -> Path:
+    """The run's log (the worker's output), in `logs/` beside the results file."""
+    return settings.results.parent / "logs" / f"{run_id}.log"
+
+
+def save_record(settings: RunSettings, record: dict[str, Any]) -> None:
+    """Append the record to the results file, or raise ResultNotSaved with it."""
     try:
         append_result(settings.results, record)
     except OSError as error:
         raise ResultNotSaved(record, settings.results, error) from error
-    return record
 
 
 def interrupted_record(impl: Row, benchmark: str, repeat: int, cause: str = "Ctrl-C"

@@ -28,9 +28,9 @@ from typing import Any, Callable
 from harness.run.executor import Display, PlannedRun, PlanOutcome, Record
 from harness.run.host import host_environment
 from harness.run.job import Job
-from harness.run.runner import (ChildOutcome, RunSettings, interrupted_record, make_record,
-                                new_run_id, stop_signals_as_request)
-from harness.run.results import append_result
+from harness.run.runner import (ChildOutcome, ResultNotSaved, RunSettings, interrupted_record,
+                                job_for, log_path_for, make_record, new_run_id, save_record,
+                                stop_signals_as_request)
 from harness.run.slurm import node, queue
 from harness.run.slurm.readiness import NodeView, last_line, shared_paths, sharing_problems
 from harness.run.slurm.settings import SlurmConfigError, SlurmSettings
@@ -237,13 +237,9 @@ class SlurmExecutor:
     def _submit_run(self, run: PlannedRun, display: Display) -> Tracked:
         settings = self.settings
         partition = run.partition or self.partitions[0]
-        job = Job(benchmark=run.benchmark, impl=run.impl.name,
-                  entry_point=run.impl.entry_points[run.benchmark],
-                  options=dict(run.impl.options), device=settings.device,
-                  profile=settings.profile, data=settings.data, data_dir=settings.data_dir,
-                  weights=settings.weights, seed=settings.seed, repeat=run.repeat)
+        job = job_for(run.impl, run.benchmark, run.repeat, settings)
         run_id = new_run_id(run.benchmark, run.impl.name, run.repeat)
-        log_path = settings.results.parent / "logs" / f"{run_id}.log"
+        log_path = log_path_for(settings, run_id)
         events_path = log_path.with_suffix(".events.jsonl")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         events_path.touch()
@@ -321,31 +317,29 @@ class SlurmExecutor:
         state = item.final
         collected_at = time.time()
         outcome: dict[str, Any] = {}
+        job_id, log = item.submitted.job_id, item.submitted.paths.stdout
+
+        def fault(status: str, what: str) -> ChildOutcome:
+            return ChildOutcome(status, f"Slurm job {job_id} {what}; log: {log}", {}, None,
+                                collected_at - item.submitted_at)
+
         if state is not None and state.state == "VANISHED":
-            child = ChildOutcome("crashed", f"Slurm job {item.submitted.job_id} is no longer "
-                                 f"known to Slurm and left no result (its node lost, or the "
-                                 f"job purged); log: {item.submitted.paths.stdout}", {}, None,
-                                 collected_at - item.submitted_at)
+            child = fault("crashed", "is no longer known to Slurm and left no result (its "
+                                     "node lost, or the job purged)")
         elif state is not None and state.state in queue.FAULTS:
             status, what = queue.FAULTS[state.state]
-            child = ChildOutcome(status, f"Slurm job {item.submitted.job_id} {what}"
-                                 + (f" ({state.reason})" if state.reason else "")
-                                 + f"; log: {item.submitted.paths.stdout}", {}, None,
-                                 collected_at - item.submitted_at)
+            child = fault(status, what + (f" ({state.reason})" if state.reason else ""))
         else:
             try:
                 outcome = self._result(item)
                 child = ChildOutcome(**outcome["child"])
             except Exception as error:  # noqa: BLE001 - the job died on the node: say how
-                child = ChildOutcome("failed", f"Slurm job {item.submitted.job_id} failed on "
-                                     f"its node: {last_line(str(error))}; log: "
-                                     f"{item.submitted.paths.stdout}", {}, None,
-                                     collected_at - item.submitted_at)
+                child = fault("failed", f"failed on its node: {last_line(str(error))}")
         node_started = outcome.get("started")
         started = datetime.fromtimestamp(node_started or item.submitted_at, timezone.utc)
         impl = item.run.impl
         placement = {**(outcome.get("slurm") or {}),
-                     "job_id": item.submitted.job_id,
+                     "job_id": job_id,
                      "partition": item.run.partition or self.partitions[0],
                      "node": (outcome.get("slurm") or {}).get("node")
                      or item.node,
@@ -366,10 +360,9 @@ class SlurmExecutor:
 
     def _append(self, record: Record, display: Display) -> bool:
         try:
-            append_result(self.settings.results, record)
-        except OSError as error:
-            display.unsaved(record, f"could not append to {self.settings.results}: "
-                            f"{error.strerror or error}")
+            save_record(self.settings, record)
+        except ResultNotSaved as error:
+            display.unsaved(record, str(error))
             return False
         return True
 

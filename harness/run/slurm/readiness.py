@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.registry import Readiness, Row
 from harness.run import envs
 from harness.run.host import REPO_ROOT
 
@@ -23,11 +24,15 @@ class NodeView:
     problem: str | None = None  # the readiness job itself failed
     report: dict[str, Any] = field(default_factory=dict)  # node.node_report's answer
 
-    def readiness(self, impl: str, benchmark: str) -> dict[str, Any]:
+    def readiness(self, impl: Row, benchmark: str) -> Readiness:
+        """registry.readiness as the node saw it."""
         if self.problem:
-            return {"ready": False, "reason": self.problem, "fix": ""}
-        return self.ready.get(f"{impl}|{benchmark}",
-                              {"ready": False, "reason": "not checked on the node", "fix": ""})
+            return Readiness(False, self.problem)
+        found = self.ready.get(f"{impl.name}|{benchmark}")
+        if found is None:
+            return Readiness(False, "not checked on the node")
+        return Readiness(bool(found["ready"]), str(found["reason"]), str(found.get("fix") or ""),
+                         str(found.get("note") or ""))
 
 
 def shared_paths(probe: Path, checks: list[tuple[str, str]], data_dir_option: str | None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,3 @@ def settings_from(options: dict[str, Any], config: str | None) -> SlurmSettings:
     settings.extra_parameters()  # refuses a malformed --sbatch now, before any job
     return settings
 
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(SlurmSettings)]
