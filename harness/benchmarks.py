@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
-from harness.config import PROFILES, CNNConfig, InferenceConfig, RNNConfig
-from harness.flops import Flops, cnn_flops, gru_flops, resnet50_flops
+from harness.config import PROFILES, CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
+from harness.flops import Flops, cnn_flops, gru_flops, resnet50_flops, transformer_flops
 
 TRAINING, INFERENCE = "training", "inference"
 # The `# == name ==` sections every implementation of a kind is written in (`show` aligns them).
@@ -67,6 +67,10 @@ class Benchmark:
     # `pixel_scale` when given; or, for a benchmark without stored data, `generate(n_train,
     # n_test, seed) -> harness.interface.TrainingData`.
     dataset: str | None = None
+    # The class every row's module names its implementation ("CNN"), with the row's variant
+    # suffix ("CNNXLA"): a built-in row implements the benchmark when its module defines that
+    # class (harness.registry.entries). "": rows name their classes themselves (plugins).
+    impl_class: str = ""
     pixel_scale: float | None = None
     generate: Callable[[int, int, int], Any] | None = None
     verify_batch: int = 8  # samples in `verify`'s batch
@@ -148,14 +152,14 @@ def register(benchmark: Benchmark) -> Benchmark:
 
 
 register(Benchmark(
-    name="cnn", title="CNN: VGG-style on CIFAR-10 (training)", kind=TRAINING,
+    name="cnn", title="CNN: VGG-style on CIFAR-10 (training)", kind=TRAINING, impl_class="CNN",
     config=CNNConfig(), flops=cnn_flops(CNNConfig()),
     workloads={"full": Workload(), "quick": _QUICK_TRAINING},  # full: epochs 2-10 are steady
     oracle="harness.verify.oracle.cnn", model="cnn", accuracy_band=(0.75, 0.79),
     dataset="cifar10", pixel_scale=255.0,  # pixels 0..255 -> 0..1 float32, once, for everyone
     julia_source="cnn.jl", original_name="CNN"))
 register(Benchmark(
-    name="rnn", title="RNN: GRU sentiment on IMDB (training)", kind=TRAINING,
+    name="rnn", title="RNN: GRU sentiment on IMDB (training)", kind=TRAINING, impl_class="RNN",
     config=RNNConfig(), flops=gru_flops(RNNConfig()),
     # full: 3 epochs of 2 windows, so that the steady state has 5 windows
     workloads={"full": Workload(windows=2), "quick": _QUICK_TRAINING},
@@ -163,6 +167,7 @@ register(Benchmark(
     julia_source="rnn.jl", original_name="RNN"))
 register(Benchmark(
     name="inference", title="Inference: ResNet-50 feature extraction", kind=INFERENCE,
+    impl_class="ResNet50Features",
     config=InferenceConfig(), flops=resnet50_flops(InferenceConfig()),
     workloads={"full": Workload(),
                # three one-batch passes: a spread at the cost of the old single 3-batch pass
@@ -170,6 +175,14 @@ register(Benchmark(
                                                         passes=3))},
     oracle="harness.verify.oracle.resnet50", model="resnet50", verify_batch=2,
     julia_source="inference.jl", original_name="Inference"))
+register(Benchmark(
+    name="transformer", title="Transformer: encoder sentiment on IMDB (training)",
+    kind=TRAINING, impl_class="Transformer",
+    config=TransformerConfig(), flops=transformer_flops(TransformerConfig()),
+    # as the GRU: the same data, epochs and steps; no accuracy band until measured on real data
+    workloads={"full": Workload(windows=2), "quick": _QUICK_TRAINING},
+    oracle="harness.verify.oracle.transformer", model="transformer", dataset="imdb",
+    julia_source="transformer.jl"))
 
 
 def names() -> tuple[str, ...]:

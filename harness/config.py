@@ -1,4 +1,4 @@
-"""Hyperparameters of the three built-in benchmarks (docs/benchmarks.md, sections 2-4) and the
+"""Hyperparameters of the built-in benchmarks (docs/benchmarks.md, sections 2-4 and 5) and the
 names of the run profiles.
 
 Every implementation reads its hyperparameters from here, so a number is written once. What
@@ -40,6 +40,30 @@ class RNNConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Pre-LayerNorm Transformer encoder sentiment classifier on IMDB (the GRU's data)."""
+
+    vocab_size: int = 30_000
+    seq_len: int = 150
+    d_model: int = 128
+    heads: int = 4  # of d_model // heads = 32 features each
+    mlp_dim: int = 512
+    blocks: int = 2
+    ln_eps: float = 1e-5  # every LayerNorm (Keras' default is 1e-3: rows set it)
+    n_classes: int = 2
+    batch_size: int = 64
+    epochs: int = 3
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
 
 
 @dataclass(frozen=True)

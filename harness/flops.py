@@ -5,9 +5,10 @@ The convention (docs/benchmarks.md, section 11), the one MLPerf and nanoGPT's `e
 use:
 - 2 operations per multiply-add;
 - only matrix products are counted: convolutions, dense layers, the GRU's input and hidden
-  products. Element-wise work (activations, pooling, batch-norm, bias adds, softmax, the loss,
-  the optimizer's update) and the embedding lookup are left out: together they are under 2% of
-  each network's total, and frameworks fuse them differently;
+  products, attention's two batched products (the scores, and their product with the values).
+  Element-wise work (activations, pooling, batch-norm, layer-norm, bias adds, softmax, the
+  loss, the optimizer's update) and the embedding lookups are left out: together they are
+  under 2% of each network's total, and frameworks fuse them differently;
 - a training step is 3 forward passes: the forward pass, the gradient with respect to the
   activations and the gradient with respect to the weights each cost one (the first layer's
   input gradient, which no framework needs, is counted too, for simplicity).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 
 TRAINING_FACTOR = 3
 
@@ -50,6 +51,15 @@ def cnn_flops(c: CNNConfig) -> Flops:
 def gru_flops(c: RNNConfig) -> Flops:
     per_step = 3 * c.hidden * c.embedding_dim + 3 * c.hidden * c.hidden
     return training(c.seq_len * per_step + c.hidden * c.n_classes)
+
+
+def transformer_flops(c: TransformerConfig) -> Flops:
+    """Per block: the query, key, value and output projections (4 T D^2), the attention
+    scores q k^T and their product with v (T^2 D each, over all heads), the MLP (2 T D M);
+    then the classifier."""
+    t, d = c.seq_len, c.d_model
+    per_block = 4 * t * d * d + 2 * t * t * d + 2 * t * d * c.mlp_dim
+    return training(c.blocks * per_block + d * c.n_classes)
 
 
 # ResNet-50 v1.5 stages: (bottleneck width, blocks, stride of the first block's 3x3 conv).

@@ -6,6 +6,7 @@ Readiness is decided without importing any framework (the parent process never d
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
 import importlib.util
@@ -14,11 +15,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import Callable
 
+from harness import benchmarks
 from harness.julia import readiness as julia_readiness
 from harness.julia.device import knet_gpu_note
-
 
 
 @dataclass(frozen=True)
@@ -140,10 +142,49 @@ def gpu_present() -> bool:
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
-def _entries(module: str, cnn: str | None = "CNN", rnn: str | None = "RNN",
-             inference: str | None = "ResNet50Features") -> dict[str, str]:
-    classes = {"cnn": cnn, "rnn": rnn, "inference": inference}
-    return {b: f"{module}:{c}" for b, c in classes.items() if c is not None}
+@lru_cache(maxsize=None)
+def defined_classes(module: str) -> frozenset[str]:
+    """The classes a module defines at its top level, read from its source without importing
+    it (the parent process imports no framework)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return frozenset()
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    return frozenset(node.name for node in tree.body if isinstance(node, ast.ClassDef))
+
+
+def entries(module: str, suffix: str = "", **renamed: str) -> dict[str, str]:
+    """Benchmark -> "module:Class" for every built-in benchmark `module` implements: the class
+    is the benchmark's `impl_class` plus the row's variant suffix (`renamed[benchmark]` where
+    the row names it otherwise), and the row implements the benchmark when the module defines
+    it. A new benchmark reaches every row whose module gains its class, with no edit here."""
+    found = defined_classes(module)
+    out = {}
+    for benchmark in benchmarks.REGISTRY.values():
+        if not benchmark.impl_class:
+            continue
+        cls = renamed.get(benchmark.name, benchmark.impl_class + suffix)
+        if cls in found:
+            out[benchmark.name] = f"{module}:{cls}"
+    return out
+
+
+def julia_entries(flavor: str) -> dict[str, str]:
+    """A Julia row's entry points: the bridge's adapter (harness.julia.bridge) for every
+    benchmark whose Julia source the flavor has (`julia_impls/<flavor>/<julia_source>`)."""
+    sources = julia_readiness.flavor_named(flavor).sources
+    return {b.name: f"harness.julia.bridge:Julia{b.impl_class}"
+            for b in benchmarks.REGISTRY.values()
+            if b.julia_source and b.impl_class and (sources / b.julia_source).is_file()}
+
+
+def original_benchmarks() -> dict[str, str]:
+    """A retired row's entries: the benchmarks of the original 2017 project it ran in, with no
+    code here (the row says why)."""
+    return {b.name: "" for b in benchmarks.REGISTRY.values() if b.original_name}
 
 
 # Shared by several rows. TensorFlow ships as `tensorflow` or `tensorflow-cpu`; 2.16+ has Keras 3
@@ -160,7 +201,7 @@ ROWS: list[Row] = [
         name="pytorch",
         framework="PyTorch",
         language="python",
-        entry_points=_entries("py_impls.pytorch"),
+        entry_points=entries("py_impls.pytorch"),
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
@@ -169,7 +210,7 @@ ROWS: list[Row] = [
         name="tensorflow",
         framework="TensorFlow",
         language="python",
-        entry_points=_entries("py_impls.tf_keras"),
+        entry_points=entries("py_impls.tf_keras"),
         description="tf.keras model, tf.function step, fp32, NHWC on CPU / NCHW on GPU, host batches",
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
@@ -179,7 +220,7 @@ ROWS: list[Row] = [
         name="tensorflow-xla",
         framework="TensorFlow",
         language="python",
-        entry_points=_entries("py_impls.tf_keras", "CNNXLA", "RNNXLA", "ResNet50FeaturesXLA"),
+        entry_points=entries("py_impls.tf_keras", "XLA"),
         description="as tensorflow, each step compiled by XLA (jit_compile=True), GRU without cuDNN",
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
@@ -189,7 +230,7 @@ ROWS: list[Row] = [
         name="keras-tensorflow",
         framework="Keras",
         language="python",
-        entry_points=_entries("py_impls.keras3"),
+        entry_points=entries("py_impls.keras3"),
         description="Keras 3 model.fit, TensorFlow backend, NHWC, jit_compile auto (XLA on GPU)",
         requires=(KERAS, TENSORFLOW),
         install='pip install -e ".[keras]"',
@@ -199,7 +240,7 @@ ROWS: list[Row] = [
         name="keras-jax",
         framework="Keras",
         language="python",
-        entry_points=_entries("py_impls.keras3"),
+        entry_points=entries("py_impls.keras3"),
         description="Keras 3 model.fit, JAX backend (jit), NHWC, GRU as lax.scan (no cuDNN)",
         requires=(KERAS, Requirement("jax", "jax", "0.4.30", "1")),
         install='pip install -e ".[keras]"',
@@ -209,7 +250,7 @@ ROWS: list[Row] = [
         name="keras-torch",
         framework="Keras",
         language="python",
-        entry_points=_entries("py_impls.keras3"),
+        entry_points=entries("py_impls.keras3"),
         description="Keras 3 model.fit, PyTorch backend (eager), NHWC, cuDNN GRU on GPU",
         requires=(KERAS, Requirement("torch", "torch", "2.1", "3")),
         install='pip install -e ".[keras]"',
@@ -219,7 +260,7 @@ ROWS: list[Row] = [
         name="jax-flax",
         framework="JAX",
         language="python",
-        entry_points=_entries("py_impls.jax_flax"),
+        entry_points=entries("py_impls.jax_flax"),
         description="Flax NNX + Optax, nnx.jit step, default precision (TF32 on GPU), NHWC, "
                     "host batches, GRU as lax.scan (no cuDNN)",
         requires=JAX_FLAX,
@@ -229,8 +270,8 @@ ROWS: list[Row] = [
         name="jax-flax-scan",
         framework="JAX",
         language="python",
-        entry_points=_entries("py_impls.jax_flax", "CNNWholeEpoch", "RNNWholeEpoch",
-                              "ResNet50FeaturesResident"),
+        entry_points=entries("py_impls.jax_flax", "WholeEpoch",
+                             inference="ResNet50FeaturesResident"),
         description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
@@ -241,7 +282,7 @@ ROWS: list[Row] = [
         name="mxnet-gluon",
         framework="MXNet",
         language="python",
-        entry_points=_entries("py_impls.mxnet_gluon"),
+        entry_points=entries("py_impls.mxnet_gluon"),
         description="Gluon, hybridized, fp32, batches copied from host each step, fused GRU",
         requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
@@ -251,7 +292,7 @@ ROWS: list[Row] = [
         name="mxnet-module",
         framework="MXNet",
         language="python",
-        entry_points=_entries("py_impls.mxnet_module", rnn=None, inference=None),
+        entry_points=entries("py_impls.mxnet_module"),
         description="Module API (symbolic graph), fp32, batches copied from host each step",
         requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
@@ -261,7 +302,7 @@ ROWS: list[Row] = [
         name="chainer",
         framework="Chainer",
         language="python",
-        entry_points=_entries("py_impls.chainer_impl"),
+        entry_points=entries("py_impls.chainer_impl"),
         description="define-by-run, fp32, batches copied from host each step, NStepGRU",
         requires=(Requirement("chainer", "chainer", "7.8.1", "8"),),
         install="python -m harness setup chainer",
@@ -273,8 +314,7 @@ ROWS: list[Row] = [
         name="knet",
         framework="Knet.jl",
         language="julia",
-        entry_points=_entries("harness.julia.bridge", cnn="JuliaCNN", rnn="JuliaRNN",
-                              inference="JuliaFeatures"),
+        entry_points=julia_entries("knet"),
         description="Knet.jl 1.4 (Julia 1.6-1.9, CUDA.jl <= 3: no Hopper) via juliacall, cuDNN "
                     "GRU; never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("knet"),
@@ -287,8 +327,7 @@ ROWS: list[Row] = [
         name="flux",
         framework="Flux.jl",
         language="julia",
-        entry_points=_entries("harness.julia.bridge", cnn="JuliaCNN", rnn="JuliaRNN",
-                              inference="JuliaFeatures"),
+        entry_points=julia_entries("flux"),
         description="Flux.jl 0.16 (Julia >= 1.10, CUDA.jl 5/6) via juliacall, the contract's GRU cell in "
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("flux"),
@@ -301,7 +340,7 @@ ROWS: list[Row] = [
         name="cntk",
         framework="CNTK",
         language="python",
-        entry_points={"cnn": "", "rnn": "", "inference": ""},
+        entry_points=original_benchmarks(),
         description="Microsoft Cognitive Toolkit (retired 2019)",
         unavailable=("not implemented: CNTK cannot be installed here - its last wheels "
                      "(2.7.post2, 2019) are for Python 3.5/3.6 only; pip on Python 3.11 finds no "
@@ -311,7 +350,7 @@ ROWS: list[Row] = [
         name="caffe2",
         framework="Caffe2",
         language="python",
-        entry_points={"cnn": "", "rnn": "", "inference": ""},
+        entry_points=original_benchmarks(),
         description="Caffe2 (merged into PyTorch in 2018, removed from it since)",
         unavailable=("not implemented: Caffe2 cannot be installed here - it was merged into "
                      "PyTorch and later removed from it; PyPI's `caffe2` is a placeholder that "

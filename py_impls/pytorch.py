@@ -1,4 +1,5 @@
-"""PyTorch: the CNN, the GRU and ResNet-50 features, in idiomatic eager PyTorch (fp32).
+"""PyTorch: the CNN, the GRU, the Transformer and ResNet-50 features, in idiomatic eager PyTorch
+(fp32).
 
 Data stay on the host as tensors and each batch is copied to the device per step (docs/benchmarks.md §12's
 "batches copied from host each step"). cuDNN autotuning is on; PyTorch's own fp32 default is
@@ -15,9 +16,10 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
     InferenceImplementation,
     RunInfo,
@@ -281,6 +283,136 @@ class RNN(_TorchRun, TrainingImplementation):
         out = module_outputs(self.model, ["embedding", "fc"], tokens)
         with torch.no_grad():  # nn.GRU returns (outputs, state): keep the outputs
             out["gru"] = self.model.gru(self.model.embedding(tokens))[0].cpu().numpy()
+        return out
+
+
+def sdpa_backend(device: torch.device) -> str:
+    """Which kernel `F.scaled_dot_product_attention` picks for the Transformer's shapes on this
+    device, asked of PyTorch's own dispatcher (`torch._fused_sdp_choice`) rather than assumed:
+    flash, memory-efficient, cuDNN or math."""
+    c = TransformerConfig()
+    q = torch.empty(c.batch_size, c.heads, c.seq_len, c.head_dim, device=device)
+    try:
+        from torch.nn.attention import SDPBackend
+
+        choice = SDPBackend(torch._fused_sdp_choice(q, q, q))
+    except (AttributeError, ImportError, RuntimeError, TypeError, ValueError) as error:
+        return f"unknown ({type(error).__name__})"
+    return {"FLASH_ATTENTION": "flash", "EFFICIENT_ATTENTION": "memory-efficient",
+            "CUDNN_ATTENTION": "cudnn", "MATH": "math"}.get(choice.name, choice.name.lower())
+
+
+class Transformer(_TorchRun, TrainingImplementation):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks ->
+    LayerNorm -> mean over positions -> dense, attention by `F.scaled_dot_product_attention`."""
+
+    # == data ==
+    def prepare(self, data: TrainingData) -> None:
+        self.x_train = torch.from_numpy(data.x_train).long()  # nn.Embedding wants int64 ids
+        self.y_train = torch.from_numpy(data.y_train).long()
+        self.x_test = torch.from_numpy(data.x_test).long()
+
+    # == model ==
+    class SelfAttention(nn.Module):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            self.heads = c.heads
+            self.query, self.key, self.value, self.out = (nn.Linear(c.d_model, c.d_model)
+                                                          for _ in range(4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n, t, d = x.shape
+            q, k, v = (proj(x).view(n, t, self.heads, d // self.heads).transpose(1, 2)
+                       for proj in (self.query, self.key, self.value))  # (N, heads, T, 32)
+            context = F.scaled_dot_product_attention(q, k, v)  # no mask: padding is content
+            return self.out(context.transpose(1, 2).reshape(n, t, d))
+
+    class Block(nn.Module):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            self.ln1 = nn.LayerNorm(c.d_model, eps=c.ln_eps)
+            self.attn = Transformer.SelfAttention(c)
+            self.ln2 = nn.LayerNorm(c.d_model, eps=c.ln_eps)
+            self.mlp = nn.Sequential(OrderedDict([
+                ("fc1", nn.Linear(c.d_model, c.mlp_dim)), ("gelu", nn.GELU()),  # exact (erf)
+                ("fc2", nn.Linear(c.mlp_dim, c.d_model))]))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
+
+    class Classifier(nn.Module):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(c.vocab_size, c.d_model)
+            self.position = nn.Embedding(c.seq_len, c.d_model)
+            self.blocks = nn.Sequential(*(Transformer.Block(c) for _ in range(c.blocks)))
+            self.ln_f = nn.LayerNorm(c.d_model, eps=c.ln_eps)
+            self.fc = nn.Linear(c.d_model, c.n_classes)
+
+        def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+            positions = torch.arange(tokens.shape[1], device=tokens.device)
+            return self.embedding(tokens) + self.position(positions)
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            x = self.blocks(self.embed(tokens))
+            return self.fc(self.ln_f(x).mean(dim=1))  # the mean over all 150 positions
+
+    def build(self, config: TransformerConfig, seed: int) -> None:
+        self.config = config
+        torch.manual_seed(seed)
+        self.model = self.Classifier(config)
+        for table in (self.model.embedding, self.model.position):  # §3b: N(0, 0.02)
+            nn.init.normal_(table.weight, std=0.02)
+        glorot_uniform_(self.model)  # every dense layer; LayerNorm keeps 1 and 0
+        self.model.to(self.device)
+
+        # == loss and optimizer ==
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
+                                          betas=(config.beta1, config.beta2), eps=config.eps)
+
+    # == training epoch ==
+    def train_epoch(self, order: np.ndarray) -> None:
+        self.model.train()
+        for idx in torch.from_numpy(order).split(self.config.batch_size):
+            x = self.x_train[idx].to(self.device, non_blocking=True)
+            y = self.y_train[idx].to(self.device, non_blocking=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(x), y)
+            loss.backward()
+            self.optimizer.step()
+
+    # == prediction ==
+    @torch.no_grad()
+    def predict(self) -> np.ndarray:
+        self.model.eval()
+        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        return torch.cat(logits).cpu().numpy()
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.extra["attention"] = f"F.scaled_dot_product_attention: {sdpa_backend(self.device)}"
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        numpy_to_state(self.model, params)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return state_to_numpy(self.model)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return verification_step(self, x, y)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        self.model.eval()
+        tokens = torch.from_numpy(x).long().to(self.device)
+        names = [f"blocks.{i}" for i in range(self.config.blocks)] + ["fc"]
+        out = module_outputs(self.model, names, tokens)
+        with torch.no_grad():
+            out["embedding"] = self.model.embed(tokens).cpu().numpy()
+            out["pooled"] = self.model.ln_f(
+                self.model.blocks(self.model.embed(tokens))).mean(dim=1).cpu().numpy()
         return out
 
 

@@ -97,3 +97,12 @@ def run_show(*argv: str, width: int = 220) -> tuple[int, str]:
     console = Console(record=True, width=width, color_system=None, file=io.StringIO())
     code = show.cmd_show(args, console=console)
     return code, console.export_text()
+
+
+def pytorch_class(benchmark: str) -> type:
+    """The PyTorch row's class for a benchmark, found through the registry as the worker finds
+    it (for tests that use PyTorch's models as a reference)."""
+    from harness import registry
+
+    module, _, name = registry.by_name("pytorch").entry_points[benchmark].partition(":")
+    return getattr(importlib.import_module(module), name)

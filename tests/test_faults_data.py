@@ -269,4 +269,5 @@ def test_unverified_data_are_marked_in_results_and_report(tmp_path, fakes, capsy
     assert record["status"] == "ok" and record["data"] == "real, unverified"
     capsys.readouterr()
     assert cli.main(["report", str(results)]) == 0
-    assert "real, unverified data" in capsys.readouterr().out
+    # Whitespace folded: the heading's width depends on this machine's CPU name.
+    assert "real, unverified data" in " ".join(capsys.readouterr().out.split())

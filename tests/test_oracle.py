@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.verify import weights
-from harness.verify.oracle import cnn, conv, gru, loss, optim, resnet50
+from harness.verify.oracle import cnn, conv, gru, loss, optim, resnet50, transformer
 from tests import helpers
 
 
@@ -167,6 +167,41 @@ def test_cnn_backprop_matches_finite_differences():
                                                    rel=1e-4, abs=1e-10), name
 
 
+def test_layer_norm_and_gelu_by_hand():
+    y, _ = transformer.layer_norm(np.array([[1.0, 3.0]]), np.array([2.0, 1.0]),
+                                  np.array([0.0, 0.5]), eps=0.0)
+    np.testing.assert_allclose(y, [[-2.0, 1.5]])  # mean 2, biased variance 1
+    # Phi(1) = 0.841344746..., Phi(-1) = 1 - Phi(1): exact GELU, not the tanh approximation
+    np.testing.assert_allclose(transformer.gelu(np.array([1.0, -1.0, 0.0])),
+                               [0.8413447460685429, -0.15865525393145707, 0.0], rtol=1e-14)
+
+
+def test_attention_heads_are_contiguous_feature_blocks():
+    x = np.arange(2 * 3 * 128, dtype=np.float64).reshape(2, 3, 128)
+    heads = transformer.split_heads(x)
+    assert heads.shape == (2, 4, 3, 32)
+    np.testing.assert_array_equal(heads[1, 2, 0], x[1, 0, 64:96])
+    np.testing.assert_array_equal(transformer.merge_heads(heads), x)
+
+
+def test_transformer_backprop_matches_finite_differences():
+    p = {k: v.astype(np.float64) for k, v in weights.seeded_weights("transformer", 2).items()}
+    tokens, y = np.array([[1, 7, 7, 0, 0], [1, 9, 3, 5, 0]]), np.array([0, 1])
+    _, grads = transformer.loss_and_gradients(p, tokens, y)
+    f = lambda: transformer.loss_and_gradients(p, tokens, y)[0]  # noqa: E731
+    for name, index in [("embedding.weight", (7, 3)), ("embedding.weight", (0, 100)),
+                        ("position.weight", (4, 5)), ("blocks.0.ln1.weight", (3,)),
+                        ("blocks.0.attn.query.weight", (40, 2)), ("blocks.0.attn.key.bias", (90,)),
+                        ("blocks.0.attn.value.weight", (5, 127)), ("blocks.1.attn.out.bias", (8,)),
+                        ("blocks.1.ln2.bias", (64,)), ("blocks.1.mlp.fc1.weight", (300, 3)),
+                        ("blocks.1.mlp.fc2.weight", (9, 500)), ("ln_f.weight", (0,)),
+                        ("fc.weight", (1, 33))]:
+        assert grads[name][index] == pytest.approx(numeric_gradient(f, p[name], index),
+                                                   rel=1e-5, abs=1e-9), name
+    assert np.all(grads["embedding.weight"][[2, 4, 6]] == 0)  # ids not in the batch
+    assert np.all(grads["position.weight"][5:] == 0)  # positions past this batch's length
+
+
 # == against PyTorch in float64: the same function, to rounding ==
 @pytest.fixture
 def torch():
@@ -175,20 +210,23 @@ def torch():
 
 
 def torch_model(benchmark, params):
-    from harness.config import CNNConfig, RNNConfig
-    from py_impls.pytorch import CNN, RNN
+    from harness import benchmarks
+    from tests.helpers import pytorch_class
 
-    impl = (CNN if benchmark == "cnn" else RNN)(device="cpu")
-    impl.build(CNNConfig() if benchmark == "cnn" else RNNConfig(), 0)
+    spec = benchmarks.get(benchmark)
+    impl = pytorch_class(benchmark)(device="cpu")
+    impl.build(spec.config, 0)
     impl.load_weights(params)
     return impl.model.double().eval()
 
 
-@pytest.mark.parametrize("benchmark", ["cnn", "rnn"])
+@pytest.mark.parametrize("benchmark", ["cnn", "rnn", "transformer"])
 def test_forward_and_gradients_equal_pytorch_float64(benchmark, torch):
+    from harness import benchmarks
+
     rng = np.random.default_rng(3)
     params = weights.seeded_weights(benchmark, 1)
-    oracle = cnn if benchmark == "cnn" else gru
+    oracle = benchmarks.get(benchmark).oracle_module()
     if benchmark == "cnn":
         x, tx = (v := rng.random((2, 3, 32, 32))), torch.from_numpy(v)
     else:
@@ -199,7 +237,7 @@ def test_forward_and_gradients_equal_pytorch_float64(benchmark, torch):
     logits = model(tx)
     torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)).backward()
     value, grads = oracle.loss_and_gradients(params, x, y)
-    want = oracle.forward(params, x)["fc2" if benchmark == "cnn" else "fc"]
+    want = oracle.forward(params, x)[oracle.LOGITS]
     np.testing.assert_allclose(want, logits.detach().numpy(), rtol=1e-10, atol=1e-12)
     for name, tensor in model.named_parameters():
         np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-8, atol=1e-13,

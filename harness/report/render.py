@@ -143,9 +143,12 @@ def rich_table(section: Section, heading: str | None = None) -> Table:
     heading = heading or escape(section_heading(section)).replace(
         "SYNTHETIC data", "[bold yellow]SYNTHETIC data[/]")
     notes = "\n".join(escape(n) for n in section_notes(section))
+    # At least as wide as its heading (where the console allows), so that a long CPU name
+    # does not wrap the heading mid-phrase.
     table = Table(title=heading, title_justify="left", header_style="bold",
                   caption=notes, caption_justify="left", caption_style="dim",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+                  box=box.SIMPLE_HEAD, pad_edge=False,
+                  min_width=Text.from_markup(heading).cell_len)
     for header in headers:
         text = header in ("implementation", "status")
         table.add_column(SHORT_HEADERS.get(header, header),
