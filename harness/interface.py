@@ -69,6 +69,9 @@ class RunInfo:
     device_name: str = ""
     precision: str = "fp32"  # in effect: fp32-strict, tf32-where-allowed (say which), bf16-mixed
     cudnn: bool | None = None  # RNN: did the fused/cuDNN GRU run
+    # Transformer: which attention ran, "API: kernel" ("F.scaled_dot_product_attention: flash",
+    # "layers.MultiHeadAttention: einsum", "batched matmul")
+    attention: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # CUDA/cuDNN versions, threads, notes
 
 

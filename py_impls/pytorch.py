@@ -392,7 +392,7 @@ class Transformer(_TorchRun, TrainingImplementation):
 
     def info(self) -> RunInfo:
         run = super().info()
-        run.extra["attention"] = f"F.scaled_dot_product_attention: {sdpa_backend(self.device)}"
+        run.attention = f"F.scaled_dot_product_attention: {sdpa_backend(self.device)}"
         return run
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
