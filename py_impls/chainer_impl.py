@@ -1,4 +1,5 @@
-"""Chainer: the CNN, the GRU and ResNet-50 features, in Chainer's define-by-run idiom (fp32).
+"""Chainer: the CNN, the GRU, the Transformer and ResNet-50 features, in Chainer's define-by-run
+idiom (fp32).
 
 Runs in its own environment (`python -m harness setup chainer`: Chainer 7.8.1, numpy < 2).
 On a CPU Chainer computes with NumPy; a GPU needs CuPy, and Chainer 7.8.1 asks for CuPy 7.x,
@@ -11,11 +12,18 @@ b5)), reset applied after the recurrent matmul), with six weight and six bias ar
 the input blocks r, z, n, w3, w4, w5 the recurrent ones. `L.GRU`/`L.StatefulGRU` apply the reset
 before the matmul (tanh(W x + U (r * h))) and would be a different network.
 
+The Transformer's attention is written out with `F.matmul` on (N, heads, T, 32) arrays: Chainer
+has no attention layer. Its GELU is written out too, with `F.erf` (Chainer 7.8 has no F.gelu),
+whose CPU forward is SciPy's erf where SciPy imports and a Python loop otherwise (`info()` says
+which ran).
+
 ResNet-50 is torchvision's v1.5, defined below; Chainer's own `ResNet50Layers` is v1 (stride
 on the first 1x1) and about 11.6 s a batch of 32 on 2 CPU cores.
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import chainer
 import chainer.functions as F
@@ -23,7 +31,7 @@ import chainer.links as L
 import numpy as np
 from chainer import initializers, optimizers
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
     InferenceImplementation,
     RunInfo,
@@ -243,16 +251,53 @@ class AdamEpsAfterCorrection(optimizers.Adam):
         return super().update(lossfun, *args, **kwargs)
 
 
-class RNN(_ChainerRun, TrainingImplementation):
-    """docs/benchmarks.md §3: EmbedID -> NStepGRU -> last step -> Linear, Adam.
-
-    Initialisation follows the PyTorch row: embedding N(0, 1) (Chainer's EmbedID default), GRU
-    U(-1/sqrt(H), 1/sqrt(H)) for weights and biases, dense Glorot uniform with zero bias."""
+class TokenClassifier(_ChainerRun, TrainingImplementation):
+    """What the GRU and the Transformer rows share (docs/benchmarks.md §3, §3b): the token data,
+    PyTorch's Adam, the training loop, prediction and the verify step. A subclass builds
+    `self.model` and `self.loss_fn` and sets `self.config`."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
         self.x_train, self.y_train = data.x_train, data.y_train  # int32 ids and labels
         self.x_test = data.x_test
+
+    # == loss and optimizer ==
+    def make_optimizer(self) -> None:
+        self.optimizer = AdamEpsAfterCorrection(alpha=self.config.lr, beta1=self.config.beta1,
+                                                beta2=self.config.beta2, eps=self.config.eps)
+        self.optimizer.setup(self.model)
+
+    # == training epoch ==
+    def train_epoch(self, order: np.ndarray) -> None:
+        with chainer.using_config("train", True):
+            for idx in order.reshape(-1, self.config.batch_size):
+                x = self.device.send(self.x_train[idx])
+                y = self.device.send(self.y_train[idx])
+                self.optimizer.update(lambda: self.loss_fn(self.model(x), y))
+
+    # == prediction ==
+    def predict(self) -> np.ndarray:
+        with chainer.using_config("train", False), chainer.no_backprop_mode():
+            return np.concatenate([
+                chainer.backend.CpuDevice().send(self.model(self.device.send(
+                    self.x_test[i:i + self.config.batch_size])).array)
+                for i in range(0, len(self.x_test), self.config.batch_size)])
+
+    # == verification ==
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        with chainer.using_config("train", False):
+            loss = self.loss_fn(self.model(self.device.send(x)), self.device.send(y))
+            self.model.cleargrads()
+            loss.backward()
+            self.optimizer.update()
+        return float(loss.array)
+
+
+class RNN(TokenClassifier):
+    """docs/benchmarks.md §3: EmbedID -> NStepGRU -> last step -> Linear, Adam.
+
+    Initialisation follows the PyTorch row: embedding N(0, 1) (Chainer's EmbedID default), GRU
+    U(-1/sqrt(H), 1/sqrt(H)) for weights and biases, dense Glorot uniform with zero bias."""
 
     # == model ==
     class GRUClassifier(chainer.Chain):
@@ -281,27 +326,6 @@ class RNN(_ChainerRun, TrainingImplementation):
         # == loss and optimizer ==
         self.loss_fn = F.softmax_cross_entropy
         self.make_optimizer()
-
-    def make_optimizer(self) -> None:
-        self.optimizer = AdamEpsAfterCorrection(alpha=self.config.lr, beta1=self.config.beta1,
-                                                beta2=self.config.beta2, eps=self.config.eps)
-        self.optimizer.setup(self.model)
-
-    # == training epoch ==
-    def train_epoch(self, order: np.ndarray) -> None:
-        with chainer.using_config("train", True):
-            for idx in order.reshape(-1, self.config.batch_size):
-                x = self.device.send(self.x_train[idx])
-                y = self.device.send(self.y_train[idx])
-                self.optimizer.update(lambda: self.loss_fn(self.model(x), y))
-
-    # == prediction ==
-    def predict(self) -> np.ndarray:
-        with chainer.using_config("train", False), chainer.no_backprop_mode():
-            return np.concatenate([
-                chainer.backend.CpuDevice().send(self.model(self.device.send(
-                    self.x_test[i:i + self.config.batch_size])).array)
-                for i in range(0, len(self.x_test), self.config.batch_size)])
 
     # == verification ==
     def info(self) -> RunInfo:
@@ -335,14 +359,6 @@ class RNN(_ChainerRun, TrainingImplementation):
             out[name] = np.concatenate([cpu.send(getattr(layer, p).array) for p in parts])
         return out
 
-    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        with chainer.using_config("train", False):
-            loss = self.loss_fn(self.model(self.device.send(x)), self.device.send(y))
-            self.model.cleargrads()
-            loss.backward()
-            self.optimizer.update()
-        return float(loss.array)
-
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         m, cpu = self.model, chainer.backend.CpuDevice()
         with chainer.using_config("train", False), chainer.no_backprop_mode():
@@ -352,6 +368,126 @@ class RNN(_ChainerRun, TrainingImplementation):
             logits = m.fc(outputs[:, -1])
         return {"embedding": cpu.send(embedded.array), "gru": cpu.send(outputs.array),
                 "fc": cpu.send(logits.array)}
+
+
+def gelu(x: chainer.Variable) -> chainer.Variable:
+    """The exact GELU, x * Phi(x): Chainer 7.8 has no F.gelu."""
+    return x * 0.5 * (1.0 + F.erf(x * (1.0 / np.sqrt(2.0))))
+
+
+class Transformer(TokenClassifier):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks ->
+    LayerNorm -> mean over positions -> dense, attention written out with `F.matmul`.
+
+    Link paths are the canonical names (L.LayerNormalization's gamma/beta map to weight/bias)."""
+
+    # == model ==
+    class SelfAttention(chainer.Chain):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            self.heads, self.scale = c.heads, 1.0 / np.sqrt(c.head_dim)
+            with self.init_scope():
+                self.query, self.key, self.value, self.out = (
+                    L.Linear(c.d_model, c.d_model, initialW=initializers.GlorotUniform())
+                    for _ in range(4))
+
+        def forward(self, x):
+            n, t, d = x.shape
+            q, k, v = (F.transpose(F.reshape(proj(x, n_batch_axes=2),
+                                             (n, t, self.heads, d // self.heads)), (0, 2, 1, 3))
+                       for proj in (self.query, self.key, self.value))  # (N, heads, T, 32)
+            weights = F.softmax(F.matmul(q, k, transb=True) * self.scale, axis=-1)
+            context = F.reshape(F.transpose(F.matmul(weights, v), (0, 2, 1, 3)), (n, t, d))
+            return self.out(context, n_batch_axes=2)  # no mask: padding is content
+
+    class MLP(chainer.Chain):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            with self.init_scope():
+                self.fc1 = L.Linear(c.d_model, c.mlp_dim, initialW=initializers.GlorotUniform())
+                self.fc2 = L.Linear(c.mlp_dim, c.d_model, initialW=initializers.GlorotUniform())
+
+        def forward(self, x):
+            return self.fc2(gelu(self.fc1(x, n_batch_axes=2)), n_batch_axes=2)
+
+    @staticmethod
+    def layer_norm(ln: L.LayerNormalization, x: chainer.Variable) -> chainer.Variable:
+        # Chainer's layer normalisation takes (batch, features) only: positions join the batch.
+        return F.reshape(ln(F.reshape(x, (-1, x.shape[-1]))), x.shape)
+
+    class Block(chainer.Chain):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            with self.init_scope():  # Chainer's LayerNormalization eps default is 1e-6
+                self.ln1 = L.LayerNormalization(c.d_model, eps=c.ln_eps)
+                self.attn = Transformer.SelfAttention(c)
+                self.ln2 = L.LayerNormalization(c.d_model, eps=c.ln_eps)
+                self.mlp = Transformer.MLP(c)
+
+        def forward(self, x):
+            x = x + self.attn(Transformer.layer_norm(self.ln1, x))
+            return x + self.mlp(Transformer.layer_norm(self.ln2, x))
+
+    class Classifier(chainer.Chain):
+        def __init__(self, c: TransformerConfig) -> None:
+            super().__init__()
+            table = initializers.Normal(0.02)  # §3b: both embeddings N(0, 0.02)
+            with self.init_scope():
+                self.embedding = L.EmbedID(c.vocab_size, c.d_model, initialW=table)
+                self.position = L.EmbedID(c.seq_len, c.d_model, initialW=table)
+                self.blocks = chainer.ChainList(*(Transformer.Block(c) for _ in range(c.blocks)))
+                self.ln_f = L.LayerNormalization(c.d_model, eps=c.ln_eps)
+                self.fc = L.Linear(c.d_model, c.n_classes, initialW=initializers.GlorotUniform())
+
+        def embed(self, tokens):
+            positions = self.position(self.xp.arange(tokens.shape[1], dtype=np.int32))
+            return self.embedding(tokens) + positions[None]  # (N, T, D) + (1, T, D)
+
+        def pool(self, x):
+            return F.mean(Transformer.layer_norm(self.ln_f, x), axis=1)  # all 150 positions
+
+        def forward(self, tokens):
+            x = self.embed(tokens)
+            for block in self.blocks:
+                x = block(x)
+            return self.fc(self.pool(x))
+
+    def build(self, config: TransformerConfig, seed: int) -> None:
+        self.config = config
+        np.random.seed(seed)  # Chainer's initializers draw from NumPy's generator
+        self.model = self.Classifier(config)  # Linear biases zeros, LayerNorm 1 and 0: defaults
+        self.model.to_device(self.device)
+
+        # == loss and optimizer ==
+        self.loss_fn = F.softmax_cross_entropy
+        self.make_optimizer()
+
+    # == verification ==
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.attention = "F.matmul (written out)"
+        # F.erf (the GELU's) runs SciPy's erf on a CPU where SciPy imports, else math.erf one
+        # element at a time (Chainer warns): about 6 s per block per batch of 64 on 2 cores.
+        run.extra["erf"] = ("CuPy" if self.on_gpu else "scipy.special.erf"
+                            if importlib.util.find_spec("scipy") else "math.erf per element")
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        load_canonical(self.model, params)
+        self.make_optimizer()  # fresh optimizer state
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return export_canonical(self.model)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        m, out = self.model, {}
+        with chainer.using_config("train", False), chainer.no_backprop_mode():
+            h = out["embedding"] = m.embed(self.device.send(x))
+            for i, block in enumerate(m.blocks):
+                h = out[f"blocks.{i}"] = block(h)
+            out["pooled"] = m.pool(h)
+            out["fc"] = m.fc(out["pooled"])
+        return {name: chainer.backend.CpuDevice().send(v.array) for name, v in out.items()}
 
 
 class Bottleneck(chainer.Chain):

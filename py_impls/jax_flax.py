@@ -1,4 +1,5 @@
-"""JAX (Flax NNX + Optax): the CNN, the GRU and ResNet-50 features; and a whole-epoch variant.
+"""JAX (Flax NNX + Optax): the CNN, the GRU, the Transformer and ResNet-50 features; and a
+whole-epoch variant.
 
 Flax NNX, not Linen: since Flax 0.11 the Flax team recommends NNX for new code and keeps Linen
 in maintenance, so NNX is what a practitioner writes today. Modules are ordinary Python objects
@@ -7,15 +8,17 @@ and `model.eval()` switch dropout, and the dropout key stream lives in the model
 advanced inside the jitted step - the JAX way: explicit keys, no global seed.
 
 Two variants:
-- `CNN`, `RNN`, `ResNet50Features` (row `jax-flax`): one `nnx.jit`-compiled training step a
-  batch; batches are indexed on the host and copied to the device each step (the "JAX/Flax jit
-  fp32, host batches" row of docs/benchmarks.md §12). Compilation lands in the first epoch.
-- `CNNWholeEpoch`, `RNNWholeEpoch`, `ResNet50FeaturesResident` (row `jax-flax-scan`): the data
-  are put on the device once in `prepare`, and one jitted function runs a whole epoch as a
-  `lax.scan` over the harness's permutation (reshaped to steps x batch), calling the same
-  training step: no host loop, no per-step dispatch or transfer. On XLA:CPU its convolutions
-  take `conv_with_canonical_grads` (below): XLA:CPU otherwise runs the gradient convolutions
-  inside the scan body as naive loops, about 40x slower than the host loop's step.
+- `CNN`, `RNN`, `Transformer`, `ResNet50Features` (row `jax-flax`): one `nnx.jit`-compiled
+  training step a batch; batches are indexed on the host and copied to the device each step (the
+  "JAX/Flax jit fp32, host batches" row of docs/benchmarks.md §12). Compilation lands in the
+  first epoch.
+- `CNNWholeEpoch`, `RNNWholeEpoch`, `TransformerWholeEpoch`, `ResNet50FeaturesResident` (row
+  `jax-flax-scan`): the data are put on the device once in `prepare`, and one jitted function
+  runs a whole epoch as a `lax.scan` over the harness's permutation (reshaped to steps x batch),
+  calling the same training step: no host loop, no per-step dispatch or transfer. On XLA:CPU the
+  CNN's convolutions take `conv_with_canonical_grads` (below): XLA:CPU otherwise runs the
+  gradient convolutions inside the scan body as naive loops, about 40x slower than the host
+  loop's step.
 
 Layout: NHWC, XLA's preferred convolution layout on CPU and GPU; `prepare` makes the one
 transposed copy. Flattening before the first dense layer is then in H,W,C order, so canonical
@@ -62,7 +65,7 @@ from flax import nnx
 
 from py_impls.xla_cpu import switch_off_ynn_fusions
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
     InferenceImplementation,
     RunInfo,
@@ -472,11 +475,12 @@ class GRU(nnx.Module):
         return jnp.swapaxes(outputs, 0, 1)
 
 
-class RNN(_JaxRun, TrainingImplementation):
-    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation, `GRU` above) -> last step -> dense.
+class _Reviews(_JaxRun, TrainingImplementation):
+    """What the two IMDB classifiers (docs/benchmarks.md §3 GRU, §3b Transformer) share: token
+    ids on the host, PyTorch's Adam, one jitted step a batch. A subclass gives `Classifier`."""
 
-    Embedding and GRU are initialised as PyTorch's defaults (N(0, 1); U(+-1/sqrt(100))), so
-    both implementations start from the same distribution; the dense layer is Glorot."""
+    Classifier: type[nnx.Module]
+    chw_flattened: dict[str, tuple[int, int, int]] = {}
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -487,32 +491,20 @@ class RNN(_JaxRun, TrainingImplementation):
         self.device  # noqa: B018
 
     # == model ==
-    class GRUClassifier(nnx.Module):
-        def __init__(self, config: RNNConfig, rngs: nnx.Rngs) -> None:
-            self.embedding = nnx.Embed(config.vocab_size, config.embedding_dim,
-                                       embedding_init=nnx.initializers.normal(1.0), rngs=rngs)
-            self.gru = GRU(config.embedding_dim, config.hidden, rngs)
-            self.fc = glorot_dense(rngs, config.hidden, config.n_classes)
-
-        def __call__(self, tokens: jax.Array) -> jax.Array:
-            outputs = self.gru(self.embedding(tokens))  # initial state: zeros
-            return self.fc(outputs[:, -1])  # the last time step, padding included
-
-    chw_flattened: dict[str, tuple[int, int, int]] = {}
-
-    def build(self, config: RNNConfig, seed: int) -> None:
+    def build(self, config: RNNConfig | TransformerConfig, seed: int) -> None:
         self.config = config
-        self.model = self.GRUClassifier(config, nnx.Rngs(params=seed))
+        self.model = self.Classifier(config, nnx.Rngs(params=seed))
 
         # == loss and optimizer ==
-        # the loss is `cross_entropy` above, differentiated inside `train_step`
+        # the loss is `cross_entropy` above, differentiated inside `train_step`; optax's Adam is
+        # PyTorch's (bias-corrected, eps outside the square root)
         self.tx = optax.adam(config.lr, b1=config.beta1, b2=config.beta2, eps=config.eps)
         self.optimizer = nnx.Optimizer(self.model, self.tx, wrt=nnx.Param)
         self._produced = commit(self.model, self.optimizer, self.device)
 
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
-        self.model.train()  # no dropout in this model; kept for symmetry with CNN
+        self.model.train()  # no dropout in these models; kept for symmetry with CNN
         loss = None
         for idx in order.reshape(-1, self.config.batch_size):
             loss = jit_train_step(self.model, self.optimizer, self.x_train[idx], self.y_train[idx])
@@ -527,11 +519,6 @@ class RNN(_JaxRun, TrainingImplementation):
         self._produced = logits
         return np.concatenate([np.asarray(batch) for batch in logits])
 
-    def info(self) -> RunInfo:
-        run = super().info()
-        run.cudnn = False  # a lax.scan over time; XLA has no fused cuDNN GRU
-        return run
-
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         load_into(self, params)
@@ -542,11 +529,133 @@ class RNN(_JaxRun, TrainingImplementation):
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
         return self.one_step(x, y)
 
+
+class RNN(_Reviews):
+    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation, `GRU` above) -> last step -> dense.
+
+    Embedding and GRU are initialised as PyTorch's defaults (N(0, 1); U(+-1/sqrt(100))), so
+    both implementations start from the same distribution; the dense layer is Glorot."""
+
+    # == model ==
+    class Classifier(nnx.Module):
+        def __init__(self, config: RNNConfig, rngs: nnx.Rngs) -> None:
+            self.embedding = nnx.Embed(config.vocab_size, config.embedding_dim,
+                                       embedding_init=nnx.initializers.normal(1.0), rngs=rngs)
+            self.gru = GRU(config.embedding_dim, config.hidden, rngs)
+            self.fc = glorot_dense(rngs, config.hidden, config.n_classes)
+
+        def __call__(self, tokens: jax.Array) -> jax.Array:
+            outputs = self.gru(self.embedding(tokens))  # initial state: zeros
+            return self.fc(outputs[:, -1])  # the last time step, padding included
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.cudnn = False  # a lax.scan over time; XLA has no fused cuDNN GRU
+        return run
+
+    # == verification ==
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         embedded = self.model.embedding(jnp.asarray(x, dtype=jnp.int32))
         outputs = self.model.gru(embedded)
         return {"embedding": np.asarray(embedded), "gru": np.asarray(outputs),
                 "fc": np.asarray(self.model.fc(outputs[:, -1]))}
+
+
+def layer_norm(config: TransformerConfig, rngs: nnx.Rngs) -> nnx.LayerNorm:
+    return nnx.LayerNorm(config.d_model, epsilon=config.ln_eps, rngs=rngs)  # Flax's eps is 1e-6
+
+
+def attention_to_canonical(name: str, value: np.ndarray) -> np.ndarray:
+    """nnx.MultiHeadAttention keeps its projections per head: query, key and value kernels
+    (D, heads, 32) and biases (heads, 32), the output kernel (heads, 32, D). Flattened row-major,
+    head i is features 32i..32i+31, the canonical order; a kernel is then (in, out)."""
+    if ".attn." not in name:
+        return value
+    if value.ndim == 3:
+        n_in = 2 if ".attn.out." in name else 1
+        return value.reshape(int(np.prod(value.shape[:n_in])), -1).T
+    return value.reshape(-1)
+
+
+class Transformer(_Reviews):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks ->
+    LayerNorm -> mean over positions -> dense, attention by `nnx.MultiHeadAttention`."""
+
+    # == model ==
+    class MLP(nnx.Module):
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
+            self.fc1 = glorot_dense(rngs, c.d_model, c.mlp_dim)
+            self.fc2 = glorot_dense(rngs, c.mlp_dim, c.d_model)
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            # exact (erf) GELU: jax.nn.gelu's default is the tanh approximation
+            return self.fc2(jax.nn.gelu(self.fc1(x), approximate=False))
+
+    class Block(nnx.Module):
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
+            self.ln1 = layer_norm(c, rngs)
+            # dropout_rate 0 (its default); LinearGeneral initialises its kernels flattened to
+            # (in, out), so Glorot sees fans 128 and 128
+            self.attn = nnx.MultiHeadAttention(
+                num_heads=c.heads, in_features=c.d_model, qkv_features=c.d_model,
+                out_features=c.d_model, kernel_init=nnx.initializers.glorot_uniform(),
+                bias_init=nnx.initializers.zeros_init(), decode=False, rngs=rngs)
+            self.ln2 = layer_norm(c, rngs)
+            self.mlp = Transformer.MLP(c, rngs)
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            x = x + self.attn(self.ln1(x))  # self-attention, no mask: padding is content
+            return x + self.mlp(self.ln2(x))
+
+    class Classifier(nnx.Module):
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
+            table = partial(nnx.Embed, features=c.d_model,
+                            embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
+            self.embedding = table(c.vocab_size)
+            self.position = table(c.seq_len)
+            self.blocks = nnx.List([Transformer.Block(c, rngs) for _ in range(c.blocks)])
+            self.ln_f = layer_norm(c, rngs)
+            self.fc = glorot_dense(rngs, c.d_model, c.n_classes)
+
+        def embed(self, tokens: jax.Array) -> jax.Array:
+            return self.embedding(tokens) + self.position(jnp.arange(tokens.shape[1]))
+
+        def __call__(self, tokens: jax.Array) -> jax.Array:
+            x = self.embed(tokens)
+            for block in self.blocks:
+                x = block(x)
+            return self.fc(self.ln_f(x).mean(axis=1))  # the mean over all 150 positions
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        # With no dropout and no sown weights, nnx's dot_product_attention hands over to
+        # jax.nn.dot_product_attention, whose implementation=None is XLA's: two einsums and
+        # a softmax, no fused kernel (flax/nnx/nn/attention.py, jax/_src/nn/functions.py).
+        run.attention = "nnx.MultiHeadAttention: jax.nn.dot_product_attention (XLA einsums)"
+        return run
+
+    # == verification ==
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        params = dict(params)
+        for name, (_, var) in canonical_variables(self.model).items():
+            if ".attn." in name and name in params:  # (out, in) -> nnx's per-head (in, out)
+                value = np.asarray(params[name])
+                params[name] = (value.T if value.ndim == 2 else value).reshape(var[...].shape)
+        load_into(self, params)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {name: np.ascontiguousarray(attention_to_canonical(name, value))
+                for name, value in super().get_weights().items()}
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        m = self.model
+        h = m.embed(jnp.asarray(x, dtype=jnp.int32))
+        out = {"embedding": h}
+        for i, block in enumerate(m.blocks):
+            h = out[f"blocks.{i}"] = block(h)
+        out["pooled"] = m.ln_f(h).mean(axis=1)
+        out["fc"] = m.fc(out["pooled"])
+        return {name: np.asarray(value) for name, value in out.items()}
 
 
 class _WholeEpoch:
@@ -563,20 +672,6 @@ class _WholeEpoch:
         self.x_train, self.y_train, self.x_test = jax.device_put(
             (self.x_train, self.y_train, self.x_test), self.device)
         self._produced = (self.x_train, self.y_train, self.x_test)
-
-    def info(self) -> RunInfo:
-        run = super().info()  # type: ignore[misc]
-        if self.conv_op is conv_with_canonical_grads:
-            run.extra["conv_gradients"] = "canonical NHWC/HWIO convolutions (XLA:CPU workaround)"
-        return run
-
-    @property
-    def conv_op(self) -> Any:
-        """On XLA:CPU, convolutions whose gradients run through Eigen inside the scan (see
-        `conv_with_canonical_grads`)."""
-        if self.device.platform == "cpu":
-            return conv_with_canonical_grads
-        return jax.lax.conv_general_dilated
 
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
@@ -601,9 +696,27 @@ class _WholeEpoch:
 class CNNWholeEpoch(_WholeEpoch, CNN):
     """docs/benchmarks.md §2, compiled whole epoch (row `jax-flax-scan`)."""
 
+    def info(self) -> RunInfo:
+        run = super().info()
+        if self.conv_op is conv_with_canonical_grads:
+            run.extra["conv_gradients"] = "canonical NHWC/HWIO convolutions (XLA:CPU workaround)"
+        return run
+
+    @property
+    def conv_op(self) -> Any:
+        """On XLA:CPU, convolutions whose gradients run through Eigen inside the scan (see
+        `conv_with_canonical_grads`)."""
+        if self.device.platform == "cpu":
+            return conv_with_canonical_grads
+        return jax.lax.conv_general_dilated
+
 
 class RNNWholeEpoch(_WholeEpoch, RNN):
     """docs/benchmarks.md §3, compiled whole epoch (row `jax-flax-scan`)."""
+
+
+class TransformerWholeEpoch(_WholeEpoch, Transformer):
+    """docs/benchmarks.md §3b, compiled whole epoch (row `jax-flax-scan`)."""
 
 
 class Bottleneck(nnx.Module):

@@ -1,4 +1,5 @@
-"""Keras 3: the CNN, the GRU and ResNet-50 features, written once, run on any Keras backend.
+"""Keras 3: the CNN, the GRU, the Transformer and ResNet-50 features, written once, run on any
+Keras backend.
 
 The harness runs this module as three rows (`keras-tensorflow`, `keras-jax`, `keras-torch`),
 each in its own child process whose environment sets `KERAS_BACKEND` (Keras reads it once, at
@@ -11,7 +12,8 @@ Images are channels-last (Keras' default `image_data_format`, on every backend a
 PyTorch backend transposes to NCHW inside each convolution). The lessons of the original
 comparison are spelt out below: Keras convolutions default to padding "valid" (the contract needs
 "same"), max-pool strides default to the pool size, Glorot uniform is Keras' default kernel
-initializer and zeros its default bias.
+initializer and zeros its default bias. The Transformer is `layers.MultiHeadAttention`, which
+Keras routes to `ops.dot_product_attention`, whose kernel each backend picks (`info()` records it).
 
 Canonical weights (docs/benchmarks.md §9-10) are converted from and to PyTorch's layouts by the `*_to_keras` /
 `*_from_keras` functions, which the TensorFlow implementation (`py_impls.tf_keras`) shares.
@@ -20,13 +22,14 @@ Canonical weights (docs/benchmarks.md §9-10) are converted from and to PyTorch'
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 import keras
 from keras import layers
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
     InferenceImplementation,
     RunInfo,
@@ -34,6 +37,7 @@ from harness.interface import (
     TrainingImplementation,
 )
 from harness.verify.oracle.resnet50 import BN_EPS, blocks
+from harness.verify.oracle.transformer import parameter_shapes
 
 BACKEND = keras.backend.backend()
 
@@ -163,6 +167,50 @@ def rnn_from_keras(weights: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray
         "gru.bias_ih_l0": swap_rz(bias[0]), "gru.bias_hh_l0": swap_rz(bias[1]),
         "fc.weight": np.ascontiguousarray(weights["fc"][0].T), "fc.bias": weights["fc"][1],
     }
+
+
+def transformer_layers(model: keras.Model, config: TransformerConfig) -> dict[str, layers.Layer]:
+    """Canonical module name -> the Keras layer holding its parameters; an attention layer's
+    four projections are its EinsumDense sublayers."""
+    embedding = model.get_layer("embedding")
+    found = {"embedding": embedding.token, "position": embedding.position,
+             "ln_f": model.get_layer("ln_f"), "fc": model.get_layer("fc")}
+    for i in range(config.blocks):
+        attn = model.get_layer(f"blocks_{i}_attn")
+        found.update({f"blocks.{i}.attn.{name}": getattr(attn, f"{keras_dense}_dense")
+                      for name, keras_dense in (("query", "query"), ("key", "key"),
+                                                ("value", "value"), ("out", "output"))})
+        found.update({f"blocks.{i}.{m}": model.get_layer(keras_name(f"blocks.{i}.{m}"))
+                      for m in ("ln1", "ln2", "mlp.fc1", "mlp.fc2")})
+    return found
+
+
+def transformer_to_keras(model: keras.Model, config: TransformerConfig,
+                         params: dict[str, np.ndarray]) -> None:
+    """Canonical weights into the model. A dense weight (out, in) becomes the kernel (in, out),
+    reshaped to the layer's: MultiHeadAttention holds query/key/value kernels (D, heads, 32) with
+    biases (heads, 32), and the output kernel (heads, 32, D); head i is canonical features
+    32i..32i+31 in both, so a row-major reshape is the whole conversion."""
+    for module, layer in transformer_layers(model, config).items():
+        current = layer.get_weights()  # [kernel, bias], [gamma, beta] or [table]
+        values = [params[f"{module}.{field}"] for field in ("weight", "bias")[:len(current)]]
+        if isinstance(layer, (layers.Dense, layers.EinsumDense)):
+            values[0] = values[0].T
+        layer.set_weights([np.asarray(v, np.float32).reshape(c.shape)
+                           for v, c in zip(values, current)])
+
+
+def transformer_from_keras(model: keras.Model, config: TransformerConfig
+                           ) -> dict[str, np.ndarray]:
+    shapes, params = parameter_shapes(), {}
+    for module, layer in transformer_layers(model, config).items():
+        kernel = isinstance(layer, (layers.Dense, layers.EinsumDense))
+        for field, value in zip(("weight", "bias"), layer.get_weights()):
+            shape = shapes[f"{module}.{field}"]
+            params[f"{module}.{field}"] = np.ascontiguousarray(
+                value.reshape(shape[::-1]).T if kernel and field == "weight"
+                else value.reshape(shape))
+    return params
 
 
 def keras_name(torch_name: str) -> str:
@@ -297,6 +345,51 @@ def gru_model(config: RNNConfig, use_cudnn: bool | str = "auto") -> keras.Sequen
     ], name="gru_classifier")
 
 
+class TokenAndPositionEmbedding(layers.Layer):
+    """A token table plus a learned position table, as in keras.io's Transformer text
+    classifier (Keras has no position-embedding layer). Both N(0, 0.02) by §3b's rule (Keras'
+    Embedding default is uniform +-0.05)."""
+
+    def __init__(self, config: TransformerConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.token, self.position = (
+            layers.Embedding(rows, config.d_model, name=name,
+                             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02))
+            for name, rows in (("token", config.vocab_size), ("position", config.seq_len)))
+
+    def call(self, tokens):
+        return self.token(tokens) + self.position(keras.ops.arange(keras.ops.shape(tokens)[-1]))
+
+
+def transformer_model(config: TransformerConfig) -> keras.Model:
+    """docs/benchmarks.md §3b: pre-LayerNorm encoder blocks, layers named as the canonical
+    modules ("blocks.0.ln1" -> "blocks_0_ln1"; a block's output is the Add named "blocks_0").
+    LayerNormalization's epsilon is set to 1e-5 (Keras' default is 1e-3). MultiHeadAttention's
+    and Dense's defaults are the rule's: Glorot-uniform kernels and zero biases; EinsumDense
+    tells Glorot the input and output axes of a (D, heads, 32) kernel, so the fans are the
+    128 x 128 matrix's, not a convolution's. No attention mask, no dropout."""
+    exact_gelu = partial(keras.activations.gelu, approximate=False)  # erf, not the tanh form
+    tokens = keras.Input((config.seq_len,), dtype="int32")
+    x = TokenAndPositionEmbedding(config, name="embedding")(tokens)
+    for i in range(config.blocks):
+        n = f"blocks_{i}"
+        h = layers.LayerNormalization(epsilon=config.ln_eps, name=f"{n}_ln1")(x)
+        h = layers.MultiHeadAttention(config.heads, config.head_dim, name=f"{n}_attn")(h, h)
+        x = layers.Add(name=f"{n}_attention_residual")([x, h])
+        h = layers.LayerNormalization(epsilon=config.ln_eps, name=f"{n}_ln2")(x)
+        h = layers.Dense(config.mlp_dim, activation=exact_gelu, name=f"{n}_mlp_fc1")(h)
+        x = layers.Add(name=n)([x, layers.Dense(config.d_model, name=f"{n}_mlp_fc2")(h)])
+    x = layers.LayerNormalization(epsilon=config.ln_eps, name="ln_f")(x)
+    pooled = layers.GlobalAveragePooling1D(name="pooled")(x)  # all 150 positions, padding too
+    return keras.Model(tokens, layers.Dense(config.n_classes, name="fc")(pooled),
+                       name="transformer_classifier")
+
+
+# For `verify`: Keras layer -> canonical activation (the embedding layer's output is the sum).
+TRANSFORMER_ACTIVATIONS = {"embedding": "embedding", "blocks_0": "blocks.0",
+                           "blocks_1": "blocks.1", "pooled": "pooled", "fc": "fc"}
+
+
 def resnet50_v15(data_format: str = "channels_last") -> keras.Model:
     """torchvision's ResNet-50 (v1.5: stride on the 3x3 convolution) up to the global average
     pool, from Keras layers (keras.applications.ResNet50 is v1). Padding is explicit
@@ -392,6 +485,32 @@ def keras_gru_uses_cudnn(gru: layers.GRU, device: str) -> bool:
 
         return bool(cudnn_ok(*args)) and cell.reset_after
     return False  # JAX: Keras' GRU is a lax.scan (jax.experimental.rnn has no GRU)
+
+
+def keras_attention(device: str) -> str:
+    """What layers.MultiHeadAttention runs for the Transformer's fp32 shapes. Without dropout
+    or returned scores it calls ops.dot_product_attention (flash_attention=None: the backend
+    decides), and each backend's choice is asked of its own test, as Keras asks it."""
+    c = TransformerConfig()
+    shape = (c.batch_size, c.seq_len, c.heads, c.head_dim)  # Keras' (batch, time, heads, dim)
+    if BACKEND == "tensorflow":  # no fused kernel: two einsums around a softmax
+        return "layers.MultiHeadAttention: einsum + softmax (ops.dot_product_attention)"
+    if BACKEND == "jax":
+        import jax.numpy as jnp
+        from keras.src.backend.jax.nn import _can_use_flash_attention
+
+        q = jnp.zeros(shape, jnp.float32)  # cuDNN's fused attention takes fp16/bf16 only
+        kernel = "cudnn" if _can_use_flash_attention(q, q, q, None) else "xla"
+        return f"layers.MultiHeadAttention: jax.nn.dot_product_attention ({kernel})"
+    import torch
+    from keras.src.backend.torch.nn import _can_use_flash_attention
+
+    from py_impls.pytorch import sdpa_backend
+
+    # Keras forces flash only where PyTorch can use it (not fp32); else SDPA's dispatcher picks
+    q = torch.zeros(shape, device=device).transpose(1, 2)
+    kernel = "flash" if _can_use_flash_attention(q, q, q) else sdpa_backend(torch.device(device))
+    return f"layers.MultiHeadAttention: F.scaled_dot_product_attention ({kernel})"
 
 
 def precision_in_effect(device: str) -> str:
@@ -571,27 +690,24 @@ def keras_verify_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float
     return float(model.train_on_batch(x, y))
 
 
-class RNN(_KerasRun, TrainingImplementation):
-    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True, cuDNN where the backend has it) -> dense.
+class _ReviewClassifier(_KerasRun):
+    """What the GRU and the Transformer share: the IMDB token ids, Adam in PyTorch's form, the
+    cross-entropy and `model.fit` per epoch; each adds its model."""
 
-    Initialised by docs/benchmarks.md §3's rule (`gru_model`), as every row."""
+    config: RNNConfig | TransformerConfig
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
         self.device  # noqa: B018 - fail before timing if the device cannot be had
         self.x_train, self.y_train, self.x_test = data.x_train, data.y_train, data.x_test
 
-    # == model ==
-    def build(self, config: RNNConfig, seed: int) -> None:
-        self.config = config
-        keras.utils.set_random_seed(seed)
-        self.model = gru_model(config)
-
-        # == loss and optimizer ==
+    # == loss and optimizer ==
+    def compile_model(self) -> None:
         # TorchFormAdam: Keras' Adam class with epsilon where docs/benchmarks.md §3 (PyTorch) puts it.
+        c = self.config
         self.model.compile(
-            optimizer=TorchFormAdam(learning_rate=config.lr, beta_1=config.beta1,
-                                    beta_2=config.beta2, epsilon=config.eps),
+            optimizer=TorchFormAdam(learning_rate=c.lr, beta_1=c.beta1, beta_2=c.beta2,
+                                    epsilon=c.eps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     # == training epoch ==
@@ -602,6 +718,23 @@ class RNN(_KerasRun, TrainingImplementation):
     # == prediction ==
     def predict(self) -> np.ndarray:
         return self.model.predict(self.x_test, batch_size=self.config.batch_size, verbose=0)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return keras_verify_step(self.model, x, y)
+
+
+class RNN(_ReviewClassifier, TrainingImplementation):
+    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True, cuDNN where the backend has it) -> dense.
+
+    Initialised by docs/benchmarks.md §3's rule (`gru_model`), as every row. Data, loss,
+    optimizer, training and prediction: `_ReviewClassifier`."""
+
+    # == model ==
+    def build(self, config: RNNConfig, seed: int) -> None:
+        self.config = config
+        keras.utils.set_random_seed(seed)
+        self.model = gru_model(config)
+        self.compile_model()
 
     def info(self) -> RunInfo:
         run = super().info()
@@ -616,13 +749,38 @@ class RNN(_KerasRun, TrainingImplementation):
     def get_weights(self) -> dict[str, np.ndarray]:
         return rnn_from_keras(layer_weights(self.model, ["embedding", "gru", "fc"]))
 
-    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return keras_verify_step(self.model, x, y)
-
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         # The GRU layer yields only its last step (return_sequences=False): not compared.
         return layer_outputs(self.model, {"embedding": "embedding", "fc": "fc"}, x,
                              "channels_last")
+
+
+class Transformer(_ReviewClassifier, TrainingImplementation):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks
+    (layers.MultiHeadAttention) -> LayerNorm -> mean over positions -> dense. Data, loss,
+    optimizer, training and prediction are the GRU's (`_ReviewClassifier`)."""
+
+    # == model ==
+    def build(self, config: TransformerConfig, seed: int) -> None:
+        self.config = config
+        keras.utils.set_random_seed(seed)
+        self.model = transformer_model(config)
+        self.compile_model()
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.attention = keras_attention(self.device)
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        transformer_to_keras(self.model, self.config, params)
+        reset_optimizer(self.model.optimizer)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return transformer_from_keras(self.model, self.config)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return layer_outputs(self.model, TRANSFORMER_ACTIVATIONS, x, "channels_last")
 
 
 class ResNet50Features(_KerasRun, InferenceImplementation):

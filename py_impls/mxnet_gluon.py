@@ -1,4 +1,5 @@
-"""MXNet Gluon: the CNN, the GRU and ResNet-50 features, as hybridized Gluon blocks (fp32).
+"""MXNet Gluon: the CNN, the GRU, the Transformer and ResNet-50 features, as hybridized Gluon
+blocks (fp32).
 
 Runs in its own environment (`python -m harness setup mxnet`: MXNet 1.9.1, numpy 1.23.5), since
 MXNet needs numpy < 2. Data stay on the host as NumPy arrays and each batch is copied to the
@@ -9,6 +10,11 @@ The GRU is `gluon.rnn.GRU`, the fused RNN operator (cuDNN on a GPU, a fused CPU 
 otherwise). Its formulation is the cuDNN one docs/benchmarks.md §3 asks for, gate blocks in the order r, z, n,
 reset applied after the recurrent matmul: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), with
 separate input and recurrent biases - PyTorch's layout, so canonical weights load unchanged.
+
+The Transformer's attention is written out with `F.batch_dot` (Gluon 1.9 has no attention
+layer; GluonNLP's fused `contrib.interleaved_matmul_selfatt_*` operators are a separate
+library's and not used). Its GELU, `nn.GELU` (`LeakyReLU(act_type="gelu")`), is the exact erf
+form docs/benchmarks.md §3b asks for: measured within 4e-7 of x * Phi(x), 4e-4 off the tanh one.
 
 ResNet-50 is defined here as torchvision's v1.5 (stride on the 3x3 convolution): Gluon's
 model-zoo `resnet50_v1` is v1 (stride on the first 1x1) and is not used.
@@ -31,7 +37,12 @@ import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig  # noqa: E402
+from harness.config import (  # noqa: E402
+    CNNConfig,
+    InferenceConfig,
+    RNNConfig,
+    TransformerConfig,
+)
 from harness.interface import (  # noqa: E402
     InferenceImplementation,
     RunInfo,
@@ -89,6 +100,11 @@ class MXNetRun:
                 # here (one framework per child process), noted for anyone mixing them.
             },
         )
+
+
+# Gluon's BatchNorm and LayerNorm call the scale and shift gamma and beta; PyTorch weight and bias
+# (BatchNorm's running_mean and running_var have the same names in both).
+NORM_NAMES = {"gamma": "weight", "beta": "bias"}
 
 
 def copy_params(block: gluon.Block, params: dict[str, np.ndarray], rename: dict[str, str]) -> None:
@@ -239,11 +255,10 @@ class AdamEpsAfterCorrection(mx.optimizer.Adam):
         super().update(index, weight, grad, state)
 
 
-class RNN(MXNetRun, TrainingImplementation):
-    """docs/benchmarks.md §3: embedding -> fused GRU -> last step -> dense, Adam.
-
-    Initialisation follows the PyTorch row: embedding N(0, 1), GRU U(-1/sqrt(H), 1/sqrt(H)) for
-    weights and biases, dense Glorot uniform with zero bias."""
+class TokenClassifier(MXNetRun, TrainingImplementation):
+    """What the GRU and the Transformer rows share (docs/benchmarks.md §3, §3b): the token data,
+    PyTorch's Adam, the training loop, prediction and the verify step. A subclass builds
+    `self.net` and `self.loss_fn` and sets `self.config`."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -251,6 +266,46 @@ class RNN(MXNetRun, TrainingImplementation):
         self.x_train = data.x_train.astype(np.float32)
         self.y_train = data.y_train.astype(np.float32)
         self.x_test = data.x_test.astype(np.float32)
+
+    # == loss and optimizer ==
+    def make_trainer(self) -> None:
+        adam = AdamEpsAfterCorrection(learning_rate=self.config.lr, beta1=self.config.beta1,
+                                      beta2=self.config.beta2, epsilon=self.config.eps)
+        self.trainer = gluon.Trainer(self.net.collect_params(), adam)
+
+    # == training epoch ==
+    def train_epoch(self, order: np.ndarray) -> None:
+        for idx in order.reshape(-1, self.config.batch_size):
+            x = mx.nd.array(self.x_train[idx], ctx=self.ctx)
+            y = mx.nd.array(self.y_train[idx], ctx=self.ctx)
+            with autograd.record():
+                loss = self.loss_fn(self.net(x), y)
+            loss.backward()
+            self.trainer.step(self.config.batch_size)
+
+    # == prediction ==
+    def predict(self) -> np.ndarray:
+        batches = range(0, len(self.x_test), self.config.batch_size)
+        return np.concatenate([
+            self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
+            .asnumpy() for i in batches])
+
+    # == verification ==
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        x_nd = mx.nd.array(x.astype(np.float32), ctx=self.ctx)
+        y_nd = mx.nd.array(y.astype(np.float32), ctx=self.ctx)
+        with autograd.record():  # training mode; neither model has dropout
+            loss = self.loss_fn(self.net(x_nd), y_nd)
+        loss.backward()
+        self.trainer.step(len(x))
+        return float(loss.mean().asscalar())
+
+
+class RNN(TokenClassifier):
+    """docs/benchmarks.md §3: embedding -> fused GRU -> last step -> dense, Adam.
+
+    Initialisation follows the PyTorch row: embedding N(0, 1), GRU U(-1/sqrt(H), 1/sqrt(H)) for
+    weights and biases, dense Glorot uniform with zero bias."""
 
     # == model ==
     class GRUClassifier(gluon.HybridBlock):
@@ -285,28 +340,6 @@ class RNN(MXNetRun, TrainingImplementation):
         self.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
         self.make_trainer()
 
-    def make_trainer(self) -> None:
-        adam = AdamEpsAfterCorrection(learning_rate=self.config.lr, beta1=self.config.beta1,
-                                      beta2=self.config.beta2, epsilon=self.config.eps)
-        self.trainer = gluon.Trainer(self.net.collect_params(), adam)
-
-    # == training epoch ==
-    def train_epoch(self, order: np.ndarray) -> None:
-        for idx in order.reshape(-1, self.config.batch_size):
-            x = mx.nd.array(self.x_train[idx], ctx=self.ctx)
-            y = mx.nd.array(self.y_train[idx], ctx=self.ctx)
-            with autograd.record():
-                loss = self.loss_fn(self.net(x), y)
-            loss.backward()
-            self.trainer.step(self.config.batch_size)
-
-    # == prediction ==
-    def predict(self) -> np.ndarray:
-        batches = range(0, len(self.x_test), self.config.batch_size)
-        return np.concatenate([
-            self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
-            .asnumpy() for i in batches])
-
     # == verification ==
     def info(self) -> RunInfo:
         run = super().info()
@@ -335,15 +368,6 @@ class RNN(MXNetRun, TrainingImplementation):
         return {self.GRU_NAMES.get(name, name): param.data().asnumpy().copy()
                 for name, param in self.gluon_params().items()}
 
-    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        x_nd = mx.nd.array(x.astype(np.float32), ctx=self.ctx)
-        y_nd = mx.nd.array(y.astype(np.float32), ctx=self.ctx)
-        with autograd.record():  # training mode; the GRU classifier has no dropout
-            loss = self.loss_fn(self.net(x_nd), y_nd)
-        loss.backward()
-        self.trainer.step(len(x))
-        return float(loss.mean().asscalar())
-
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         net = self.net
         embedded = net.embedding(mx.nd.array(x.astype(np.float32), ctx=self.ctx))
@@ -353,8 +377,109 @@ class RNN(MXNetRun, TrainingImplementation):
                 "fc": logits.asnumpy()}
 
 
+class Transformer(TokenClassifier):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks ->
+    LayerNorm -> mean over positions -> dense, attention written out with `F.batch_dot`.
+
+    Gluon's structured names are the canonical ones but for LayerNorm's gamma/beta."""
+
+    # == model ==
+    class SelfAttention(gluon.HybridBlock):
+        def __init__(self, c: TransformerConfig, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.heads, self.scale = c.heads, 1.0 / np.sqrt(c.head_dim)
+            with self.name_scope():  # flatten=False: applied to the last axis of (N, T, D)
+                self.query, self.key, self.value, self.out = (
+                    nn.Dense(c.d_model, flatten=False, in_units=c.d_model) for _ in range(4))
+
+        def hybrid_forward(self, F, x):
+            def split(h):  # (N, T, D) -> (N * heads, T, 32); head i: features 32i..32i+31
+                h = F.transpose(F.reshape(h, shape=(0, 0, -4, self.heads, -1)), axes=(0, 2, 1, 3))
+                return F.reshape(h, shape=(-3, 0, 0))
+
+            q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+            weights = F.softmax(F.batch_dot(q, k, transpose_b=True) * self.scale, axis=-1)
+            context = F.reshape(F.batch_dot(weights, v), shape=(-4, -1, self.heads, 0, 0))
+            context = F.reshape(F.transpose(context, axes=(0, 2, 1, 3)), shape=(0, 0, -3))
+            return self.out(context)  # no mask: padding is content
+
+    class Block(gluon.HybridBlock):
+        def __init__(self, c: TransformerConfig, **kwargs) -> None:
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.ln1 = nn.LayerNorm(epsilon=c.ln_eps, in_channels=c.d_model)
+                self.attn = Transformer.SelfAttention(c)
+                self.ln2 = nn.LayerNorm(epsilon=c.ln_eps, in_channels=c.d_model)
+                self.mlp = nn.HybridSequential()
+                with self.mlp.name_scope():  # children named as PyTorch's mlp.fc1, mlp.fc2
+                    for name, layer in (
+                            ("fc1", nn.Dense(c.mlp_dim, flatten=False, in_units=c.d_model)),
+                            ("gelu", nn.GELU()),  # LeakyReLU(act_type="gelu"): the erf form
+                            ("fc2", nn.Dense(c.d_model, flatten=False, in_units=c.mlp_dim))):
+                        self.mlp.register_child(layer, name)
+
+        def hybrid_forward(self, F, x):
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
+
+    class Classifier(gluon.HybridBlock):
+        def __init__(self, c: TransformerConfig, **kwargs) -> None:
+            super().__init__(**kwargs)
+            table = mx.init.Normal(0.02)  # §3b: both embeddings N(0, 0.02)
+            with self.name_scope():
+                self.embedding = nn.Embedding(c.vocab_size, c.d_model, weight_initializer=table)
+                self.position = nn.Embedding(c.seq_len, c.d_model, weight_initializer=table)
+                self.blocks = nn.HybridSequential()
+                with self.blocks.name_scope():
+                    self.blocks.add(*(Transformer.Block(c) for _ in range(c.blocks)))
+                self.ln_f = nn.LayerNorm(epsilon=c.ln_eps, in_channels=c.d_model)
+                self.fc = nn.Dense(c.n_classes, in_units=c.d_model)
+
+        def embed(self, F, tokens):
+            positions = self.position(F.contrib.arange_like(tokens, axis=1))  # (T, D)
+            return F.broadcast_add(self.embedding(tokens), F.expand_dims(positions, 0))
+
+        def hybrid_forward(self, F, tokens):
+            x = self.blocks(self.embed(F, tokens))
+            return self.fc(F.mean(self.ln_f(x), axis=1))  # the mean over all 150 positions
+
+    def build(self, config: TransformerConfig, seed: int) -> None:
+        self.config = config
+        mx.random.seed(seed)
+        self.net = self.Classifier(config)
+        # Glorot for every dense weight (the embeddings name their own initializer); Dense
+        # biases and LayerNorm beta are zeros and gamma ones by Gluon's defaults.
+        self.net.initialize(GLOROT_UNIFORM, ctx=self.ctx)
+        self.net.hybridize()
+
+        # == loss and optimizer ==
+        self.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        self.make_trainer()
+
+    # == verification ==
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.attention = "F.batch_dot (written out)"
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        copy_params(self.net, params, NORM_NAMES)
+        self.make_trainer()  # fresh optimizer state
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return export_params(self.net, NORM_NAMES)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        net, out = self.net, {}
+        h = out["embedding"] = net.embed(mx.nd, mx.nd.array(x.astype(np.float32), ctx=self.ctx))
+        for i, block in enumerate(net.blocks):
+            h = out[f"blocks.{i}"] = block(h)
+        out["pooled"] = net.ln_f(h).mean(axis=1)
+        out["fc"] = net.fc(out["pooled"])
+        return {name: value.asnumpy() for name, value in out.items()}
+
+
 # ResNet-50 v1.5, attribute names as torchvision's so structured names match its state_dict.
-BN_NAMES = {"gamma": "weight", "beta": "bias"}  # running_mean, running_var: same names
 
 
 def batch_norm(channels: int) -> nn.BatchNorm:
@@ -433,7 +558,7 @@ class ResNet50Features(MXNetRun, InferenceImplementation):
         # torchvision's initialisation: Kaiming normal, fan_out, for the convolutions.
         self.net.initialize(mx.init.MSRAPrelu(factor_type="out", slope=0.0), ctx=self.ctx)
         if weights is not None:
-            copy_params(self.net, weights, BN_NAMES)  # fc.* and num_batches_tracked unused
+            copy_params(self.net, weights, NORM_NAMES)  # fc.* and num_batches_tracked unused
         self.net.hybridize()
 
     # == features ==

@@ -1,4 +1,5 @@
-"""TensorFlow 2: the CNN, the GRU and ResNet-50 features, as a TensorFlow user writes them today.
+"""TensorFlow 2: the CNN, the GRU, the Transformer and ResNet-50 features, as a TensorFlow user
+writes them today.
 
 A tf.keras model (TensorFlow 2.16+ ships Keras 3 as tf.keras), trained by a custom loop: a
 `tf.function` training step (GradientTape, the optimizer's apply_gradients) called once per
@@ -14,7 +15,9 @@ records it.
 
 The `...XLA` classes are the separately named variant with `jit_compile=True`: XLA compiles the
 whole training step (compilation lands in the first epoch). cuDNN's GRU kernel is not an XLA
-op, so the XLA GRU is Keras' generic loop (`use_cudnn=False`, recorded as cudnn: no).
+op, so the XLA GRU is Keras' generic loop (`use_cudnn=False`, recorded as cudnn: no). The
+Transformer's attention is tf.keras' `layers.MultiHeadAttention`: on TensorFlow two einsums around a
+softmax (there is no fused kernel), compiled by XLA in the XLA variant.
 
 The networks and the conversion of canonical weights are shared with `py_impls.keras3`.
 """
@@ -30,7 +33,7 @@ if "keras" not in sys.modules:  # tf.keras is Keras 3 on whatever KERAS_BACKEND 
 import numpy as np
 import tensorflow as tf
 
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
     InferenceImplementation,
     RunInfo,
@@ -41,11 +44,13 @@ from py_impls.keras3 import (
     BACKEND,
     CNN_ACTIVATIONS,
     RESNET50_ACTIVATIONS,
+    TRANSFORMER_ACTIVATIONS,
     TorchFormAdam,
     cnn_from_keras,
     cnn_model,
     cnn_to_keras,
     gru_model,
+    keras_attention,
     keras_gru_uses_cudnn,
     layer_outputs,
     layer_weights,
@@ -57,6 +62,9 @@ from py_impls.keras3 import (
     rnn_to_keras,
     set_dropout,
     set_layer_weights,
+    transformer_from_keras,
+    transformer_model,
+    transformer_to_keras,
 )
 
 if BACKEND != "tensorflow":
@@ -145,7 +153,7 @@ class _TFRun:
 class _TFTraining(_TFRun):
     """The custom training loop shared by the CNN and the GRU."""
 
-    config: CNNConfig | RNNConfig
+    config: CNNConfig | RNNConfig | TransformerConfig
 
     def compile_steps(self) -> None:
         if not self.optimizer.built:
@@ -226,12 +234,26 @@ class CNN(_TFTraining, TrainingImplementation):
         return layer_outputs(self.model, CNN_ACTIVATIONS, self.to_layout(x), self.data_format)
 
 
-class RNN(_TFTraining, TrainingImplementation):
-    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True: cuDNN's kernel on a GPU) -> dense, Adam."""
+class _ReviewClassifier(_TFTraining):
+    """What the GRU and the Transformer share: the IMDB token ids, the cross-entropy and Adam
+    in PyTorch's form; each adds its model."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
         self.x_train, self.y_train, self.x_test = data.x_train, data.y_train, data.x_test
+
+    # == loss and optimizer ==
+    def compile_model(self) -> None:
+        c = self.config
+        self.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        # Keras' Adam puts epsilon before the bias correction; docs/benchmarks.md §3's (PyTorch's) after it.
+        self.optimizer = TorchFormAdam(learning_rate=c.lr, beta_1=c.beta1, beta_2=c.beta2,
+                                       epsilon=c.eps)
+        self.compile_steps()
+
+
+class RNN(_ReviewClassifier, TrainingImplementation):
+    """docs/benchmarks.md §3: embedding -> GRU (reset_after=True: cuDNN's kernel on a GPU) -> dense, Adam."""
 
     # == model ==
     def build(self, config: RNNConfig, seed: int) -> None:
@@ -239,13 +261,7 @@ class RNN(_TFTraining, TrainingImplementation):
         tf.keras.utils.set_random_seed(seed)
         # Embedding -> GRU(reset_after=True) -> Dense: see py_impls.keras3.gru_model
         self.model = gru_model(config, use_cudnn=False if self.jit_compile else "auto")
-
-        # == loss and optimizer ==
-        self.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        # Keras' Adam puts epsilon before the bias correction; docs/benchmarks.md §3's (PyTorch's) after it.
-        self.optimizer = TorchFormAdam(learning_rate=config.lr, beta_1=config.beta1,
-                                       beta_2=config.beta2, epsilon=config.eps)
-        self.compile_steps()
+        self.compile_model()
 
     def info(self) -> RunInfo:
         run = super().info()
@@ -264,6 +280,37 @@ class RNN(_TFTraining, TrainingImplementation):
         # The GRU layer yields only its last step (return_sequences=False): not compared.
         return layer_outputs(self.model, {"embedding": "embedding", "fc": "fc"}, x,
                              "channels_last")
+
+
+class Transformer(_ReviewClassifier, TrainingImplementation):
+    """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks
+    (tf.keras.layers.MultiHeadAttention) -> LayerNorm -> mean over positions -> dense, Adam.
+    Data, loss and optimizer are the GRU's (`_ReviewClassifier`), the loop the CNN's too."""
+
+    # == model ==
+    def build(self, config: TransformerConfig, seed: int) -> None:
+        self.config = config
+        tf.keras.utils.set_random_seed(seed)
+        # TokenAndPositionEmbedding -> (LayerNormalization, MultiHeadAttention, Add,
+        # LayerNormalization, Dense, Dense, Add) x 2 -> LayerNormalization ->
+        # GlobalAveragePooling1D -> Dense: see py_impls.keras3.transformer_model
+        self.model = transformer_model(config)
+        self.compile_model()
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        run.attention = keras_attention(self.device)
+        return run
+
+    def load_weights(self, params: dict[str, np.ndarray]) -> None:
+        transformer_to_keras(self.model, self.config, params)
+        reset_optimizer(self.optimizer)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return transformer_from_keras(self.model, self.config)
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return layer_outputs(self.model, TRANSFORMER_ACTIVATIONS, x, "channels_last")
 
 
 class ResNet50Features(_TFRun, InferenceImplementation):
@@ -311,5 +358,11 @@ class RNNXLA(RNN):
 
 class ResNet50FeaturesXLA(ResNet50Features):
     """ResNet-50 features compiled by XLA."""
+
+    jit_compile = True
+
+
+class TransformerXLA(Transformer):
+    """Transformer with the training step compiled by XLA."""
 
     jit_compile = True

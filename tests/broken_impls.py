@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from py_impls.pytorch import CNN, RNN, ResNet50Features
+from py_impls.pytorch import CNN, RNN, ResNet50Features, Transformer
 
 
 class _FlattenHWC(nn.Module):
@@ -74,3 +74,22 @@ class BatchNormEps1e3(ResNet50Features):
         for module in self.model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.eps = 1e-3
+
+
+class LayerNormEps1e3(Transformer):
+    """LayerNorm epsilon 1e-3 (Keras' default) instead of the contract's 1e-5."""
+
+    def build(self, config, seed):
+        super().build(config, seed)
+        for module in self.model.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.eps = 1e-3
+
+
+class TanhGelu(Transformer):
+    """The tanh approximation of GELU (JAX's and Flux's default `gelu`) instead of the exact one."""
+
+    def build(self, config, seed):
+        super().build(config, seed)
+        for block in self.model.blocks:
+            block.mlp.gelu = nn.GELU(approximate="tanh")

@@ -9,6 +9,8 @@ ENTRY_POINTS = {  # name -> {benchmark: entry point}
     "no-hooks": {"cnn": "tests.fake_impls:SoftmaxRegression"},
     "broken-reset-before": {"rnn": "tests.broken_impls:ResetBeforeGRU"},
     "broken-bn-eps": {"inference": "tests.broken_impls:BatchNormEps1e3"},
+    "broken-ln-eps": {"transformer": "tests.broken_impls:LayerNormEps1e3"},
+    "broken-tanh-gelu": {"transformer": "tests.broken_impls:TanhGelu"},
     "crashes": {"inference": "tests.fake_impls:RaisesOnBuild"},
 }
 

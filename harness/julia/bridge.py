@@ -1,12 +1,16 @@
 """The adapters: the harness's interface, implemented by calling Julia.
 
 Julia rows (Knet.jl and Flux.jl, `julia_impls/`) satisfy the same interface as the Python
-rows: the harness's worker imports `JuliaCNN`, `JuliaRNN` or `JuliaFeatures` from here, as it
-would a Python class, and never knows that the work happens in Julia. Each adapter starts
-Julia in its own child process (every run is one), `include`s one source file
-(`julia_impls/<flavor>/<benchmark>.jl`, sections marked as in the Python files) and calls the
-Julia functions of the same names: `prepare`, `build`, `train_epoch`, `predict`, `extract`,
-`sync`, `info`.
+rows: the harness's worker imports `Julia<impl_class>` from here (`JuliaCNN`, `JuliaRNN`,
+`JuliaTransformer`, `JuliaResNet50Features`), as it would a Python class, and never knows that
+the work happens in Julia. There is one training adapter and one inference adapter; the
+classes are made from the benchmark records (harness.benchmarks: `impl_class`,
+`julia_source`, `config`, `model`), so a new benchmark with Julia sources needs no edit here.
+Each adapter starts Julia in its own child process (every run is one), `include`s the
+benchmark's source file (`julia_impls/<flavor>/<julia_source>`, sections marked as in the
+Python files) and calls the Julia functions of the same names: `prepare`, `build` (with every
+field of the benchmark's config as a keyword), `train_epoch`, `predict`, `extract`, `sync`,
+`info`, and the `verify` hooks.
 
 The bridge is juliacall (PythonCall.jl), which passes NumPy arrays to Julia without copying;
 PyJulia (`HARNESS_JULIA_BRIDGE=pyjulia`) slots in where a user already has it set up. Both
@@ -17,6 +21,7 @@ module import.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import time
@@ -26,13 +31,11 @@ from typing import Any
 import numpy as np
 
 from harness import benchmarks
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import (InferenceImplementation, RunInfo, TrainingData,
                                TrainingImplementation)
-from harness.julia.device import knet_cuda_problem, precision_label
-from harness.julia.layouts import (canonical_weights, from_julia_columns, julia_images,
-                                   julia_labels, julia_order, julia_range, julia_tokens,
-                                   julia_weights)
+from harness.julia.device import knet_cuda_problem, knet_gpu_pin, precision_label
+from harness.julia.layouts import (canonical_weights, from_julia_columns, julia_inputs,
+                                   julia_labels, julia_order, julia_range, julia_weights)
 from harness.julia.readiness import (Flavor, JuliaNotReady, bridge_name, find_julia,
                                      flavor_named, julia_readiness)
 
@@ -102,21 +105,33 @@ def start_julia(flavor: Flavor) -> _JuliaCall | _PyJulia:
 # ---------------------------------------------------------------------------------------------
 
 class _JuliaRun:
-    """Starts Julia and loads one source file at construction (outside every timed phase:
-    the harness starts its clock after constructing), then forwards the interface."""
+    """Starts Julia and loads the benchmark's source file at construction (outside every timed
+    phase: the harness starts its clock after constructing), then forwards the interface."""
 
-    benchmark: str
+    benchmark: str  # set on each generated class (`adapter_class`)
     requested_device: str
+
+    def __init__(self, device: str = "auto", flavor: str = "knet", **options: Any) -> None:
+        super().__init__(device, flavor=flavor, **options)  # type: ignore[call-arg]
+        self._start(flavor)
+
+    @property
+    def record(self) -> benchmarks.Benchmark:
+        return benchmarks.get(self.benchmark)
 
     def _start(self, flavor: str) -> None:
         self.flavor = flavor_named(flavor)
-        if self.flavor.name == "knet" and self.requested_device == "cuda":
-            problem = knet_cuda_problem()  # before Julia starts: the GPU is too new for Knet
-            if problem:
-                raise JuliaNotReady(problem)
+        self.gpu_pin: dict[str, str] = {}
+        if self.flavor.name == "knet" and self.requested_device != "cpu":
+            if self.requested_device == "cuda":
+                problem = knet_cuda_problem()  # before Julia starts: every GPU too new for Knet
+                if problem:
+                    raise JuliaNotReady(problem)
+            self.gpu_pin = knet_gpu_pin()  # mixed GPUs: only those Knet can compile for
+            os.environ.update(self.gpu_pin)
         started = time.perf_counter()
         self.bridge = start_julia(self.flavor)
-        self.module = self.bridge.include(self.flavor.sources / benchmarks.get(self.benchmark).julia_source)
+        self.module = self.bridge.include(self.flavor.sources / self.record.julia_source)
         # precision: "default", or "strict" for the fp32-strict rows (julia_impls/precision.jl)
         self.state = self.module.State(self.requested_device,
                                        precision=self.options.get("precision", "default"))
@@ -128,6 +143,8 @@ class _JuliaRun:
     def info(self) -> RunInfo:
         jl = {str(k): str(v) for k, v in dict(self.module.info(self.state)).items()}
         precision = precision_label(self.flavor.name, jl)  # from the facts Julia reports
+        pin = {"gpu_pin": " ".join(f"{k}={v}" for k, v in self.gpu_pin.items())} \
+            if getattr(self, "gpu_pin", None) else {}
         return RunInfo(
             framework=self.flavor.framework,
             framework_version=jl.pop("framework_version", ""),
@@ -137,100 +154,37 @@ class _JuliaRun:
             device_name=jl.pop("device_name", ""),
             precision=precision,
             cudnn={"yes": True, "no": False}.get(jl.pop("cudnn", ""), None),
-            extra={**jl, "bridge": f"{self.bridge.name} {self.bridge.version}",
+            attention=jl.pop("attention", None),
+            extra={**jl, **pin, "bridge": f"{self.bridge.name} {self.bridge.version}",
                    "julia_start_s": round(self.start_s, 2), "not_run_in_ci": True},
         )
 
-    def _load(self, model: str, params: dict[str, np.ndarray]) -> None:
-        for name, value in julia_weights(model, params, self.flavor.name).items():
+    def _build(self, config: Any, seed: int) -> None:
+        """Julia's `build(state, seed; <every field of the config>...)`: each file declares the
+        fields it uses and swallows the rest (`kw...`)."""
+        self.config = config
+        self.module.build(self.state, seed, **dataclasses.asdict(config))
+
+    def _load(self, params: dict[str, np.ndarray]) -> None:
+        for name, value in julia_weights(self.record.model, params, self.flavor.name).items():
             self.module.load_weight(self.state, name, value)
 
 
-class _JuliaTraining(_JuliaRun):
-    """For `verify` (training): the Julia side returns arrays in its own layout, which is the
-    canonical one reversed; everything is turned back here."""
-
-    config: CNNConfig | RNNConfig
-
-    def _julia_inputs(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        julia = {str(k): np.asarray(v) for k, v in dict(self.module.get_weights(self.state)).items()}
-        return canonical_weights(self.benchmark, julia, self.flavor.name)
-
-    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(self.module.verify_step(self.state, self._julia_inputs(x),
-                                             julia_labels(y, self.config.n_classes)))
-
-    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        julia = dict(self.module.activations(self.state, self._julia_inputs(x)))
-        return {str(k): np.ascontiguousarray(np.asarray(v).T) for k, v in julia.items()}
-
-
-class JuliaCNN(_JuliaTraining, TrainingImplementation):
-    """docs/benchmarks.md §2 in Julia: `julia_impls/<flavor>/cnn.jl`."""
-
-    benchmark = "cnn"
-
-    def __init__(self, device: str = "auto", flavor: str = "knet", **options: Any) -> None:
-        super().__init__(device, flavor=flavor, **options)
-        self._start(flavor)
+class _JuliaTraining(_JuliaRun, TrainingImplementation):
+    """A training benchmark in Julia. For `verify`, the Julia side returns arrays in its own
+    layout, which is the canonical one reversed; everything is turned back here."""
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
         self.n_train, self.n_test = len(data.x_train), len(data.x_test)
-        self.n_classes = CNNConfig().n_classes
-        self.module.prepare(self.state, julia_images(data.x_train),
-                            julia_labels(data.y_train, self.n_classes), julia_images(data.x_test))
+        # token ids stay 0-based (they index embedding columns, which Julia shifts by one)
+        self.module.prepare(self.state, julia_inputs(data.x_train),
+                            julia_labels(data.y_train, self.record.config.n_classes),
+                            julia_inputs(data.x_test))
 
     # == model ==  (and == loss and optimizer ==, in the Julia file)
-    def build(self, config: CNNConfig, seed: int) -> None:
-        self.config, self.n_classes = config, config.n_classes
-        self.module.build(self.state, seed, batch_size=config.batch_size, lr=config.lr,
-                          momentum=config.momentum, n_classes=config.n_classes)
-
-    # == training epoch ==
-    def train_epoch(self, order: np.ndarray) -> None:
-        self.module.train_epoch(self.state, julia_order(order, self.n_train,
-                                                        self.config.batch_size))
-
-    # == prediction ==
-    def predict(self) -> np.ndarray:
-        return from_julia_columns(self.module.predict(self.state), self.n_test, self.n_classes)
-
-    def load_weights(self, params: dict[str, np.ndarray]) -> None:
-        self._load("cnn", params)
-
-    @staticmethod
-    def _julia_inputs(x: np.ndarray) -> np.ndarray:
-        return julia_images(np.ascontiguousarray(x, dtype=np.float32))
-
-
-class JuliaRNN(_JuliaTraining, TrainingImplementation):
-    """docs/benchmarks.md §3 in Julia: `julia_impls/<flavor>/rnn.jl`."""
-
-    benchmark = "rnn"
-
-    def __init__(self, device: str = "auto", flavor: str = "knet", **options: Any) -> None:
-        super().__init__(device, flavor=flavor, **options)
-        self._start(flavor)
-
-    # == data ==
-    def prepare(self, data: TrainingData) -> None:
-        self.n_train, self.n_test = len(data.x_train), len(data.x_test)
-        n_classes = RNNConfig().n_classes
-        # Token ids stay 0-based: they index rows of the embedding, which Julia shifts by one.
-        self.module.prepare(self.state, julia_tokens(data.x_train),
-                            julia_labels(data.y_train, n_classes), julia_tokens(data.x_test))
-
-    # == model ==
-    def build(self, config: RNNConfig, seed: int) -> None:
-        self.config = config
-        self.module.build(self.state, seed, batch_size=config.batch_size,
-                          vocab_size=config.vocab_size, embedding_dim=config.embedding_dim,
-                          hidden=config.hidden, n_classes=config.n_classes, lr=config.lr,
-                          beta1=config.beta1, beta2=config.beta2, eps=config.eps)
+    def build(self, config: Any, seed: int) -> None:
+        self._build(config, seed)
 
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
@@ -243,36 +197,63 @@ class JuliaRNN(_JuliaTraining, TrainingImplementation):
                                   self.config.n_classes)
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
-        self._load("rnn", params)
+        self._load(params)
 
-    @staticmethod
-    def _julia_inputs(x: np.ndarray) -> np.ndarray:
-        return julia_tokens(np.ascontiguousarray(x, dtype=np.int32))
+    def get_weights(self) -> dict[str, np.ndarray]:
+        julia = {str(k): np.asarray(v) for k, v in dict(self.module.get_weights(self.state)).items()}
+        return canonical_weights(self.record.model, julia, self.flavor.name)
+
+    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(self.module.verify_step(self.state, julia_inputs(x),
+                                             julia_labels(y, self.config.n_classes)))
+
+    def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        julia = dict(self.module.activations(self.state, julia_inputs(x)))
+        return {str(k): np.ascontiguousarray(np.asarray(v).T) for k, v in julia.items()}
 
 
-class JuliaFeatures(_JuliaRun, InferenceImplementation):
-    """docs/benchmarks.md §4 in Julia: `julia_impls/<flavor>/inference.jl`."""
-
-    benchmark = "inference"
-
-    def __init__(self, device: str = "auto", flavor: str = "knet", **options: Any) -> None:
-        super().__init__(device, flavor=flavor, **options)
-        self._start(flavor)
+class _JuliaInference(_JuliaRun, InferenceImplementation):
+    """An inference benchmark in Julia: canonical weights, when given, are handed over one
+    tensor at a time before `build`, which initialises the rest."""
 
     # == data ==
     def prepare(self, images: np.ndarray) -> None:
-        self.module.prepare(self.state, julia_images(images))
+        self.module.prepare(self.state, julia_inputs(images))
 
     # == model ==
-    def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None,
-              seed: int) -> None:
-        self.feature_dim = config.feature_dim
-        if weights is not None:  # canonical tensors first; `build` initialises the rest
-            self._load("resnet50", {k: v for k, v in weights.items() if not k.startswith("fc.")})
-        self.module.build(self.state, seed)
+    def build(self, config: Any, weights: dict[str, np.ndarray] | None, seed: int) -> None:
+        if weights is not None:  # the feature extractor has no classifier (`fc.*`)
+            self._load({k: v for k, v in weights.items() if not k.startswith("fc.")})
+        self._build(config, seed)
 
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
         first, last = julia_range(start, stop)
         return from_julia_columns(self.module.extract(self.state, first, last), stop - start,
-                                  self.feature_dim)
+                                  self.config.feature_dim)
+
+
+# The adapter classes, one per benchmark record with Julia sources: `Julia<impl_class>`
+# (JuliaCNN, JuliaRNN, JuliaTransformer, JuliaResNet50Features), as harness.registry's
+# `julia_entries` names them. Made on first use, so that a benchmark registered later (a
+# plugin's) has one too.
+_ADAPTERS: dict[str, type] = {}
+
+
+def adapter_class(benchmark: benchmarks.Benchmark) -> type:
+    """The adapter of one benchmark: the training or inference adapter with its name set."""
+    name = f"Julia{benchmark.impl_class}"
+    if name not in _ADAPTERS:
+        base = _JuliaTraining if benchmark.training else _JuliaInference
+        doc = (f"docs/benchmarks.md's {benchmark.title} in Julia: "
+               f"`julia_impls/<flavor>/{benchmark.julia_source}`.")
+        _ADAPTERS[name] = type(name, (base,), {"benchmark": benchmark.name, "__doc__": doc,
+                                               "__module__": __name__})
+    return _ADAPTERS[name]
+
+
+def __getattr__(name: str) -> type:
+    for benchmark in benchmarks.REGISTRY.values():
+        if benchmark.julia_source and benchmark.impl_class and name == f"Julia{benchmark.impl_class}":
+            return adapter_class(benchmark)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

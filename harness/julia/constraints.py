@@ -3,7 +3,9 @@
 juliacall ships a `juliapkg.json`: the Julia versions it supports and the Julia packages it
 needs, each with a version specifier. juliacall 0.9.28 declares PythonCall `=0.9.28` and
 OpenSSL_jll `<=python`, juliapkg's marker for "no newer than the OpenSSL this Python is linked
-against" (two OpenSSLs in one process conflict). juliapkg applies them when it makes its own
+against" (two OpenSSLs in one process conflict); every juliacall from 0.9.25 on declares it,
+so a Python linked against an OpenSSL older than 3.5 limits every one of them to Julia <= 1.11
+(Julia 1.12 ships OpenSSL 3.5). juliapkg applies them when it makes its own
 environment; the harness points juliacall at its own environments instead, so `setup julia`
 applies them here, as juliapkg resolves them (`openssl_compat`, from juliapkg 0.1.22's
 deps.py), and readiness checks the manifest against them.
@@ -43,6 +45,11 @@ class Declaration:
     version: str
     julia: tuple[str, ...]
     packages: tuple[PackageConstraint, ...]
+    # The Julia specifier that `<=python` adds ("1 - 1.11" for an OpenSSL older than 3.5), and
+    # that OpenSSL's version: a Julia refused by this one is refused for the Python's OpenSSL,
+    # which no other juliacall changes.
+    openssl_limit: str | None = None
+    openssl: str = ""
 
     def package(self, name: str) -> PackageConstraint | None:
         return next((p for p in self.packages if p.name == name), None)
@@ -63,6 +70,7 @@ def read_declaration(juliapkg_json: Path, version: str,
     data = json.loads(juliapkg_json.read_text())
     julia = [data["julia"]] if data.get("julia") else []
     packages = []
+    julia_limit = None
     for name, entry in data.get("packages", {}).items():
         spec = str(entry.get("version", ""))
         if spec == "<=python" and name == "OpenSSL_jll" and entry.get("uuid") == OPENSSL_JLL:
@@ -70,7 +78,8 @@ def read_declaration(juliapkg_json: Path, version: str,
             if julia_limit:
                 julia.append(julia_limit)
         packages.append(PackageConstraint(name, entry.get("uuid", ""), spec))
-    return Declaration(version, tuple(julia), tuple(packages))
+    return Declaration(version, tuple(julia), tuple(packages), julia_limit,
+                       ".".join(map(str, openssl[:3])))
 
 
 def installed_declaration() -> Declaration | None:

@@ -5,9 +5,12 @@ tested:
   transposed *view* (`x.T`, F-contiguous, no copy), which Julia receives as a (W, H, C, N)
   array;
 - class labels and permutations become 1-based (`julia_labels`, `julia_order`);
+- inputs are converted by their dtype (`julia_inputs`): float images, integer token ids;
 - canonical weights (PyTorch state_dict layout, docs/benchmarks.md section 9) are converted per
-  flavor (`julia_weights`): conv O,I,kH,kW -> kW,kH,I,O (flipped for Flux, whose `Conv` is a
-  true convolution), GRU gate blocks into Knet's packed cuDNN vector or Flux's matrices.
+  flavor (`julia_weights`), by what each tensor is, never by which model holds it: a lookup
+  table (named in the oracle module's `EMBEDDINGS`) (rows, D) -> (D, rows), conv O,I,kH,kW ->
+  kW,kH,I,O (flipped for Flux, whose `Conv` is a true convolution), dense (out, in) as is, the
+  `gru.*` gate blocks into Knet's packed cuDNN vector or Flux's matrices.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import benchmarks
 from harness.julia.readiness import flavor_named
 
 
@@ -33,6 +37,18 @@ def julia_tokens(x: np.ndarray) -> np.ndarray:
     if x.ndim != 2 or not x.flags.c_contiguous:
         raise ValueError(f"expected C-contiguous (N, T) token ids, got shape {x.shape}")
     return x.T
+
+
+def julia_inputs(x: np.ndarray) -> np.ndarray:
+    """A benchmark's inputs by their dtype: float images (NCHW) -> `julia_images` as float32,
+    integer token ids (N, T) -> `julia_tokens` as int32. Already of that dtype and C-ordered
+    (the data store's arrays), they cross without a copy."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        return julia_images(np.ascontiguousarray(x, dtype=np.float32))
+    if np.issubdtype(x.dtype, np.integer):
+        return julia_tokens(np.ascontiguousarray(x, dtype=np.int32))
+    raise ValueError(f"inputs must be float images or integer token ids, not {x.dtype}")
 
 
 def julia_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -111,61 +127,82 @@ def knet_gru_vector(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray,
     return np.concatenate(flat)
 
 
+def embedding_tables(model: str) -> tuple[str, ...]:
+    """The lookup tables among a model's canonical tensors: its oracle module's `EMBEDDINGS`
+    (harness/verify/oracle/README.md), none when it names none."""
+    return tuple(getattr(benchmarks.by_model(model).oracle_module(), "EMBEDDINGS", ()))
+
+
 def julia_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dict[str, np.ndarray]:
     """Canonical weights (docs/benchmarks.md §9) -> {name: array} in the logical shapes
     `flavor`'s Julia code stores (each F-contiguous, so Julia copies it as one block). Names stay
-    canonical, except Knet's GRU, whose four tensors become one packed vector `gru.w`."""
+    canonical, except a GRU's four `gru.*` tensors: Knet's packed vector `gru.w`, or the Flux
+    cell's `gru.Wi`, `gru.Wh`, `gru.bi`, `gru.bh`."""
     f = flavor_named(flavor)
+    tables = embedding_tables(model)
     out: dict[str, np.ndarray] = {}
     for name, value in params.items():
         if name.startswith("gru.") or name.endswith("num_batches_tracked"):  # a counter
             continue
         value = np.asarray(value, dtype=np.float32)
-        if model == "rnn" and name == "embedding.weight":
-            out[name] = np.asfortranarray(value.T)  # (vocab, E) -> (E, vocab): one word a column
+        if name in tables:
+            out[name] = np.asfortranarray(value.T)  # (rows, D) -> (D, rows): one row a column
         elif value.ndim == 4:
             out[name] = julia_conv_weight(value, flip=f.flips_kernels)
         elif value.ndim == 2:
             out[name] = julia_dense_weight(value)
         else:
             out[name] = np.asfortranarray(value)
-    if model == "rnn":
-        gru = [params[f"gru.{k}_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    if GRU_TENSORS[0] in params:
+        gru = [params[name] for name in GRU_TENSORS]
         if f.name == "knet":
             out["gru.w"] = knet_gru_vector(*gru)
         else:  # Flux: the cell in julia_impls/flux/rnn.jl keeps PyTorch's four tensors
-            for key, value in zip(("Wi", "Wh", "bi", "bh"), gru):
-                out[f"gru.{key}"] = np.asfortranarray(value, dtype=np.float32)
+            for key, value in zip(FLUX_GRU, gru):
+                out[key] = np.asfortranarray(value, dtype=np.float32)
     return out
+
+
+GRU_TENSORS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0")
+FLUX_GRU = ("gru.Wi", "gru.Wh", "gru.bi", "gru.bh")
+
+
+def knet_gru_tensors(w: np.ndarray, inputs: int, hidden: int) -> tuple[np.ndarray, ...]:
+    """The inverse of `knet_gru_vector`: PyTorch's four GRU tensors from Knet's packed vector."""
+    sizes = [3 * hidden * inputs, 3 * hidden * hidden, 3 * hidden, 3 * hidden]
+    w = np.asarray(w, np.float32).ravel()
+    if len(w) != sum(sizes):
+        raise ValueError(f"Knet's GRU vector has {len(w)} numbers, not the {sum(sizes)} of "
+                         f"input {inputs}, hidden {hidden}")
+    w_ih, w_hh, b_ih, b_hh = np.split(w, np.cumsum(sizes)[:-1])
+    return w_ih.reshape(3 * hidden, inputs), w_hh.reshape(3 * hidden, hidden), b_ih, b_hh
 
 
 def canonical_weights(model: str, params: dict[str, np.ndarray], flavor: str) -> dict[str, np.ndarray]:
     """The inverse of `julia_weights`: what a flavor's `get_weights` returns (its names and
     shapes) -> canonical names and layouts, C-ordered float32."""
     f = flavor_named(flavor)
+    tables = embedding_tables(model)
     out: dict[str, np.ndarray] = {}
     for name, value in params.items():
         value = np.asarray(value, dtype=np.float32)
         if name.startswith("gru."):
             continue
-        if model == "rnn" and name == "embedding.weight":
-            out[name] = value.T  # (E, vocab) -> (vocab, E)
+        if name in tables:
+            out[name] = value.T  # (D, rows) -> (rows, D)
         elif name.endswith(".bias"):
             out[name] = value.reshape(-1)  # Knet keeps conv biases as (1, 1, C, 1)
         elif value.ndim == 4:  # (kW, kH, I, O) -> (O, I, kH, kW)
             out[name] = value.T[:, :, ::-1, ::-1] if f.flips_kernels else value.T
         else:
             out[name] = value
-    if model == "rnn":
-        if f.name == "knet":
-            hidden, embedding = out["fc.weight"].shape[1], out["embedding.weight"].shape[1]
-            sizes = [3 * hidden * embedding, 3 * hidden * hidden, 3 * hidden, 3 * hidden]
-            w_ih, w_hh, b_ih, b_hh = np.split(np.asarray(params["gru.w"], np.float32).ravel(),
-                                              np.cumsum(sizes)[:-1])
-            gru = (w_ih.reshape(3 * hidden, embedding), w_hh.reshape(3 * hidden, hidden),
-                   b_ih, b_hh)
-        else:
-            gru = tuple(np.asarray(params[f"gru.{k}"], np.float32) for k in ("Wi", "Wh", "bi", "bh"))
-        for key, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), gru):
-            out[f"gru.{key}_l0"] = value
+    if "gru.w" in params:
+        # the GRU reads the embedding and feeds the classifier: its input and hidden sizes
+        gru = knet_gru_tensors(params["gru.w"], out["embedding.weight"].shape[1],
+                               out["fc.weight"].shape[1])
+    elif FLUX_GRU[0] in params:
+        gru = tuple(np.asarray(params[key], np.float32) for key in FLUX_GRU)
+    else:
+        gru = ()
+    out.update(zip(GRU_TENSORS, gru))
     return {name: np.ascontiguousarray(value) for name, value in out.items()}

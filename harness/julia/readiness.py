@@ -24,9 +24,12 @@ from harness.trust import write_access_problem
 JULIA_IMPLS = REPO_ROOT / "julia_impls"
 SETUP_COMMAND = "python -m harness setup julia"
 BRIDGE_VARIABLE = "HARNESS_JULIA_BRIDGE"  # "juliacall" (default) or "pyjulia"
+# Flux: 1.10 (LTS) or 1.11, not `release` (1.12+), which juliacall refuses beside a Python
+# linked against an OpenSSL older than 3.5 (`openssl_refusal`).
+FLUX_JULIA = "1.10"
 INSTALL_JULIA = ("install it (juliaup: `curl -fsSL https://install.julialang.org | sh`, then "
-                 "`juliaup add 1.9` for Knet and/or `juliaup add release` for Flux; or a "
-                 "binary from https://julialang.org/downloads/)")
+                 f"`juliaup add 1.9` for Knet and/or `juliaup add {FLUX_JULIA}` (LTS; 1.11 also "
+                 "works) for Flux; or a binary from https://julialang.org/downloads/)")
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,27 @@ def julia_mismatch(declaration: constraints.Declaration, version: tuple[int, int
                  if not julia_compat_contains(spec, version)), None)
 
 
+def juliacall_refusal(declaration: constraints.Declaration, version: tuple[int, int, int],
+                      flavor: Flavor, then: str) -> str | None:
+    """Why the installed juliacall refuses this Julia, with the fix that works; None when it
+    does not. `then`: what to run after the fix."""
+    spec = julia_mismatch(declaration, version)
+    if spec is None:
+        return None
+    shown = ".".join(map(str, version))
+    if spec == declaration.openssl_limit:
+        return (f"juliacall {declaration.version} declares OpenSSL_jll `<=python` (as every "
+                f"juliacall from 0.9.25 on): no newer than this Python's OpenSSL "
+                f"{declaration.openssl}, and Julia 1.12+ ships OpenSSL 3.5, so juliapkg allows "
+                f"Julia {spec} only, not {shown}; no other juliacall changes that. Install Julia "
+                f"1.10 (LTS) or 1.11 (`juliaup add {FLUX_JULIA}`) and point "
+                f"{flavor.julia_variable} at its julia binary (or use a Python linked against "
+                f"OpenSSL >= 3.5), then {then}")
+    return (f"juliacall {declaration.version} supports Julia {spec}, not {shown}: "
+            f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9 and >= 1.10.3) or "
+            f"`pip install \"juliacall<=0.9.25\"` (Julia 1.6-1.8), then {then}")
+
+
 def manifest_mismatch(declaration: constraints.Declaration,
                       versions: dict[str, str]) -> tuple[str, str, str] | None:
     """(package, specifier, version found or "none") for the first package juliacall needs
@@ -264,7 +288,7 @@ def julia_readiness(flavor: str) -> tuple[bool, str]:
     if not f.accepts(version):
         return False, (f"{f.framework} needs Julia {f.versions}, but {path} ({where}) is Julia "
                        f"{shown}: install a Julia {f.versions} (e.g. `juliaup add "
-                       f"{'1.9' if f.name == 'knet' else 'release'}`) and point "
+                       f"{'1.9' if f.name == 'knet' else FLUX_JULIA}`) and point "
                        f"{f.julia_variable} at its julia binary, then run {setup}")
     try:
         bridge = bridge_name()
@@ -282,11 +306,9 @@ def julia_readiness(flavor: str) -> tuple[bool, str]:
             pin = (' "juliacall<=0.9.28"' if f.name == "knet" else " juliacall")
             return False, (f"juliacall is not installed (the Python-Julia bridge): "
                            f"`pip install{pin}`, then {setup}")
-        spec = julia_mismatch(declaration, version)
-        if spec:
-            return False, (f"juliacall {declaration.version} supports Julia {spec}, not {shown}: "
-                           f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9 and >= 1.10.3) or "
-                           f"`pip install \"juliacall<=0.9.25\"` (Julia 1.6-1.8), then {setup}")
+        refusal = juliacall_refusal(declaration, version, f, setup)
+        if refusal:
+            return False, refusal
         bridge = f"juliacall {declaration.version}"
     manifest = manifest_path(f)
     if manifest is None:

@@ -84,11 +84,9 @@ def setup_flavor(flavor: jr.Flavor, dry_run: bool = False,
         if declaration is None:
             return False, ("juliacall is not installed: `pip install juliacall` (Knet with "
                            "Julia 1.9: `pip install \"juliacall<=0.9.28\"`) and run this again")
-        spec = jr.julia_mismatch(declaration, version)
-        if spec:
-            return False, (f"juliacall {declaration.version} supports Julia {spec}, not {shown}: "
-                           f"`pip install \"juliacall<=0.9.28\"` (Julia 1.9, >= 1.10.3) or "
-                           f"\"juliacall<=0.9.25\" (Julia 1.6-1.8), then run this again")
+        refusal = jr.juliacall_refusal(declaration, version, flavor, "run this again")
+        if refusal:
+            return False, refusal
         packages = declaration.packages
     else:
         console.print("[yellow]PyJulia bridge: add PyCall to the environment yourself "

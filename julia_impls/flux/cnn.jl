@@ -53,7 +53,8 @@ end
 # == model ==
 relu_after_pool(x) = relu.(x)
 
-function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
+function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes, kw...)  # kw: the
+    # config's other fields (the bridge passes every one)
     Random.seed!(seed)  # Flux's glorot_uniform draws from the default RNG
     s.batch, s.n_classes = batch_size, n_classes
     model = Chain(
@@ -102,7 +103,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev, s.precision)
+info(s::State) = run_info(s.dev, s.precision; cudnn_tf32="convolutions")
 
 const LAYERS = (:conv1, :conv2, :conv3, :conv4, :fc1, :fc2)
 

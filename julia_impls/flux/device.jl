@@ -1,4 +1,4 @@
-# Device, precision, synchronisation and the run's description, shared by the three Flux files
+# Device, precision, synchronisation and the run's description, shared by the Flux files
 # (`include`d inside each module). Flux moves models and arrays with MLDataDevices'
 # `gpu_device()`/`cpu_device()` (re-exported by Flux, src/Flux.jl); loading cuDNN makes Flux's
 # CUDA extension (ext/FluxCUDAExt.jl) use it for convolutions and pooling.
@@ -27,9 +27,11 @@ function sync_device(dev)
 end
 
 """What the harness stores with every result (strings only: they cross the bridge as is). The
-precision is reported as facts - math mode, compute capability, the TF32 override, the choice -
-from which harness/julia/device.py writes the record's label."""
-function run_info(dev, precision::AbstractString; cudnn::Union{Bool,Nothing}=nothing)
+precision is reported as facts - math mode, compute capability, the TF32 override, the choice,
+and which cuDNN calls of this file could use TF32 (`cudnn_tf32`: "convolutions" or "none";
+each file says) - from which harness/julia/device.py writes the record's label."""
+function run_info(dev, precision::AbstractString; cudnn_tf32::AbstractString,
+                  cudnn::Union{Bool,Nothing}=nothing)
     gpu = on_gpu(dev)
     info = Dict{String,String}(
         "framework_version" => string(pkgversion(Flux)),
@@ -40,6 +42,7 @@ function run_info(dev, precision::AbstractString; cudnn::Union{Bool,Nothing}=not
         "tf32_override" => get(ENV, "NVIDIA_TF32_OVERRIDE", ""),
         "cuda_jl" => string(pkgversion(CUDA)),
         "julia_threads" => string(Threads.nthreads()),
+        "cudnn_tf32" => cudnn_tf32,
     )
     if gpu
         cap = CUDA.capability(CUDA.device())

@@ -1,10 +1,10 @@
 # Flux.jl: docs/benchmarks.md §4, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode (`testmode!`).
 #
-# Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="flux")`): images
-# arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights arrive
-# one tensor at a time through `load_weight` before `build` (kernels (kW, kH, in, out), already
-# flipped for Flux's `Conv`, a true convolution).
+# Called from Python through harness/julia/bridge.py (`JuliaResNet50Features(flavor="flux")`):
+# images arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights
+# arrive one tensor at a time through `load_weight` before `build` (kernels (kW, kH, in, out),
+# already flipped for Flux's `Conv`, a true convolution).
 # Flux functions relied on (FluxML/Flux.jl, v0.16): Conv(weight, false; stride, pad) (no
 # bias), BatchNorm(C, act) with fields γ, β, μ, σ² and eps 1f-5 (src/layers/normalise.jl, as
 # torchvision), MaxPool((3, 3); pad=1, stride=2), GlobalMeanPool, Parallel(+, ...), Chain,
@@ -61,7 +61,7 @@ function bottleneck(w, name, stride, down)
     return Chain(Parallel(+, main, shortcut), relu_sum)
 end
 
-function build(s::State, seed::Integer)
+function build(s::State, seed::Integer; kw...)  # kw: the config (`extract` gets each batch's range)
     w = resnet50_host_weights(s.given, seed)
     model = Chain(conv(w, "conv1.weight"; stride=2, pad=3), norm(w, "bn1", relu),
                   MaxPool((3, 3); pad=1, stride=2),
@@ -80,6 +80,6 @@ extract(s::State, first::Integer, last::Integer) =
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev, s.precision)
+info(s::State) = run_info(s.dev, s.precision; cudnn_tf32="convolutions")
 
 end # module

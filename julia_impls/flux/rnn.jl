@@ -93,7 +93,7 @@ end
 last_step(y) = y[:, end, :]  # (H, T, B) -> (H, B): the output at step 150, padding included
 
 function build(s::State, seed::Integer; batch_size, vocab_size, embedding_dim, hidden,
-               n_classes, lr, beta1, beta2, eps)
+               n_classes, lr, beta1, beta2, eps, kw...)  # kw: the config's other fields
     Random.seed!(seed)
     s.batch, s.n_classes = batch_size, n_classes
     model = Chain(
@@ -136,7 +136,8 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.dev)
-info(s::State) = run_info(s.dev, s.precision; cudnn=false)  # a Julia loop, not cuDNN's fused GRU
+info(s::State) = run_info(s.dev, s.precision; cudnn=false,  # a Julia loop, not cuDNN's GRU:
+                          cudnn_tf32="none")          # cuBLAS matmuls only
 
 parameters(layers) = Dict(
     "embedding.weight" => layers.embedding.weight, "gru.Wi" => layers.gru.cell.Wi,

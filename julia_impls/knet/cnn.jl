@@ -68,7 +68,8 @@ function forward(w, x; drop=Knet.training())
 end
 
 "Glorot-uniform weights, zero biases: conv kernels (kW, kH, in, out), dense (out, in)."
-function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes)
+function build(s::State, seed::Integer; batch_size, lr, momentum, n_classes, kw...)  # kw: the
+    # config's other fields (the bridge passes every one)
     Random.seed!(seed)
     s.batch = batch_size
     p(d...) = param(d...; atype=s.atype)    # xavier_uniform
@@ -118,7 +119,7 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype, s.note, s.precision)
+info(s::State) = run_info(s.atype, s.note, s.precision; cudnn_tf32="convolutions")
 
 const NAMES = ("conv1.weight" => :conv1, "conv1.bias" => :b1, "conv2.weight" => :conv2,
                "conv2.bias" => :b2, "conv3.weight" => :conv3, "conv3.bias" => :b3,

@@ -1,9 +1,10 @@
 # Knet.jl: docs/benchmarks.md §4, ResNet-50 (torchvision v1.5) features: 2048-d after the global average pool,
 # batch norm in inference mode.
 #
-# Called from Python through harness/julia/bridge.py (`JuliaFeatures(flavor="knet")`): images
-# arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights arrive
-# one tensor at a time through `load_weight` (kernels already (kW, kH, in, out)), before `build`.
+# Called from Python through harness/julia/bridge.py (`JuliaResNet50Features(flavor="knet")`):
+# images arrive as (W, H, C, N), the canonical NCHW array read column-major; canonical weights
+# arrive one tensor at a time through `load_weight` (kernels already (kW, kH, in, out)), before
+# `build`.
 # Knet functions relied on (denizyuret/Knet.jl, v1.4.10):
 #   conv4 (mode=1: cross-correlation, like torchvision), pool (window 3, stride 2, padding 1:
 #       max; mode=1: average), mat                    src/ops20/conv.jl
@@ -40,7 +41,7 @@ end
 # == model ==
 load_weight(s::State, name::AbstractString, value) = (s.given[name] = Array{Float32}(value); nothing)
 
-function build(s::State, seed::Integer)
+function build(s::State, seed::Integer; kw...)  # kw: the config (`extract` gets each batch's range)
     host = resnet50_host_weights(s.given, seed)
     convs, norms = resnet50_tensors()
     s.w = Dict{String,Any}(name => s.atype(host[name]) for name in keys(convs))
@@ -82,6 +83,6 @@ extract(s::State, first::Integer, last::Integer) =
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype, s.note, s.precision)
+info(s::State) = run_info(s.atype, s.note, s.precision; cudnn_tf32="convolutions")
 
 end # module

@@ -66,7 +66,7 @@ end
 recurrent_init(hidden) = (T, dims) -> T(1 / sqrt(hidden)) .* (2 .* rand(T, dims) .- 1)
 
 function build(s::State, seed::Integer; batch_size, vocab_size, embedding_dim, hidden,
-               n_classes, lr, beta1, beta2, eps)
+               n_classes, lr, beta1, beta2, eps, kw...)  # kw: the config's other fields
     Random.seed!(seed)
     s.batch = batch_size
     uniform = recurrent_init(hidden)
@@ -115,7 +115,8 @@ end
 # == bridge ==
 # What harness/julia/bridge.py calls besides the sections above.
 sync(s::State) = sync_device(s.atype)
-info(s::State) = run_info(s.atype, s.note, s.precision; cudnn=on_gpu(s.atype))  # Knet's GPU RNN is cuDNN's
+info(s::State) = run_info(s.atype, s.note, s.precision; cudnn=on_gpu(s.atype),  # cuDNN's GRU
+                          cudnn_tf32="GRU")
 
 "Canonical weights, converted by the bridge (`gru.w`: Knet's packed cuDNN vector)."
 function load_weight(s::State, name::AbstractString, value)

@@ -24,6 +24,7 @@ ACTIVATIONS = ("embedding", "gru", "fc")
 
 PARAMETERS = ("embedding.weight", "gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0",
               "gru.bias_hh_l0", "fc.weight", "fc.bias")
+EMBEDDINGS = ("embedding.weight",)  # lookup tables, (rows, features): harness.julia.layouts
 
 
 LOGITS = "fc"
