@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness import registry
+from harness import benchmarks, registry
 from harness.run import envs
 from harness.registry import Row
 from harness.run.runner import RunSettings, run_one
@@ -110,7 +110,7 @@ def test_registry_rows_name_their_environment():
         assert impl.environment == environment
         assert impl.install == f"python -m harness setup {environment}"
     assert set(registry.by_name("mxnet-module").entry_points) == {"cnn"}
-    assert set(registry.by_name("chainer").entry_points) == {"cnn", "rnn", "inference"}
+    assert set(registry.by_name("chainer").entry_points) == set(benchmarks.names())
 
 
 def test_the_runner_starts_the_child_with_the_environments_interpreter(envs_dir, tmp_path,

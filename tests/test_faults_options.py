@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from harness import commands as cli
-from harness import registry
+from harness import benchmarks, registry
 from tests import fake_registry
 
-RUN_COMMANDS = ["cnn", "rnn", "inference", "all"]
+RUN_COMMANDS = [*benchmarks.names(), "all"]
 
 
 @pytest.fixture(autouse=True)

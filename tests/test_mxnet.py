@@ -57,3 +57,18 @@ def test_resnet50_loads_torchvision_weights(tmp_path):
     assert got["features"].shape == (2, 2048) and got["features"].dtype == np.float32
     np.testing.assert_allclose(got["features"], expected, rtol=1e-3, atol=1e-4)
     assert got["layer2.0"].shape == (2, 512, 8, 8)  # v1.5: the stride is on the 3x3 conv
+
+
+def test_gluon_gelu_is_the_exact_erf_form(tmp_path):
+    """The Transformer's nn.GELU (LeakyReLU act_type="gelu") is x * Phi(x), not the tanh
+    approximation, which is up to 4e-4 off: too little for verify's logit tolerance to see."""
+    from math import erf, sqrt
+
+    x = np.linspace(-4, 4, 81, dtype=np.float32)
+    got = run_in_environment("mxnet", """
+        import py_impls.mxnet_gluon  # the np.bool shim before mxnet
+        import mxnet as mx
+        outputs["gelu"] = mx.gluon.nn.GELU()(mx.nd.array(inputs["x"])).asnumpy()
+        """, {"x": x}, tmp_path)
+    exact = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in x.astype(np.float64)])
+    np.testing.assert_allclose(got["gelu"], exact, rtol=0, atol=2e-6)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness import registry
+from harness import benchmarks, registry
 from harness.run.results import read_results
 from harness.run.slurm.readiness import NodeView, sharing_problems
 from harness.run.slurm.node import fingerprint
@@ -96,7 +96,7 @@ PER_RUN = {"run_id", "started_at", "finished_at", "wall_s", "wall", "load", "log
 
 @pytest.mark.slow
 def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf):
-    """PyTorch and an isolated-environment row (MXNet Gluon), all three benchmarks: the same
+    """PyTorch and an isolated-environment row (MXNet Gluon), every benchmark: the same
     records through both executors in every field but the run's identity, clock readings and
     measurements, and where it ran (the node and job id, only in Slurm's)."""
     rows = ["pytorch", "mxnet-gluon"]
@@ -115,7 +115,7 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 
     here, there = (by_key(read_results(tmp_path / f"{k}.jsonl")) for k in ("local", "slurm"))
-    assert set(here) == set(there) == {(b, r) for b in ("cnn", "rnn", "inference") for r in rows}
+    assert set(here) == set(there) == {(b, r) for b in benchmarks.names() for r in rows}
     for key, mine in here.items():
         theirs = there[key]
         assert mine["executor"] == "local" and theirs["executor"] == "slurm"

@@ -14,9 +14,16 @@ from __future__ import annotations
 from harness import benchmarks
 from harness.report.ranking import Spread
 
-NOTE = ("accuracy: on generated data 'learned' means at least halfway from chance to 1 (the "
-        "number itself is seed noise there); on real data in the full profile 'ok', 'low' or "
-        "'high' against the contract's band (CNN 0.75-0.79, GRU 0.845-0.863).")
+def note() -> str:
+    """The footnote under a table with accuracy, naming each benchmark's band from its record."""
+    bands = ", ".join(f"{b.original_name or b.name} {b.accuracy_band[0]:g}-{b.accuracy_band[1]:g}"
+                      for b in benchmarks.REGISTRY.values() if b.accuracy_band)
+    unknown = [b.name for b in benchmarks.REGISTRY.values()
+               if b.training and b.accuracy_band is None]
+    return ("accuracy: on generated data 'learned' means at least halfway from chance to 1 (the "
+            "number itself is seed noise there); on real data in the full profile 'ok', 'low' or "
+            f"'high' against the contract's band ({bands})"
+            + (f"; {', '.join(unknown)}: no band yet, the number alone" if unknown else "") + ".")
 
 
 def learned_threshold(benchmark: str) -> float | None:

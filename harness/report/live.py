@@ -15,7 +15,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from harness import benchmarks
-from harness.report.accuracy import NOTE as ACCURACY_NOTE
+from harness.report.accuracy import note as accuracy_note
 from harness.report.groups import build_sections, status_of
 from harness.report.ranking import TIE_NOTE
 from harness.report.render import escape, rich_table
@@ -60,5 +60,5 @@ def legend(records: list[dict[str, Any]]) -> str:
              "(training) or the warm-up batches (inference), outside the figure.", TIE_NOTE]
     if any(benchmarks.REGISTRY.get(r.get("benchmark", "")) and
            benchmarks.get(r["benchmark"]).training for r in records):
-        lines.append(ACCURACY_NOTE)
+        lines.append(accuracy_note())
     return escape("\n".join(lines))

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from harness import benchmarks, metrics, versions
 from harness.metrics import fmt
-from harness.report.accuracy import NOTE as ACCURACY_NOTE, accuracy_text
+from harness.report.accuracy import accuracy_text, note as accuracy_note
 from harness.report.groups import Comparison, Group, Section
 from harness.report.ranking import TIE_MARK, TIE_NOTE, Spread
 from harness.report.reference import GPUS, YEAR
@@ -173,7 +173,7 @@ def table_footnote(sections: list[Section]) -> str:
              "slower than the first row. runs: ok/total.", TIE_NOTE]
     if any(s.data == "synthetic" or s.profile == "full" for s in sections) and any(
             benchmarks.get(s.benchmark).training for s in sections):
-        lines.append(ACCURACY_NOTE)
+        lines.append(accuracy_note())
     if any(reference_gpus(s) for s in sections):
         lines.append("K80 2017 / P100 2018: what the original project (ilkarman/"
                      "DeepLearningFrameworks) printed for the same benchmark on those GPUs: "
