@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.julia import bridge as jb
 from harness.julia import readiness as jr
 
 tree_sitter = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-julia")
@@ -24,11 +23,18 @@ TRAINING_SECTIONS = ["# == data ==", "# == model ==", "# == loss and optimizer =
                      "# == training epoch ==", "# == prediction =="]
 INFERENCE_SECTIONS = ["# == data ==", "# == model ==", "# == features =="]
 
-# What the adapters call on each module (harness/julia/bridge.py) besides `build`.
+# What the adapters call on each module (harness/julia/bridge.py) besides `build`, by the
+# benchmark's kind: the training adapter, or the inference adapter.
 VERIFY = {"load_weight", "get_weights", "verify_step", "activations"}
-CALLED = {"cnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
-          "rnn": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
+CALLED = {"training": {"State", "prepare", "build", "train_epoch", "predict", "sync", "info"} | VERIFY,
           "inference": {"State", "prepare", "build", "extract", "sync", "info", "load_weight"}}
+
+
+def record_of(path: Path):
+    """The benchmark record whose Julia source `path` is."""
+    from harness import benchmarks
+
+    return next(benchmarks.get(b) for b, name in jr.julia_sources().items() if name == path.name)
 
 
 def parser():
@@ -108,7 +114,7 @@ def test_there_are_julia_sources_for_every_flavor_and_benchmark():
 @pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_sections_read_in_the_python_files_order(path: Path):
     text = path.read_text()
-    sections = INFERENCE_SECTIONS if path.name == "inference.jl" else TRAINING_SECTIONS
+    sections = TRAINING_SECTIONS if record_of(path).training else INFERENCE_SECTIONS
     positions = [text.find(marker) for marker in sections]
     assert -1 not in positions, f"missing: {[s for s, p in zip(sections, positions) if p < 0]}"
     assert positions == sorted(positions)
@@ -116,24 +122,45 @@ def test_sections_read_in_the_python_files_order(path: Path):
 
 @pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_julia_defines_what_the_bridge_calls(path: Path):
-    benchmark = next(b for b, name in jr.julia_sources().items() if name == path.name)
     defined = definitions(path.read_bytes())
     for helper in ("device.jl",):  # included files count as the module's own
         defined.update(definitions((path.parent / helper).read_bytes()))
-    missing = CALLED[benchmark] - set(defined)
+    missing = CALLED[record_of(path).kind] - set(defined)
     assert not missing, f"{path.name} lacks {sorted(missing)}"
 
 
-@pytest.mark.parametrize("flavor", list(jr.FLAVORS))
-@pytest.mark.parametrize("benchmark, adapter", [("cnn", jb.JuliaCNN), ("rnn", jb.JuliaRNN)])
-def test_build_keywords_match_what_the_adapter_passes(flavor, benchmark, adapter):
-    path = jr.FLAVORS[flavor].sources / jr.julia_sources()[benchmark]
+@pytest.mark.parametrize("path", IMPLEMENTATIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_build_accepts_every_field_of_the_config(path: Path):
+    """The adapter calls `build(state, seed; <every config field>...)` (dataclasses.asdict):
+    each keyword the file declares is a field of the benchmark's config, and a `kw...` splat
+    takes the fields it does not declare."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(record_of(path).config)}
     (arguments,) = definitions(path.read_bytes())["build"]
-    passed = set()
-    for line in inspect.getsource(adapter.build).splitlines():  # keyword=... in the call
-        passed |= {part.split("=")[0].strip() for part in line.split(",")
-                   if "=config." in part.replace(" ", "")}
-    assert passed and keywords(arguments) == passed
+    declared = keywords(arguments)
+    assert declared <= fields, f"not config fields: {sorted(declared - fields)}"
+    assert declared == fields or splat(arguments), \
+        f"no kw... for {sorted(fields - declared)}"
+
+
+def splat(arguments) -> bool:
+    """Whether the keyword part of an argument list ends in a splat (`kw...`)."""
+    after = False
+    for child in arguments.children:
+        after = after or child.type == ";"
+        if after and child.type == "splat_expression":
+            return True
+    return False
+
+
+def test_the_build_keyword_test_catches_a_missing_splat_and_a_stray_keyword():
+    (arguments,) = definitions(b"build(s, seed; lr, kw...) = s\n")["build"]
+    assert keywords(arguments) == {"lr"} and splat(arguments)
+    (arguments,) = definitions(b"build(s, seed; lr, colour) = s\n")["build"]
+    assert not splat(arguments) and "colour" in keywords(arguments)
+    (arguments,) = definitions(b"build(s, kw...; lr) = s\n")["build"]  # a positional splat
+    assert not splat(arguments)
 
 
 def test_the_keyword_reader_reads_keywords():
