@@ -1,4 +1,4 @@
-"""The Rosetta Stone of deep-learning frameworks: one harness, the same three benchmarks everywhere.
+"""The Rosetta Stone of deep-learning frameworks: one harness, the same benchmarks everywhere.
 
 The parent process (the CLI) never imports a framework; each timed run happens in a fresh child
 process (`harness.run.worker`) that imports exactly one implementation.

@@ -4,6 +4,9 @@ and the adapters' calls, made against a stand-in for the Julia module."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import importlib
 import os
 import stat
 from pathlib import Path
@@ -15,9 +18,11 @@ from harness.julia import bridge as jb
 from harness.julia import constraints
 from harness.julia import readiness as jr
 from harness.julia import layouts as jl
-from harness.config import CNNConfig, InferenceConfig, RNNConfig
-from harness.interface import TrainingData
+from harness import benchmarks
+from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
+from harness.interface import InferenceImplementation, TrainingData, TrainingImplementation
 from harness.verify.oracle import gru as gru_oracle
+from harness.verify.oracle import transformer as transformer_oracle
 from tests.helpers import without_julia
 
 RNG = np.random.default_rng(0)
@@ -551,7 +556,7 @@ def test_cnn_adapter_hands_julia_its_layouts_and_returns_canonical_logits():
     np.testing.assert_array_equal(y, [1, 2, 3, 4, 5, 10])
     assert xt.shape == (32, 32, 3, 5)
     _, (_, seed), kwargs = impl.module.calls[1]
-    assert seed == 7 and kwargs == {"batch_size": 3, "lr": 0.01, "momentum": 0.9, "n_classes": 10}
+    assert seed == 7 and kwargs == dataclasses.asdict(CNNConfig(batch_size=3))  # every field
     np.testing.assert_array_equal(impl.module.calls[2][1][1], [6, 1, 3, 2, 4, 5])
     assert logits.shape == (5, 10) and logits.flags.c_contiguous
     np.testing.assert_array_equal(logits[2], np.arange(10))
@@ -572,13 +577,14 @@ def test_rnn_adapter_passes_tokens_and_every_hyperparameter():
     assert x.shape == (150, 4) and x.dtype == np.int32 and np.shares_memory(x, data.x_train)
     np.testing.assert_array_equal(y, [1, 2, 2, 1])
     kwargs = impl.module.calls[1][2]
-    assert kwargs == {"batch_size": 64, "vocab_size": 30000, "embedding_dim": 125, "hidden": 100,
-                      "n_classes": 2, "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert kwargs == {"vocab_size": 30000, "seq_len": 150, "embedding_dim": 125, "hidden": 100,
+                      "n_classes": 2, "batch_size": 64, "epochs": 3, "lr": 0.001, "beta1": 0.9,
+                      "beta2": 0.999, "eps": 1e-8}
     assert logits.shape == (3, 2)
 
 
 def test_features_adapter_loads_canonical_weights_before_build_and_extracts_rows():
-    impl = adapter(jb.JuliaFeatures, 2048, flavor="flux")
+    impl = adapter(jb.JuliaResNet50Features, 2048, flavor="flux")
     images = RNG.random((4, 3, 8, 8), dtype=np.float32)
     impl.prepare(images)
     weights = {"conv1.weight": RNG.standard_normal((64, 3, 7, 7)).astype(np.float32),
@@ -588,6 +594,7 @@ def test_features_adapter_loads_canonical_weights_before_build_and_extracts_rows
     features = impl.extract(2, 4)
     calls = impl.module.calls
     assert [c[0] for c in calls] == ["prepare", "load_weight", "load_weight", "build", "extract"]
+    assert calls[3][2] == dataclasses.asdict(InferenceConfig())
     loaded = {c[1][1]: c[1][2] for c in calls if c[0] == "load_weight"}
     assert set(loaded) == {"conv1.weight", "bn1.weight"}  # the classifier is cut off
     assert loaded["conv1.weight"].shape == (7, 7, 3, 64)
@@ -613,7 +620,7 @@ def test_constructing_an_adapter_without_julia_says_why(no_julia):
     with pytest.raises(jr.JuliaNotReady, match="julia not found on PATH"):
         jb.JuliaCNN(device="cpu", flavor="flux")
     with pytest.raises(ValueError, match="unknown Julia flavor 'lux'"):
-        jb.JuliaFeatures(flavor="lux")
+        jb.JuliaResNet50Features(flavor="lux")
 
 
 def test_importing_the_bridge_starts_no_julia():
@@ -650,6 +657,6 @@ def test_verify_hooks_hand_julia_its_layouts_and_turn_answers_back():
 
 
 def test_inference_activations_are_reported_unsupported():
-    impl = adapter(jb.JuliaFeatures, 2048)
+    impl = adapter(jb.JuliaResNet50Features, 2048)
     with pytest.raises(NotImplementedError):
         impl.activations(RNG.random((1, 3, 8, 8), dtype=np.float32))

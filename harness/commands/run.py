@@ -1,4 +1,4 @@
-"""`python -m harness cnn|rnn|inference|all`: run benchmarks, one child process per
+"""`python -m harness BENCHMARK|all` (cnn, rnn, transformer, inference, ...): run benchmarks, one child process per
 (implementation, benchmark, repeat) (harness.run.runner), then print the results table."""
 
 from __future__ import annotations

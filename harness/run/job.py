@@ -12,7 +12,7 @@ from harness import registry
 
 @dataclass
 class Job:
-    benchmark: str  # "cnn", "rnn" or "inference"
+    benchmark: str  # a benchmark name (harness.benchmarks.names())
     impl: str  # registry name
     entry_point: str  # "module:Class"
     options: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """The NumPy oracle (docs/benchmarks.md §10): each benchmark's network in plain float64 NumPy,
 written to be read.
 
-Each model module (`cnn`, `gru`, `resnet50`; a plugin benchmark names its own) is what its
+Each model module (`cnn`, `gru`, `transformer`, `resnet50`; a plugin benchmark names its own) is what its
 benchmark record's `oracle` points at, and provides:
 
 - `ACTIVATIONS`: the named intermediate outputs, in order; `LOGITS` (training): which is the
