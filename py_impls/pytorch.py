@@ -209,10 +209,12 @@ class CNN(_TorchRun, TrainingImplementation):
         return module_outputs(self.model, names, torch.from_numpy(x).to(self.device))
 
 
-class RNN(_TorchRun, TrainingImplementation):
-    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation: nn.GRU is it) -> last step -> dense.
+class _Reviews(_TorchRun, TrainingImplementation):
+    """What the two IMDB classifiers (docs/benchmarks.md §3 GRU, §3b Transformer) share: token
+    ids as int64 tensors, PyTorch's Adam, the same loop. A subclass gives `Classifier`, which
+    initialises itself by its benchmark's rule."""
 
-    Embedding and GRU keep PyTorch's default initialisation; the dense layer is Glorot."""
+    Classifier: type[nn.Module]
 
     # == data ==
     def prepare(self, data: TrainingData) -> None:
@@ -221,23 +223,10 @@ class RNN(_TorchRun, TrainingImplementation):
         self.x_test = torch.from_numpy(data.x_test).long()
 
     # == model ==
-    class GRUClassifier(nn.Module):
-        def __init__(self, config: RNNConfig) -> None:
-            super().__init__()
-            self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-            self.gru = nn.GRU(config.embedding_dim, config.hidden, batch_first=True)
-            self.fc = nn.Linear(config.hidden, config.n_classes)
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            outputs, _ = self.gru(self.embedding(tokens))  # initial state: zeros
-            return self.fc(outputs[:, -1])  # the last time step, padding included
-
-    def build(self, config: RNNConfig, seed: int) -> None:
+    def build(self, config: RNNConfig | TransformerConfig, seed: int) -> None:
         self.config = config
         torch.manual_seed(seed)
-        self.model = self.GRUClassifier(config)
-        glorot_uniform_(self.model.fc)
-        self.model.to(self.device)
+        self.model = self.Classifier(config).to(self.device)
 
         # == loss and optimizer ==
         self.loss_fn = nn.CrossEntropyLoss()
@@ -262,12 +251,6 @@ class RNN(_TorchRun, TrainingImplementation):
         logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
         return torch.cat(logits).cpu().numpy()
 
-    def info(self) -> RunInfo:
-        run = super().info()
-        # nn.GRU dispatches to cuDNN's fused kernel on a CUDA device whenever cuDNN is enabled.
-        run.cudnn = self.device.type == "cuda" and torch.backends.cudnn.enabled
-        return run
-
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         numpy_to_state(self.model, params)
 
@@ -276,6 +259,31 @@ class RNN(_TorchRun, TrainingImplementation):
 
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
         return verification_step(self, x, y)
+
+
+class RNN(_Reviews):
+    """docs/benchmarks.md §3: embedding -> GRU (cuDNN formulation: nn.GRU is it) -> last step -> dense.
+
+    Embedding and GRU keep PyTorch's default initialisation; the dense layer is Glorot."""
+
+    # == model ==
+    class Classifier(nn.Module):
+        def __init__(self, config: RNNConfig) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+            self.gru = nn.GRU(config.embedding_dim, config.hidden, batch_first=True)
+            self.fc = nn.Linear(config.hidden, config.n_classes)
+            glorot_uniform_(self.fc)
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            outputs, _ = self.gru(self.embedding(tokens))  # initial state: zeros
+            return self.fc(outputs[:, -1])  # the last time step, padding included
+
+    def info(self) -> RunInfo:
+        run = super().info()
+        # nn.GRU dispatches to cuDNN's fused kernel on a CUDA device whenever cuDNN is enabled.
+        run.cudnn = self.device.type == "cuda" and torch.backends.cudnn.enabled
+        return run
 
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         self.model.eval()
@@ -302,15 +310,9 @@ def sdpa_backend(device: torch.device) -> str:
             "CUDNN_ATTENTION": "cudnn", "MATH": "math"}.get(choice.name, choice.name.lower())
 
 
-class Transformer(_TorchRun, TrainingImplementation):
+class Transformer(_Reviews):
     """docs/benchmarks.md §3b: token + position embedding -> 2 pre-LayerNorm encoder blocks ->
     LayerNorm -> mean over positions -> dense, attention by `F.scaled_dot_product_attention`."""
-
-    # == data ==
-    def prepare(self, data: TrainingData) -> None:
-        self.x_train = torch.from_numpy(data.x_train).long()  # nn.Embedding wants int64 ids
-        self.y_train = torch.from_numpy(data.y_train).long()
-        self.x_test = torch.from_numpy(data.x_test).long()
 
     # == model ==
     class SelfAttention(nn.Module):
@@ -349,6 +351,9 @@ class Transformer(_TorchRun, TrainingImplementation):
             self.blocks = nn.Sequential(*(Transformer.Block(c) for _ in range(c.blocks)))
             self.ln_f = nn.LayerNorm(c.d_model, eps=c.ln_eps)
             self.fc = nn.Linear(c.d_model, c.n_classes)
+            for table in (self.embedding, self.position):  # §3b: N(0, 0.02)
+                nn.init.normal_(table.weight, std=0.02)
+            glorot_uniform_(self)  # every dense layer; LayerNorm keeps 1 and 0
 
         def embed(self, tokens: torch.Tensor) -> torch.Tensor:
             positions = torch.arange(tokens.shape[1], device=tokens.device)
@@ -358,51 +363,10 @@ class Transformer(_TorchRun, TrainingImplementation):
             x = self.blocks(self.embed(tokens))
             return self.fc(self.ln_f(x).mean(dim=1))  # the mean over all 150 positions
 
-    def build(self, config: TransformerConfig, seed: int) -> None:
-        self.config = config
-        torch.manual_seed(seed)
-        self.model = self.Classifier(config)
-        for table in (self.model.embedding, self.model.position):  # §3b: N(0, 0.02)
-            nn.init.normal_(table.weight, std=0.02)
-        glorot_uniform_(self.model)  # every dense layer; LayerNorm keeps 1 and 0
-        self.model.to(self.device)
-
-        # == loss and optimizer ==
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
-                                          betas=(config.beta1, config.beta2), eps=config.eps)
-
-    # == training epoch ==
-    def train_epoch(self, order: np.ndarray) -> None:
-        self.model.train()
-        for idx in torch.from_numpy(order).split(self.config.batch_size):
-            x = self.x_train[idx].to(self.device, non_blocking=True)
-            y = self.y_train[idx].to(self.device, non_blocking=True)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(x), y)
-            loss.backward()
-            self.optimizer.step()
-
-    # == prediction ==
-    @torch.no_grad()
-    def predict(self) -> np.ndarray:
-        self.model.eval()
-        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
-        return torch.cat(logits).cpu().numpy()
-
     def info(self) -> RunInfo:
         run = super().info()
         run.attention = f"F.scaled_dot_product_attention: {sdpa_backend(self.device)}"
         return run
-
-    def load_weights(self, params: dict[str, np.ndarray]) -> None:
-        numpy_to_state(self.model, params)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return state_to_numpy(self.model)
-
-    def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return verification_step(self, x, y)
 
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         self.model.eval()

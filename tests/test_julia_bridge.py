@@ -255,8 +255,35 @@ def as_julia_stores_them(params: dict[str, np.ndarray], flavor: str) -> dict[str
     return out
 
 
+def transformer_params(vocab: int = 40) -> dict[str, np.ndarray]:
+    """The canonical tensors of docs/benchmarks.md §3b (a smaller vocabulary), each distinct."""
+    shapes = {**transformer_oracle.parameter_shapes(), "embedding.weight": (vocab, 128)}
+    return {k: RNG.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+
+
+def test_embedding_tables_come_from_the_oracle_not_the_model_name():
+    assert jl.embedding_tables("transformer") == ("embedding.weight", "position.weight")
+    assert jl.embedding_tables("rnn") == ("embedding.weight",)
+    assert jl.embedding_tables("cnn") == ()
+
+
 @pytest.mark.parametrize("flavor", ["knet", "flux"])
-@pytest.mark.parametrize("model, params", [("cnn", cnn_params), ("rnn", rnn_params)])
+def test_transformer_weights_to_julia(flavor):
+    p = transformer_params()
+    julia = jl.julia_weights("transformer", p, flavor)
+    assert set(julia) == set(p)  # canonical names: both files store every tensor by them
+    assert julia["embedding.weight"].shape == (128, 40)  # one token a column
+    assert julia["position.weight"].shape == (128, 150)  # one position a column
+    np.testing.assert_array_equal(julia["position.weight"][:, 7], p["position.weight"][7])
+    for name in ("blocks.1.attn.query.weight", "blocks.0.mlp.fc1.weight", "fc.weight"):
+        np.testing.assert_array_equal(julia[name], p[name])  # dense (out, in), as PyTorch's
+    assert julia["blocks.0.mlp.fc2.weight"].shape == (128, 512)
+    assert all(a.dtype == np.float32 and a.flags.f_contiguous for a in julia.values())
+
+
+@pytest.mark.parametrize("flavor", ["knet", "flux"])
+@pytest.mark.parametrize("model, params", [("cnn", cnn_params), ("rnn", rnn_params),
+                                           ("transformer", transformer_params)])
 def test_weights_come_back_canonical(flavor, model, params):
     canonical = {k: v.astype(np.float32) for k, v in params().items()}
     julia = as_julia_stores_them(jl.julia_weights(model, canonical, flavor), flavor)
@@ -309,6 +336,9 @@ def test_readiness_without_julia_names_what_is_missing_and_the_fix(no_julia):
     assert not ready
     assert reason.startswith("julia not found on PATH (need Julia 1.6-1.9 for Knet / >= 1.10 "
                              "for Flux): install it (juliaup")
+    # Flux: the LTS, not `release` (1.12+, refused beside a Python on OpenSSL < 3.5)
+    assert "`juliaup add 1.10` (LTS; 1.11 also works) for Flux" in reason
+    assert "release" not in reason
     assert "`pip install juliacall`" in reason and "`python -m harness setup julia`" in reason
     _, knet_reason = jr.julia_readiness("knet")
     assert 'pip install "juliacall<=0.9.28"' in knet_reason
@@ -409,6 +439,9 @@ def test_openssl_jll_is_held_to_this_pythons_openssl_as_juliapkg_does(tmp_path, 
     (tmp_path / "juliapkg.json").write_text(JULIAPKG_JSON)
     found = constraints.read_declaration(tmp_path / "juliapkg.json", "0.9.28", openssl)
     assert found.package("OpenSSL_jll").spec == spec and found.julia == julia
+    # the Julia limit it adds is kept apart, for the message that names the cause
+    assert found.openssl_limit == (julia[-1] if len(julia) > 1 else None)
+    assert found.openssl == ".".join(map(str, openssl))
     assert found.package("OpenSSL_jll").julia() == (
         'Pkg.PackageSpec(name="OpenSSL_jll", uuid="458c3c95-2e84-50aa-8efc-19380b2a3a95", '
         f'version=Pkg.Types.semver_spec("{spec}"))')
@@ -432,9 +465,22 @@ def test_an_openssl_limit_on_julia_is_a_readiness_reason(no_julia, monkeypatch):
     fake_julia(no_julia / "bin", "julia version 1.12.1")
     monkeypatch.setenv("PATH", str(no_julia / "bin"))
     monkeypatch.setattr(jr, "juliacall_declaration", lambda: constraints.Declaration(
-        "0.9.28", ("~1.9, ^1.10.3", "1 - 1.11"), ()))
+        "0.9.28", ("~1.9, ^1.10.3", "1 - 1.11"), (), openssl_limit="1 - 1.11",
+        openssl="3.0.13"))
     ready, reason = jr.julia_readiness("flux")
-    assert not ready and "supports Julia 1 - 1.11, not 1.12.1" in reason
+    # the cause, and a fix that works: no juliacall lifts it, an older Julia does
+    assert not ready and "Julia 1 - 1.11 only, not 1.12.1" in reason
+    assert "OpenSSL_jll `<=python`" in reason and "OpenSSL 3.0.13" in reason
+    assert "Julia 1.10 (LTS) or 1.11" in reason and "`juliaup add 1.10`" in reason
+    assert "HARNESS_JULIA_FLUX" in reason and "pip install" not in reason
+    assert reason.endswith("then `python -m harness setup julia`")
+    # a Julia the juliacall itself does not support still gets the pip pins
+    monkeypatch.setattr(jr, "juliacall_declaration", lambda: constraints.Declaration(
+        "0.9.34", ("^1.10.3", "1 - 1.11"), (), openssl_limit="1 - 1.11", openssl="3.0.13"))
+    fake_julia(no_julia / "bin", "julia version 1.10.1")
+    jr._version_output.cache_clear()
+    ready, reason = jr.julia_readiness("flux")
+    assert not ready and "supports Julia ^1.10.3, not 1.10.1" in reason and "pip install" in reason
 
 
 def test_pyjulia_bridge_is_checked_when_chosen(no_julia, monkeypatch):
@@ -496,12 +542,17 @@ class FakeJuliaModule:
     def __init__(self, width: int, cudnn: str = "no") -> None:
         self.calls: list[tuple[str, tuple, dict]] = []
         self.width, self.cudnn, self.n = width, cudnn, 0
+        self.stored: dict[str, np.ndarray] = {}  # what load_weight was given, as Julia keeps it
+        self.acts: dict[str, np.ndarray] | None = None  # what `activations` answers, if set
+        self.facts: dict[str, str] = {}  # more of what `info` answers
 
     def __getattr__(self, name):
         def call(*args, **kwargs):
             self.calls.append((name, args, kwargs))
             if name == "prepare":
                 self.n = args[-1].shape[-1]  # x_test (…, N)
+            if name == "load_weight":
+                self.stored[args[1]] = np.array(args[2], order="F")
             if name == "predict":
                 return np.asfortranarray(np.tile(np.arange(self.width, dtype=np.float32)[:, None],
                                                  (1, self.n)))
@@ -510,9 +561,13 @@ class FakeJuliaModule:
                 return np.asfortranarray(np.ones((self.width, last - first + 1), np.float32))
             if name == "verify_step":
                 return 2.25
+            if name == "get_weights" and self.stored:
+                return dict(self.stored)
             if name == "get_weights":
                 return {"fc.weight": np.asfortranarray(np.eye(self.width, 3, dtype=np.float32)),
                         "fc.bias": np.zeros(self.width, np.float32)}
+            if name == "activations" and self.acts is not None:
+                return self.acts
             if name == "activations":  # one entry in Julia's layout, (W, H, C, N)
                 return {"conv1": np.asfortranarray(np.arange(2 * 3 * 4 * 5, dtype=np.float32)
                                                    .reshape((5, 4, 3, 2), order="F"))}
@@ -520,7 +575,7 @@ class FakeJuliaModule:
                 return {"framework_version": "1.4.10", "julia_version": "1.9.4",
                         "device": "cuda", "device_name": "NVIDIA H100", "cudnn": self.cudnn,
                         "math_mode": "DEFAULT_MATH", "compute_capability": "9.0",
-                        "tf32_override": "", "precision_choice": "default"}
+                        "tf32_override": "", "precision_choice": "default", **self.facts}
             return None
         return call
 
@@ -660,3 +715,117 @@ def test_inference_activations_are_reported_unsupported():
     impl = adapter(jb.JuliaResNet50Features, 2048)
     with pytest.raises(NotImplementedError):
         impl.activations(RNG.random((1, 3, 8, 8), dtype=np.float32))
+
+
+# -- one adapter per kind, the classes made from the benchmark records -------------------------
+
+def test_every_julia_entry_point_resolves_to_the_adapter_of_its_kind():
+    from harness import registry
+
+    for row in ("knet", "flux"):
+        entries = registry.by_name(row).entry_points
+        assert {"cnn", "rnn", "transformer", "inference"} <= set(entries)
+        for benchmark, entry in entries.items():
+            module, _, name = entry.partition(":")
+            cls = getattr(importlib.import_module(module), name)  # as the worker does
+            record = benchmarks.get(benchmark)
+            assert name == f"Julia{record.impl_class}" and cls.benchmark == benchmark
+            kind = TrainingImplementation if record.training else InferenceImplementation
+            assert issubclass(cls, kind)
+    assert jb.JuliaTransformer is jb.JuliaTransformer  # made once
+    assert jb.JuliaCNN.__mro__[1] is jb.JuliaRNN.__mro__[1] is jb.JuliaTransformer.__mro__[1]
+    with pytest.raises(AttributeError):
+        jb.JuliaFeatures  # noqa: B018 - renamed JuliaResNet50Features
+
+
+def test_a_benchmark_registered_later_gets_an_adapter(monkeypatch):
+    toy = dataclasses.replace(benchmarks.get("rnn"), name="toy", impl_class="Toy",
+                              julia_source="toy.jl")
+    monkeypatch.setitem(benchmarks.REGISTRY, "toy", toy)
+    monkeypatch.setattr(jb, "_ADAPTERS", {})
+    assert jb.JuliaToy.benchmark == "toy" and issubclass(jb.JuliaToy, TrainingImplementation)
+    assert "toy.jl" in jb.JuliaToy.__doc__
+
+
+def test_the_bridge_and_layouts_name_no_benchmark():
+    """Adding a benchmark with Julia sources needs no edit in harness/julia/: no string there
+    is a benchmark's or a canonical model's name."""
+    names = {b.name for b in benchmarks.REGISTRY.values()} | \
+        {b.model for b in benchmarks.REGISTRY.values()}
+    for module in (jb, jl):
+        tree = ast.parse(Path(module.__file__).read_text())
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                   and isinstance(n.value, str)}
+        assert strings & names == set(), module.__name__
+
+
+def tokens_data(n_train=4, n_test=3):
+    return TrainingData(x_train=RNG.integers(0, 30000, (n_train, 150), dtype=np.int32),
+                        y_train=np.array([0, 1, 1, 0][:n_train], np.int32),
+                        x_test=RNG.integers(0, 30000, (n_test, 150), dtype=np.int32),
+                        y_test=np.zeros(n_test, np.int32))
+
+
+def test_transformer_adapter_passes_tokens_and_every_config_field():
+    impl = adapter(jb.JuliaTransformer, 2, flavor="flux")
+    data = tokens_data()
+    impl.prepare(data)
+    impl.build(TransformerConfig(), seed=5)
+    impl.train_epoch(np.arange(64) % 4)
+    logits = impl.predict()
+    (_, (_, x, y, xt), _), (_, (_, seed), kwargs) = impl.module.calls[:2]
+    assert x.shape == (150, 4) and x.dtype == np.int32 and np.shares_memory(x, data.x_train)
+    assert xt.shape == (150, 3)
+    np.testing.assert_array_equal(y, [1, 2, 2, 1])
+    assert seed == 5 and kwargs == dataclasses.asdict(TransformerConfig())
+    assert {"d_model", "heads", "mlp_dim", "blocks", "ln_eps", "seq_len"} <= set(kwargs)
+    assert logits.shape == (3, 2)
+
+
+@pytest.mark.parametrize("flavor", ["knet", "flux"])
+def test_transformer_weights_round_trip_through_the_adapter(flavor):
+    impl = adapter(jb.JuliaTransformer, 2, flavor=flavor)
+    impl.build(TransformerConfig(), seed=0)
+    canonical = transformer_params()
+    impl.load_weights(canonical)
+    loaded = impl.module.stored
+    assert loaded["embedding.weight"].shape == (128, 40)  # what Julia's load_weight got
+    assert loaded["blocks.1.attn.out.weight"].shape == (128, 128)
+    back = impl.get_weights()  # what Julia's get_weights answers, turned canonical
+    assert set(back) == set(canonical) == set(transformer_oracle.PARAMETERS)
+    for name, value in canonical.items():
+        assert back[name].flags.c_contiguous, name
+        np.testing.assert_array_equal(back[name], value, err_msg=name)
+
+
+def test_transformer_verify_hooks_and_attention_record():
+    impl = adapter(jb.JuliaTransformer, 2)
+    impl.build(TransformerConfig(), seed=0)
+    tokens = RNG.integers(0, 100, (3, 150)).astype(np.int64)
+    assert impl.verify_step(tokens, np.array([0, 1, 1])) == 2.25
+    _, (_, jt, jy), _ = impl.module.calls[-1]
+    assert jt.shape == (150, 3) and jt.dtype == np.int32
+    np.testing.assert_array_equal(jy, [1, 2, 2])
+    d, t, n = 128, 150, 3  # Julia's layouts: (D, T, N) and (D, N)
+    impl.module.acts = {"embedding": np.ones((d, t, n), np.float32, order="F"),
+                        "blocks.1": np.ones((d, t, n), np.float32, order="F"),
+                        "pooled": np.arange(d * n, dtype=np.float32).reshape((d, n), order="F"),
+                        "fc": np.ones((2, n), np.float32, order="F")}
+    acts = impl.activations(tokens)
+    assert acts["embedding"].shape == acts["blocks.1"].shape == (n, t, d)  # the oracle's
+    assert acts["pooled"].shape == (n, d) and acts["fc"].shape == (n, 2)
+    np.testing.assert_array_equal(acts["pooled"][1], impl.module.acts["pooled"][:, 1])
+    impl.module.facts = {"attention": "Knet.bmm, written out: cublasSgemmStridedBatched",
+                         "cudnn_tf32": "none"}
+    info = impl.info()
+    assert info.attention == "Knet.bmm, written out: cublasSgemmStridedBatched"
+    assert "attention" not in info.extra
+    assert info.precision.startswith("fp32 (CUDA.jl math_mode=DEFAULT_MATH")
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 3), np.complex64), np.zeros((2, 3), bool)])
+def test_inputs_are_converted_by_dtype(bad):
+    assert jl.julia_inputs(np.zeros((2, 3), np.int64)).dtype == np.int32
+    assert jl.julia_inputs(np.zeros((1, 3, 2, 2), np.float64)).shape == (2, 2, 3, 1)
+    with pytest.raises(ValueError, match="float images or integer token ids"):
+        jl.julia_inputs(bad)

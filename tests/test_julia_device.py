@@ -25,10 +25,11 @@ esac
 
 
 def fake_nvidia_smi(directory: Path, *gpus: tuple[str, str]) -> None:
-    """nvidia-smi answering `--query-gpu=name,compute_cap` with `gpus` ((name, "9.0"), ...)."""
+    """nvidia-smi answering `--query-gpu=uuid,name,compute_cap` with `gpus` ((name, "9.0"),
+    ...), the i-th with UUID GPU-i."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "nvidia-smi"
-    lines = "".join(f"{name}, {cap}\\n" for name, cap in gpus)
+    lines = "".join(f"GPU-{i}, {name}, {cap}\\n" for i, (name, cap) in enumerate(gpus))
     path.write_text(FAKE_NVIDIA_SMI.format(lines=lines))
     path.chmod(0o755)
 
@@ -43,9 +44,12 @@ def executable(path: Path, text: str, mode: int = 0o755) -> Path:
 
 @pytest.fixture
 def machine(monkeypatch, tmp_path):
-    """A PATH holding only tmp_path/bin (no nvidia-smi, no julia), no julia variables."""
+    """A PATH holding only tmp_path/bin (no nvidia-smi, no julia), no julia variables, no
+    CUDA_VISIBLE_DEVICES (restored afterwards, also when an adapter sets it)."""
     (tmp_path / "bin").mkdir()
     without_julia(monkeypatch, tmp_path, tmp_path / "bin")
+    monkeypatch.setenv(jd.CUDA_VISIBLE_DEVICES, "")  # so that delenv records the original
+    monkeypatch.delenv(jd.CUDA_VISIBLE_DEVICES)
     return tmp_path
 
 
@@ -65,6 +69,7 @@ def test_nvidia_smi_compute_capabilities_are_read(machine):
     assert jd.gpu_capabilities() == []  # no nvidia-smi: nothing to say
     fake_nvidia_smi(machine / "bin", ("NVIDIA H200", "9.0"), ("Tesla V100-SXM2-16GB", "7.0"))
     assert jd.gpu_capabilities() == [("NVIDIA H200", (9, 0)), ("Tesla V100-SXM2-16GB", (7, 0))]
+    assert [gpu.uuid for gpu in jd.gpus()] == ["GPU-0", "GPU-1"]
 
 
 @pytest.mark.parametrize("gpus, note", [
@@ -101,6 +106,7 @@ class FakeBridge:
 
     def __init__(self) -> None:
         self.module = FakeModule()
+        self.visible = os.environ.get(jd.CUDA_VISIBLE_DEVICES)  # as Julia would find it
 
     def include(self, path: Path) -> FakeModule:
         return self.module
@@ -138,6 +144,51 @@ def test_other_device_requests_reach_julia(machine, started, device, flavor, gpu
     assert impl.state is None  # what State returned
 
 
+MIXED = (("NVIDIA H200", "9.0"), ("NVIDIA A100-SXM4-80GB", "8.0"), ("NVIDIA H100", "9.0"),
+         ("Tesla V100", "7.0"))
+
+
+@pytest.mark.parametrize("gpus, pin", [
+    (MIXED, {"CUDA_VISIBLE_DEVICES": "GPU-1,GPU-3"}),  # only the GPUs Knet has code for
+    ((("NVIDIA A100", "8.0"), ("NVIDIA L4", "8.9")), {}),  # every GPU usable: Knet chooses
+    ((("NVIDIA H200", "9.0"),), {}),  # none usable: the CPU (auto) or a refusal (cuda)
+    ((), {})])
+def test_knet_is_pinned_to_the_gpus_it_can_use_on_a_mixed_machine(machine, gpus, pin):
+    fake_nvidia_smi(machine / "bin", *gpus)
+    assert jd.knet_gpu_pin() == pin
+
+
+def test_a_chosen_cuda_visible_devices_stands_and_the_note_says_what_knet_takes(machine,
+                                                                            monkeypatch):
+    fake_nvidia_smi(machine / "bin", *MIXED)
+    note = jd.knet_gpu_note()
+    assert "NVIDIA H200 has compute capability 9.0" in note and "sm_86" in note
+    assert "pinned to the GPUs it can use (NVIDIA A100-SXM4-80GB, Tesla V100)" in note
+    monkeypatch.setenv(jd.CUDA_VISIBLE_DEVICES, "0")
+    assert jd.knet_gpu_pin() == {}
+    note = jd.knet_gpu_note()
+    assert "CUDA_VISIBLE_DEVICES=0" in note and "the most free memory" in note
+    assert "(NVIDIA A100-SXM4-80GB, Tesla V100)" in note
+
+
+@pytest.mark.parametrize("device", ["auto", "cuda"])
+def test_a_knet_run_on_a_mixed_machine_starts_julia_pinned(machine, started, device):
+    fake_nvidia_smi(machine / "bin", *MIXED)
+    impl = jb.JuliaTransformer(device=device, flavor="knet")
+    assert started[0].visible == "GPU-1,GPU-3"  # set before Julia started
+    impl.module.info = lambda state: {"device": "cuda", "cudnn_tf32": "none"}
+    assert impl.info().extra["gpu_pin"] == "CUDA_VISIBLE_DEVICES=GPU-1,GPU-3"
+
+
+@pytest.mark.parametrize("device, flavor", [("cpu", "knet"), ("cuda", "flux")])
+def test_only_knet_gpu_runs_are_pinned(machine, started, device, flavor):
+    fake_nvidia_smi(machine / "bin", *MIXED)
+    impl = jb.JuliaRNN(device=device, flavor=flavor)
+    assert started[0].visible is None
+    impl.module.info = lambda state: {"device": "cpu"}
+    assert "gpu_pin" not in impl.info().extra
+
+
 # -- precision --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("row", ["knet-fp32-strict", "flux-fp32-strict"])
@@ -158,23 +209,63 @@ GPU = {"device": "cuda", "math_mode": "DEFAULT_MATH", "compute_capability": "9.0
 @pytest.mark.parametrize("flavor, facts, label", [
     ("flux", {"device": "cpu"}, "fp32"),
     ("knet", {"device": "cpu", "tf32_override": "0"}, "fp32"),
-    ("flux", GPU, "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
-                  "cuDNN convolutions with CUDNN_TENSOR_OP_MATH may use TF32)"),
-    ("knet", GPU, "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
-                  "convolutions and GRU under cuDNN's default math type, which allows TF32; "
-                  "NVIDIA_TF32_OVERRIDE=0 turns it off)"),
-    ("flux", {**GPU, "math_mode": "PEDANTIC_MATH"}, "tf32-where-allowed (CUDA.jl "
-     "math_mode=PEDANTIC_MATH: cuBLAS matmuls fp32; convolutions under cuDNN's "
-     "CUDNN_DEFAULT_MATH, which still allows TF32; NVIDIA_TF32_OVERRIDE=0 turns it off)"),
+    ("flux", {**GPU, "cudnn_tf32": "convolutions"},
+     "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
+     "cuDNN convolutions with CUDNN_TENSOR_OP_MATH may use TF32)"),
+    ("knet", {**GPU, "cudnn_tf32": "convolutions"},
+     "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
+     "convolutions under cuDNN's default math type, which allows TF32; "
+     "NVIDIA_TF32_OVERRIDE=0 turns it off)"),
+    ("knet", {**GPU, "cudnn_tf32": "GRU"},
+     "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
+     "GRU under cuDNN's default math type, which allows TF32; "
+     "NVIDIA_TF32_OVERRIDE=0 turns it off)"),
+    # the Flux GRU and both Transformers make no cuDNN call that could use TF32
+    ("flux", {**GPU, "cudnn_tf32": "none"},
+     "fp32 (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; no cuDNN convolution or RNN, "
+     "the calls that could use TF32)"),
+    ("knet", {**GPU, "cudnn_tf32": "none", "math_mode": "PEDANTIC_MATH"},
+     "fp32 (CUDA.jl math_mode=PEDANTIC_MATH: cuBLAS matmuls fp32; no cuDNN convolution or RNN, "
+     "the calls that could use TF32)"),
+    ("flux", {**GPU, "math_mode": "PEDANTIC_MATH", "cudnn_tf32": "convolutions"},
+     "tf32-where-allowed (CUDA.jl math_mode=PEDANTIC_MATH: cuBLAS matmuls fp32; convolutions "
+     "under cuDNN's CUDNN_DEFAULT_MATH, which still allows TF32; NVIDIA_TF32_OVERRIDE=0 turns "
+     "it off)"),
     ("knet", {**GPU, "math_mode": "PEDANTIC_MATH", "tf32_override": "0"},
      "fp32-strict (NVIDIA_TF32_OVERRIDE=0: no TF32 in cuBLAS or cuDNN; "
      "CUDA.jl math_mode=PEDANTIC_MATH)"),
     ("flux", {**GPU, "compute_capability": "7.0"},
      "fp32 (no TF32 below compute capability 8.0; CUDA.jl math_mode=DEFAULT_MATH)"),
-    ("flux", {**GPU, "math_mode": "FAST_MATH"},
-     "tf32-where-allowed (CUDA.jl math_mode=FAST_MATH: cuBLAS and cuDNN may use TF32)")])
+    ("flux", {**GPU, "math_mode": "FAST_MATH", "cudnn_tf32": "convolutions"},
+     "tf32-where-allowed (CUDA.jl math_mode=FAST_MATH: cuBLAS and cuDNN may use TF32)"),
+    ("flux", {**GPU, "math_mode": "FAST_MATH", "cudnn_tf32": "none"},
+     "tf32-where-allowed (CUDA.jl math_mode=FAST_MATH: cuBLAS may use TF32)")])
 def test_the_precision_label_says_whether_tf32_was_allowed(flavor, facts, label):
     assert jd.precision_label(flavor, facts) == label
+
+
+# What each Julia file says could use TF32 in cuDNN: the label is per benchmark.
+CUDNN_TF32 = {("knet", "cnn.jl"): "convolutions", ("flux", "cnn.jl"): "convolutions",
+              ("knet", "inference.jl"): "convolutions", ("flux", "inference.jl"): "convolutions",
+              ("knet", "rnn.jl"): "GRU", ("flux", "rnn.jl"): "none",
+              ("knet", "transformer.jl"): "none", ("flux", "transformer.jl"): "none"}
+
+
+@pytest.mark.parametrize("flavor, source", sorted(CUDNN_TF32))
+def test_each_julia_file_reports_which_cudnn_calls_could_use_tf32(flavor, source):
+    import re
+
+    text = (jr.FLAVORS[flavor].sources / source).read_text()
+    assert re.findall(r'cudnn_tf32="(\w+)"', text) == [CUDNN_TF32[flavor, source]]
+    # and so, on an H100 in the default mode, the Flux GRU's record says fp32, Knet's TF32
+    label = jd.precision_label(flavor, {**GPU, "cudnn_tf32": CUDNN_TF32[flavor, source]})
+    assert label.startswith("fp32 (" if CUDNN_TF32[flavor, source] == "none"
+                            else "tf32-where-allowed (")
+
+
+def test_every_implementation_file_is_in_the_table():
+    files = {(f, name) for f in jr.FLAVORS for name in jr.julia_sources().values()}
+    assert files == set(CUDNN_TF32)
 
 
 def test_a_julia_result_records_the_precision_label(started):

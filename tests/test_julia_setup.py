@@ -30,7 +30,8 @@ printf 'manifest_format = "2.0"\\n[[deps.{package}]]\\nversion = "1.0.0"\\n[[dep
 # juliacall 0.9.28's declaration, with OpenSSL_jll resolved for a Python on OpenSSL 3.0
 DECLARATION = constraints.Declaration("0.9.28", ("~1.9, ^1.10.3", "1 - 1.11"), (
     constraints.PackageConstraint("PythonCall", "6099a3de-0909-46bc-b1f4-468b9a2dfc0d", "=0.9.28"),
-    constraints.PackageConstraint("OpenSSL_jll", constraints.OPENSSL_JLL, "3 - 3.0")))
+    constraints.PackageConstraint("OpenSSL_jll", constraints.OPENSSL_JLL, "3 - 3.0")),
+    openssl_limit="1 - 1.11", openssl="3.0.13")
 
 
 @pytest.fixture
@@ -159,7 +160,11 @@ def test_a_julia_outside_the_openssl_limit_is_refused_before_anything_runs(envir
     install_fake_julia(environments / "bin", "1.12.1", "Flux")
     monkeypatch.setenv("PATH", str(environments / "bin"))
     assert run_cli(["setup", "julia", "--flavor", "flux"]) == 1
-    assert "supports Julia 1 - 1.11, not 1.12.1" in " ".join(capsys.readouterr().out.split())
+    out = " ".join(capsys.readouterr().out.split())
+    # the OpenSSL rule named as the cause, and the fix that works (an older juliacall does not)
+    assert "allows Julia 1 - 1.11 only, not 1.12.1" in out and "OpenSSL 3.0.13" in out
+    assert "Julia 1.10 (LTS) or 1.11" in out and "HARNESS_JULIA_FLUX" in out
+    assert 'juliacall<=' not in out and out.rstrip().endswith("then run this again")
     assert not (jr.FLAVORS["flux"].project / "julia-args.txt").exists()
 
 

@@ -4,11 +4,12 @@ harness/julia/bridge.py calls."""
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from harness import benchmarks
 from harness.julia import readiness as jr
 
 tree_sitter = pytest.importorskip("tree_sitter", reason="pip install tree-sitter tree-sitter-julia")
@@ -32,8 +33,6 @@ CALLED = {"training": {"State", "prepare", "build", "train_epoch", "predict", "s
 
 def record_of(path: Path):
     """The benchmark record whose Julia source `path` is."""
-    from harness import benchmarks
-
     return next(benchmarks.get(b) for b, name in jr.julia_sources().items() if name == path.name)
 
 
@@ -134,8 +133,6 @@ def test_build_accepts_every_field_of_the_config(path: Path):
     """The adapter calls `build(state, seed; <every config field>...)` (dataclasses.asdict):
     each keyword the file declares is a field of the benchmark's config, and a `kw...` splat
     takes the fields it does not declare."""
-    import dataclasses
-
     fields = {f.name for f in dataclasses.fields(record_of(path).config)}
     (arguments,) = definitions(path.read_bytes())["build"]
     declared = keywords(arguments)

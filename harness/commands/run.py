@@ -1,5 +1,6 @@
-"""`python -m harness BENCHMARK|all` (cnn, rnn, transformer, inference, ...): run benchmarks, one child process per
-(implementation, benchmark, repeat) (harness.run.runner), then print the results table."""
+"""`python -m harness BENCHMARK|all` (cnn, rnn, transformer, inference, ...): run benchmarks,
+one child process per (implementation, benchmark, repeat) (harness.run.runner), then print the
+results table."""
 
 from __future__ import annotations
 
