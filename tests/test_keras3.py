@@ -83,6 +83,22 @@ elif check == "resnet50":
            "rel_err": rel(first, resnet_oracle.forward(params, images)["avgpool"]),
            "round_trip": sorted(back) == sorted(params)
                          and all(np.array_equal(back[k], params[k]) for k in params)}
+elif check == "attention":  # the path layers.MultiHeadAttention takes, and what info() records
+    from keras.src import ops
+    from harness.config import TransformerConfig
+    calls, dot_product_attention = [], ops.dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("flash_attention"))
+        return dot_product_attention(*args, **kwargs)
+
+    ops.dot_product_attention = spy  # the layer looks it up on keras.src.ops at each call
+    tokens, labels = np.zeros((2, 150), np.int32), np.zeros(2, np.int32)
+    impl = getattr(module, "Transformer" + suffix)(device="cpu")
+    impl.prepare(TrainingData(tokens, labels, tokens, labels))
+    impl.build(TransformerConfig(), 0)
+    impl.activations(tokens)
+    out = {"attention": impl.info().attention, "calls": calls}
 print("RESULT " + json.dumps(out))
 '''
 
@@ -144,3 +160,20 @@ def test_resnet50_features(backend):
     assert out["shape"] == [2, 2048] and out["dtype"] == "float32"
     assert out["repeatable"] and out["round_trip"]
     assert out["rel_err"] < 1e-4, out  # v1.5 strides, PyTorch-style padding, BN eps 1e-5
+
+
+# What layers.MultiHeadAttention runs in fp32 on a CPU (no GPU kernels to choose from here).
+ATTENTION = {"tensorflow": "einsum + softmax (ops.dot_product_attention)",
+             "jax": "jax.nn.dot_product_attention (xla)",
+             "torch": "F.scaled_dot_product_attention ("}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_transformer_records_the_attention_keras_runs(backend):
+    """Keras routes MultiHeadAttention (no dropout, no returned scores) through
+    ops.dot_product_attention and leaves the kernel to the backend (flash_attention=None):
+    `info().attention` names that backend's kernel, found by Keras' own private checks, so a
+    Keras release that moves them fails here rather than in a benchmark run."""
+    out = run_child("py_impls.keras3", "attention", backend)
+    assert out["calls"] and set(out["calls"]) == {None}, out
+    assert out["attention"].startswith("layers.MultiHeadAttention: " + ATTENTION[backend]), out

@@ -143,8 +143,7 @@ class _JuliaRun:
     def info(self) -> RunInfo:
         jl = {str(k): str(v) for k, v in dict(self.module.info(self.state)).items()}
         precision = precision_label(self.flavor.name, jl)  # from the facts Julia reports
-        pin = {"gpu_pin": " ".join(f"{k}={v}" for k, v in self.gpu_pin.items())} \
-            if getattr(self, "gpu_pin", None) else {}
+        pin = " ".join(f"{k}={v}" for k, v in getattr(self, "gpu_pin", {}).items())
         return RunInfo(
             framework=self.flavor.framework,
             framework_version=jl.pop("framework_version", ""),
@@ -155,7 +154,8 @@ class _JuliaRun:
             precision=precision,
             cudnn={"yes": True, "no": False}.get(jl.pop("cudnn", ""), None),
             attention=jl.pop("attention", None),
-            extra={**jl, **pin, "bridge": f"{self.bridge.name} {self.bridge.version}",
+            extra={**jl, **({"gpu_pin": pin} if pin else {}),
+                   "bridge": f"{self.bridge.name} {self.bridge.version}",
                    "julia_start_s": round(self.start_s, 2), "not_run_in_ci": True},
         )
 

@@ -40,7 +40,7 @@ class Flavor:
     framework: str  # as shown in results
     package: str  # the Julia package whose version `info` reports
     project: Path  # the directory holding its Project.toml
-    sources: Path  # cnn.jl, rnn.jl, inference.jl
+    sources: Path  # each benchmark's `julia_source` (cnn.jl, rnn.jl, transformer.jl, ...)
     minimum: tuple[int, int]  # oldest Julia (major, minor)
     below: tuple[int, int] | None  # first Julia (major, minor) it does not run on
     versions: str  # the range in words
