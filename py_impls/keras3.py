@@ -386,8 +386,9 @@ def transformer_model(config: TransformerConfig) -> keras.Model:
 
 
 # For `verify`: Keras layer -> canonical activation (the embedding layer's output is the sum).
-TRANSFORMER_ACTIVATIONS = {"embedding": "embedding", "blocks_0": "blocks.0",
-                           "blocks_1": "blocks.1", "pooled": "pooled", "fc": "fc"}
+TRANSFORMER_ACTIVATIONS = {"embedding": "embedding",
+                           **{f"blocks_{i}": f"blocks.{i}" for i in range(TransformerConfig().blocks)},
+                           "pooled": "pooled", "fc": "fc"}
 
 
 def resnet50_v15(data_format: str = "channels_last") -> keras.Model:

@@ -151,7 +151,7 @@ class _TFRun:
 
 
 class _TFTraining(_TFRun):
-    """The custom training loop shared by the CNN and the GRU."""
+    """The custom training loop shared by the CNN, the GRU and the Transformer."""
 
     config: CNNConfig | RNNConfig | TransformerConfig
 
