@@ -15,7 +15,8 @@ parts every record's `wall` holds (harness.run.worker.wall_split, harness.run.ru
         # runs `python -m harness all --profile quick --data synthetic` into a temporary
         # file first and also prints the command's own wall time
 
-Records without `wall` (schema < 3) are listed as not measured.
+Then each benchmark's share of the runs' wall time. Records without `wall` (schema < 3) are
+listed as not measured.
 """
 
 from __future__ import annotations
@@ -68,6 +69,13 @@ def print_split(records: list[dict]) -> None:
     print(f"{'all runs':<33}" + "".join(f"{totals[key]:8.1f}" for _, key in PARTS))
     whole = totals["total_s"] or 1.0
     print(f"{'share':<33}" + "".join(f"{100 * totals[key] / whole:7.0f}%" for _, key in PARTS))
+    by_benchmark: dict[str, float] = {}
+    for r in records:
+        if isinstance(r.get("wall"), dict):
+            name = str(r.get("benchmark", "?"))
+            by_benchmark[name] = by_benchmark.get(name, 0.0) + (r["wall"].get("total_s") or 0.0)
+    print("per benchmark: " + ", ".join(f"{name} {seconds:.1f} s ({100 * seconds / whole:.0f}%)"
+                                        for name, seconds in by_benchmark.items()))
     if missing:
         print(f"not measured (records before schema 3): {', '.join(missing)}")
 
