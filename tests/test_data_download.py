@@ -157,3 +157,42 @@ def test_fetch_command_end_to_end(server, tmp_path, monkeypatch):
     requests = len(server.requests)
     args = parser.parse_args(argv)
     assert args.func(args) == 0 and len(server.requests) == requests  # present: nothing to do
+
+
+def test_fetch_replaces_unverified_data_with_the_verified_download(server, tmp_path, monkeypatch,
+                                                                   capsys):
+    """A store imported with --allow-unverified is not "present and verified": fetch downloads
+    the canonical file and replaces it (once the new file has been written and read back)."""
+    store_dir = tmp_path / "store"
+    unverified = tmp_path / "other.npz"
+    reviews = np.empty(2, dtype=object)
+    reviews[:] = [[4, 5], [6]]
+    np.savez(unverified, x_train=reviews, y_train=np.array([1, 1]), x_test=reviews,
+             y_test=np.array([1, 1]))
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["data", *argv, "--data-dir", str(store_dir)])
+        return args.func(args)
+
+    assert run("import", str(unverified), "--allow-unverified") == 0
+    assert load_dataset("imdb", kind="real", data_dir=store_dir).kind == "real, unverified"
+
+    canonical = tmp_path / "imdb.npz"
+    reviews[:] = [[7, 8, 9], [10] * 200]
+    np.savez(canonical, x_train=reviews, y_train=np.array([0, 1]), x_test=reviews,
+             y_test=np.array([1, 0]))
+    server.files["/imdb.npz"] = canonical.read_bytes()
+    digest = hashlib.sha256(canonical.read_bytes()).hexdigest()
+    monkeypatch.setitem(sources.SOURCES, "imdb",
+                        dataclasses.replace(sources.SOURCES["imdb"], checksum=digest))
+    capsys.readouterr()
+    assert run("fetch", "imdb", "--url", f"{server.url}/imdb.npz") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "present and verified" not in out
+    assert "holds unverified data (imported with --allow-unverified): replacing them" in out
+    assert len(server.requests) == 1
+    dataset = load_dataset("imdb", kind="real", data_dir=store_dir)
+    assert dataset.kind == "real" and dataset.attrs["verified"] is True
+    assert sorted(dataset.y_train.tolist()) == [0, 1]  # the new labels, not [1, 1]

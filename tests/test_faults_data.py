@@ -21,6 +21,7 @@ import pytest
 from harness import commands as cli
 from harness import registry
 from harness.commands import data as data_commands
+from harness.data import store
 from harness.data.store import DataError, load_dataset, write_dataset
 from harness.data.synthetic import synthetic_cifar10
 from harness.run.results import read_results
@@ -146,10 +147,10 @@ class AbsurdArray:
         return _reconstruct, (np.ndarray, (10**6, 10**6), b"B")
 
 
-def cifar_tarball(path: Path, data: object) -> Path:
+def cifar_tarball(path: Path, data: object, labels: list | None = None) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for name in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"):
-            raw = pickle.dumps({b"data": data, b"labels": [0]}, protocol=2)
+            raw = pickle.dumps({b"data": data, b"labels": labels or [0]}, protocol=2)
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
@@ -164,6 +165,22 @@ def test_a_pickled_array_declaring_an_absurd_shape_is_refused(tmp_path, capsys):
     assert flat(f"{archive} is not a readable CIFAR-10 python archive") in out
     assert flat("declares shape (1000000, 1000000) (1,000,000,000,000 bytes), more than any "
                 "data archive holds") in out
+    assert not (tmp_path / "store" / "cifar10.h5").exists()
+
+
+@pytest.mark.parametrize("labels, problem", [
+    ([3, 0.7], "labels[1] is 0.7: labels must be the integers 0..9"),
+    ([-0.5, 2], "labels[0] is -0.5: labels must be the integers 0..9"),
+])
+def test_cifar_labels_that_are_not_whole_classes_are_refused(tmp_path, capsys, labels, problem):
+    """A cast to integers made 0.7 the class 0 and -0.5 the class 0, and the import went on."""
+    archive = cifar_tarball(tmp_path / "cifar-10-python.tar.gz",
+                            np.zeros((2, 3072), np.uint8), labels)
+    assert run_data("data", "import", str(archive), "--allow-unverified",
+                    "--data-dir", str(tmp_path / "store")) == 1
+    out = flat(capsys.readouterr().out)
+    assert flat(f"{archive} is not a valid CIFAR-10 python archive: "
+                f"cifar-10-batches-py/data_batch_1: {problem}") in out
     assert not (tmp_path / "store" / "cifar10.h5").exists()
 
 
@@ -202,6 +219,29 @@ def test_a_pickled_object_array_shorter_than_its_shape_is_refused(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert flat("an object array declares shape (4,) but holds 3 items") in flat(done.stdout)
     assert not (tmp_path / "store" / "imdb.h5").exists()
+
+
+def test_ctrl_c_during_import_is_one_line_and_keeps_the_good_data(tmp_path, capsys,
+                                                                  monkeypatch):
+    good = good_imdb_store(tmp_path)
+    before = good.read_bytes()
+
+    def interrupted(path):  # the read-back of the new file, after it was written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "verify_dataset", interrupted)
+    capsys.readouterr()
+    try:
+        code = run_data("data", "import", str(imdb_npz(tmp_path / "imdb.npz")),
+                        "--allow-unverified", "--data-dir", str(good.parent))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the command: a traceback, not a message")
+    assert code == 130
+    out = capsys.readouterr().out.strip()
+    assert out.splitlines()[-1] == ("Interrupted: nothing imported; the data already there are "
+                                    "unchanged.")
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in good.parent.iterdir()) == ["imdb.h5"]  # no temporary left
 
 
 # -- damage on disk fails the run ------------------------------------------------------------
@@ -253,6 +293,9 @@ def test_damaged_data_fail_the_command_before_any_run(tmp_path, fakes, capsys):
     out = flat(capsys.readouterr().out)
     assert code == 1
     assert flat("x_train does not match its checksum") in out and flat(FIX) in out
+    # The summary names the data, not the rows' installation: fake-ok is installed.
+    assert flat("1 not run: fake-ok - the data cannot be used:") in out
+    assert flat("for why and how to install them") not in out
     assert not (tmp_path / "r.jsonl").exists()  # nothing ran on the damaged data
 
 

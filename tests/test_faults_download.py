@@ -5,7 +5,11 @@ for resuming."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +21,7 @@ import pytest
 from harness.data.download import DownloadError, Pace, download
 from tests.helpers import run_data_cli as run_cli
 
+REPO = Path(__file__).resolve().parent.parent
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
 
@@ -136,3 +141,30 @@ def test_an_unwritable_data_directory_fails_before_starting(server, tmp_path, ca
     assert flat("is not writable") in out and flat("choose another with --data-dir") in out
     assert server.requests == []  # nothing downloaded
     assert blocker.read_text() == "a file where the data directory should be"
+
+
+def test_ctrl_c_during_a_fetch_is_one_line_and_keeps_the_partial_file(server, tmp_path):
+    server.trickle_s = 0.05  # slow enough to be interrupted mid-download
+    store = tmp_path / "store"
+    part = store / "downloads" / "imdb.npz.part"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "data", "fetch", "imdb", "--url", server.url,
+         "--data-dir", str(store)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "COLUMNS": "300"})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not part.exists():  # made as bytes arrive
+            time.sleep(0.05)
+        assert part.exists(), "the download never started"
+        time.sleep(0.5)  # a few bytes in
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out
+    assert out.strip().splitlines()[-1] == (
+        "Interrupted: the data already there are unchanged; rerun the same command to finish "
+        "(a partial download resumes where it stopped).")
+    assert part.exists() and part.stat().st_size < len(BODY)  # kept for resuming
+    assert not (store / "imdb.h5").exists()

@@ -11,6 +11,7 @@ from harness import benchmarks, registry
 from tests import fake_registry
 
 RUN_COMMANDS = [*benchmarks.names(), "all"]
+SEED_RANGE = "4294967295 (2**32 - 1, the seeds every framework accepts)"
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,9 @@ def refused_by_parser(capsys, argv: list[str]) -> str:
     ("--timeout", "0", "must be a number of seconds above 0, not 0 (leave --timeout out for "
                        "the default)"),
     ("--timeout", "nan", "must be a number of seconds above 0, not nan"),
-    ("--seed", "-1", "must be 0 or more, not -1"),
+    ("--seed", "-1", f"must be 0 to {SEED_RANGE}, not -1"),
+    ("--seed", str(2**32), f"must be 0 to {SEED_RANGE}, not 4294967296"),
+    ("--seed", "99999999999999999999999", f"must be 0 to {SEED_RANGE}, not 99999999999999999999999"),
 ])
 def test_bad_run_option_values_are_refused_before_anything_runs(tmp_path, capsys, command,
                                                                 option, value, says):
@@ -52,7 +55,8 @@ def test_bad_run_option_values_are_refused_before_anything_runs(tmp_path, capsys
     ("--timeout", "0", "must be a number of seconds above 0, not 0"),
     ("--timeout", "-1", "must be a number of seconds above 0, not -1"),
     ("--image-size", "0", "must be at least 1, not 0"),
-    ("--seed", "-3", "must be 0 or more, not -3"),
+    ("--seed", "-3", f"must be 0 to {SEED_RANGE}, not -3"),
+    ("--seed", str(2**64), f"must be 0 to {SEED_RANGE}, not {2**64}"),
 ])
 def test_bad_verify_option_values_are_refused(tmp_path, capsys, option, value, says):
     results = tmp_path / "v.jsonl"
@@ -60,6 +64,12 @@ def test_bad_verify_option_values_are_refused(tmp_path, capsys, option, value, s
                                       "--results", str(results)])
     assert f"error: argument {option}: {says}" in line
     assert not results.exists()
+
+
+def test_the_largest_seed_is_accepted_and_one_more_refused(capsys):
+    assert cli.build_parser().parse_args(["cnn", "--seed", str(2**32 - 1)]).seed == 2**32 - 1
+    line = refused_by_parser(capsys, ["data", "weights", "cnn", "--seed", str(2**32)])
+    assert f"error: argument --seed: must be 0 to {SEED_RANGE}, not 4294967296" in line
 
 
 @pytest.mark.parametrize("command", ["inference", "verify"])

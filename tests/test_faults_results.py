@@ -21,7 +21,8 @@ import pytest
 from harness import commands as cli
 from harness import registry
 from harness.report.groups import load_results
-from harness.run.results import append_result, read_results
+from harness.run import results as results_file
+from harness.run.results import append_result, read_results, scan_results, writable_problem
 from tests import fake_registry
 from tests.report_fixtures import record
 
@@ -89,6 +90,79 @@ def test_report_keeps_a_whole_record_glued_to_a_fragment(tmp_path, capsys, cut):
     assert cli.main(["report", str(path)]) == 0
     out, err = capsys.readouterr()
     assert "jax-flax" in out and f"{path}:2:" in err
+
+
+def test_a_fragment_that_ends_in_a_nested_object_is_one_damaged_line(tmp_path):
+    """A record cut just after its `env` object: that object is the fragment's own tail, not a
+    record glued to it, so the line is damaged, said once."""
+    whole = json.dumps(timed("pytorch", 0, 5))
+    fragment = whole[:whole.index(', "started_at"')]  # ends with env's closing brace
+    path = tmp_path / "results.jsonl"
+    path.write_text(f"{fragment}\n{json.dumps(timed('jax-flax', 10, 15))}\n")
+    loaded = load_results([path])
+    assert [r["impl"] for r in loaded.records] == ["jax-flax"]
+    assert len(loaded.warnings) == 1
+    assert loaded.warnings[0].startswith(f"{path}:1: not valid JSON")
+
+
+def test_a_fragment_glued_to_an_unusable_record_is_named_once(tmp_path):
+    path = tmp_path / "results.jsonl"
+    glued = json.dumps({**timed("pytorch", 0, 5), "benchmark": "nonesuch"})
+    path.write_text('{"schema": 3, "benchmark": "cnn", "im' + glued + "\n")
+    loaded = load_results([path])
+    assert loaded.records == []
+    assert loaded.warnings == [f"{path}:1: a damaged fragment, then a record that cannot be "
+                               f"used (unknown benchmark 'nonesuch'): the line skipped"]
+
+
+# ---------------------------------------------------------------- records of the wrong shape
+
+
+@pytest.mark.parametrize("odd, says", [
+    ({"benchmark": ["cnn"]}, "benchmark is a list, not a name"),
+    ({"impl": ["pytorch", "jax-flax"]}, "impl is a list, not a name"),
+    ({"impl": {"name": "pytorch"}}, "impl is an object, not a name"),
+    ({"env": "vm"}, "env is a string, not an object"),
+    ({"load": [0.5]}, "load is a list, not an object"),
+    ({"load": {"busy": True, "other_cores": "many"}},
+     "load.other_cores is a string, not a number"),
+])
+def test_report_skips_and_names_a_record_of_the_wrong_shape(tmp_path, capsys, odd, says):
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        timed("pytorch", 0, 5), {**timed("odd-one", 10, 15), **odd}, timed("jax-flax", 20, 25),
+    ]) + "\n")
+    assert cli.main(["report", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {path}:2: {says}, skipped" in err
+    assert "Traceback" not in err
+    assert "pytorch" in out and "jax-flax" in out and "odd-one" not in out
+
+
+@pytest.mark.parametrize("odd", [{"env": "vm"}, {"run_id": ["a", "list"]}])
+def test_a_run_goes_on_past_an_odd_record_in_its_results_file(tmp_path, capsys, odd):
+    """The overlap check at the end of a run reads the whole file: an odd record there (two
+    overlapping runs, one of them odd) is left out of it, not a crash after the run."""
+    results = tmp_path / "results.jsonl"
+    append_result(results, {**timed("pytorch", 0, 10), **odd})
+    append_result(results, timed("jax-flax", 5, 15))
+    assert run_cli("inference", "--impl", "fake-ok", "--results", str(results)) == 0
+    assert "fake-ok" in capsys.readouterr().out
+    assert [r["impl"] for r in read_results(results)] == ["pytorch", "jax-flax", "fake-ok"]
+
+
+# ---------------------------------------------------------------- reading with a bound
+
+
+def test_a_line_too_long_for_a_record_is_skipped_without_reading_it_whole(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(results_file, "MAX_LINE_BYTES", 4096)
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(timed("pytorch", 0, 5)) + "\n" + "x" * 50_000 + "\n"
+                    + json.dumps(timed("jax-flax", 10, 15)) + "\n")
+    found, damaged = scan_results(path)
+    assert [(n, r["impl"]) for n, r in found] == [(1, "pytorch"), (3, "jax-flax")]
+    assert damaged == [(2, "a line longer than 4,096 bytes, not a record: skipped")]
 
 
 # ---------------------------------------------------------------- concurrent runs
@@ -220,6 +294,47 @@ def test_a_nearly_full_disk_is_refused_before_anything_runs(tmp_path, capsys, mo
     line = _refused(tmp_path, capsys, tmp_path / "results.jsonl", "inference", "--profile",
                     "quick")
     assert "3.0 MiB free" in line and "free some space" in line
+
+
+DEVICES = [d for d in ("/dev/null", "/dev/full", "/dev/zero") if Path(d).exists()]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_results_that_lead_to_a_device_are_refused_before_anything_runs(tmp_path, capsys,
+                                                                        device):
+    """/dev/null swallows every record; /dev/full and /dev/zero never end when read back (the
+    overlap check read one until the kernel killed the harness)."""
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(device)
+    line = _refused(tmp_path, capsys, link, "inference", "--profile", "quick")
+    assert f"is a character device (a link to {device}), not a regular file" in line
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_device_is_never_read_or_written_as_results(tmp_path, device):
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(device)
+    assert "not a regular file" in writable_problem(link)
+    with pytest.raises(OSError, match="not a regular file"):
+        scan_results(link)  # at once: the device is never read
+    with pytest.raises(OSError, match="not a regular file"):
+        append_result(link, record("inference", "lost", 0.5))  # never swallowed
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    pipe = tmp_path / "results.jsonl"
+    os.mkfifo(pipe)
+    assert "is a named pipe, not a regular file" in writable_problem(pipe)
+    with pytest.raises(OSError, match="is a named pipe, not a regular file"):
+        scan_results(pipe)
+
+
+def test_report_of_a_device_says_what_it_is(tmp_path, capsys):
+    if not DEVICES:
+        pytest.skip("no /dev/null (not Linux)")
+    assert cli.main(["report", DEVICES[0]]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{DEVICES[0]} is a character device, not a regular file: name a results file" in err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")

@@ -66,8 +66,23 @@ def register(subparsers: Any) -> argparse._SubParsersAction:
 
 # --- fetch and import ---------------------------------------------------------------------
 
+# Ctrl-C is safe at any point: a download keeps its partial file and a conversion is written
+# under a temporary name (harness.data.download, store.write_dataset).
+INTERRUPTED = 130
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     console = Console()
+    try:
+        return fetch(args, console)
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted: the data already there are unchanged; rerun the "
+                      "same command to finish (a partial download resumes where it "
+                      "stopped).[/]", soft_wrap=True)
+        return INTERRUPTED
+
+
+def fetch(args: argparse.Namespace, console: Console) -> int:
     names = list(SOURCES) if args.which == "all" else [args.which]
     if args.url and len(names) > 1:
         console.print("[red]--url names one file: give the data set too, e.g. "
@@ -85,10 +100,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         url = args.url or source.url
         archive = directory / "downloads" / source.archive
         target = directory / source.h5_name
-        if target.exists() and not store.verify_dataset(target):
+        state = store_state(target)
+        if state == "verified":
             console.print(f"{escape(str(target))} is present and verified; delete it to "
                           f"convert again")
             continue
+        if state == "unverified":
+            console.print(f"[yellow]{escape(str(target))} holds unverified data (imported with "
+                          f"--allow-unverified): replacing them with the verified download; "
+                          f"they stay until the new file has been written and read back.[/]",
+                          soft_wrap=True)
         try:
             with DownloadProgress(console, source.archive) as callback:
                 download(url, archive, progress=callback, **source.checksum_kwargs())
@@ -100,8 +121,30 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return status
 
 
+def store_state(path: Path) -> str:
+    """"verified" (intact, from the canonical archive), "unverified" (intact, from another
+    archive: `data import --allow-unverified`), else "missing or damaged"."""
+    if not path.exists() or store.verify_dataset(path):
+        return "missing or damaged"
+    try:
+        verified = read_summary(path)["attrs"].get("verified")
+    except OSError:
+        return "missing or damaged"
+    # As `data info` reads it: only a file that says it was verified was.
+    return "verified" if verified else "unverified"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     console = Console()
+    try:
+        return import_archive(args, console)
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted: nothing imported; the data already there are "
+                      "unchanged.[/]", soft_wrap=True)
+        return INTERRUPTED
+
+
+def import_archive(args: argparse.Namespace, console: Console) -> int:
     path: Path = args.path
     if not path.is_file():
         console.print(f"[red]{escape(str(path))}: no such file[/]")
@@ -306,7 +349,8 @@ def register_weights_command(data_subparsers: argparse._SubParsersAction) -> Non
         "weights", help="write canonical weights (HDF5, PyTorch state_dict names) from a seed, "
                         "or convert a torchvision ResNet-50 checkpoint")
     parser.add_argument("model", choices=models())
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=options.seed, default=0,
+                        help=f"the seed the weights are drawn from (0 to {options.MAX_SEED})")
     parser.add_argument("--from", dest="source", metavar="FILE",
                         help="a torchvision ResNet-50 checkpoint (torch.save of a state_dict, "
                              "e.g. resnet50-11ad3fa6.pth); needs PyTorch")

@@ -10,6 +10,10 @@ from pathlib import Path
 from harness import benchmarks, registry
 
 DEVICES = ("auto", "cuda", "cpu")
+# The seeds every row accepts: NumPy's legacy np.random.seed (Chainer, and Keras's
+# set_random_seed through it) refuses 2**32 and above, where torch.manual_seed and JAX's keys
+# would take more. A larger seed would fail in the child, after the run had started.
+MAX_SEED = 2**32 - 1
 
 
 def add_impl(parser: argparse.ArgumentParser, verb: str = "run") -> None:
@@ -25,7 +29,7 @@ def add_device(parser: argparse.ArgumentParser) -> None:
 
 def add_seed(parser: argparse.ArgumentParser, help: str = "seed of weights and data order"
              ) -> None:
-    parser.add_argument("--seed", type=non_negative_int, default=0, help=help)
+    parser.add_argument("--seed", type=seed, default=0, help=f"{help} (0 to {MAX_SEED})")
 
 
 def add_timeout(parser: argparse.ArgumentParser, help: str, default: float | None = None
@@ -70,10 +74,19 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
-    """0 or more (`--seed`: NumPy refuses negative seeds)."""
+    """0 or more (`--gpus`)."""
     value = _parse(int, text, "a whole number")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def seed(text: str) -> int:
+    """0 to MAX_SEED: the range every framework's seeding accepts."""
+    value = _parse(int, text, "a whole number")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_SEED} (2**32 - 1, the seeds every "
+                                         f"framework accepts), not {text}")
     return value
 
 

@@ -10,12 +10,13 @@ from typing import Any, Callable
 
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from harness import benchmarks, registry
 from harness.commands import options
 from harness.commands.terminal import console
 from harness.config import PROFILES
-from harness.report.groups import overlap_warning, overlapping_runs
+from harness.report.groups import overlap_warning, overlapping_runs, record_problem
 from harness.report.live import legend, results_table
 from harness.run.host import host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
@@ -99,7 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT[profile],
         results=(args.results or default_results_path()).resolve(),
         data_dir=args.data_dir, weights=args.weights, seed=args.seed)
-    problem = writable_problem(settings.results)
+    # The path as given, so that the message names what the user typed (a link, say).
+    problem = writable_problem(args.results or default_results_path())
     if problem:  # before anything runs: a finished run must have somewhere to go
         console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
         return 2
@@ -112,6 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     records: dict[str, list[dict[str, Any]]] = {b: [] for b in args.benchmarks}
     kinds: dict[str, str] = {}
+    unreadable: dict[str, str] = {}  # benchmark -> why its data cannot be used
     candidates: list[tuple[str, Any]] = []
     for benchmark in args.benchmarks:
         impls = registry.select(names, benchmark)
@@ -121,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             kinds[benchmark] = data_kind(benchmark, settings)
         except DataError as error:
             console.print(f"[red]{escape(f'{benchmark}: {error}')}[/]")
+            unreadable[benchmark] = str(error)
             records[benchmark] += [skipped_record(i, benchmark, str(error), "") for i in impls]
             continue
         candidates += [(benchmark, impl) for impl in impls]
@@ -151,7 +155,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         for benchmark in args.benchmarks:
-            if records[benchmark]:
+            if benchmark in unreadable:
+                console.print(data_not_run(benchmark, records[benchmark],
+                                           unreadable[benchmark]))
+            elif records[benchmark]:
                 console.print(results_table(benchmark, records[benchmark], profile,
                                             kinds.get(benchmark, args.data)))
         shown = [r for rs in records.values() for r in rs if "run_id" in r]
@@ -162,6 +169,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if stopped_by is None:
             raise
         return stopped_by.exit_code
+
+
+def data_not_run(benchmark: str, records: list[dict[str, Any]], reason: str) -> Text:
+    """A benchmark whose data cannot be used: its rows were never tried, so the line names the
+    data and its fix, not the rows' installation (as the table's not-run line would)."""
+    impls = ", ".join(dict.fromkeys(r["impl"] for r in records))
+    return Text.assemble((f"{benchmarks.get(benchmark).title}\n", "bold"),
+                         (f"{len(records)} not run: {impls} - the data cannot be used: {reason}",
+                          "yellow"))
 
 
 def local_plan(candidates: list[tuple[str, Any]], records: dict[str, list[dict[str, Any]]],
@@ -246,7 +262,7 @@ def _overlap_warning(results: Path, ours: set[str]) -> str | None:
         found, _ = scan_results(results)
     except OSError:
         return None
-    stored = [record for _, record in found if isinstance(record, dict)]
+    stored = [record for _, record in found if record_problem(record) is None]
     return overlap_warning(overlapping_runs(stored, among=ours))
 
 

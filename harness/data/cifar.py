@@ -155,10 +155,24 @@ def parse_batch(batch: Any, member: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{member}: not a CIFAR-10 batch (no b'data'/b'labels')")
     data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    # As stored: a cast to an integer type would make a label 0.7 the class 0, unseen.
+    labels = np.asarray(batch[b"labels"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{member}: data is {data.dtype} {data.shape}, expected uint8 (N, 3072)")
-    if labels.shape != (data.shape[0],) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
-        raise DataError(f"{member}: {labels.shape[0]} labels for {data.shape[0]} images, or "
-                        f"labels outside 0..9")
+    if labels.shape != (data.shape[0],):
+        raise DataError(f"{member}: labels of shape {labels.shape} for {data.shape[0]} images")
+    problem = label_problem(labels)
+    if problem:
+        raise DataError(f"{member}: {problem}")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int32)
+
+
+def label_problem(labels: np.ndarray) -> str | None:
+    """Why `labels` are not the class indices 0..9 (whole numbers, in any numeric type), or
+    None."""
+    if labels.dtype.kind not in "biuf":
+        return f"labels are {labels.dtype}, expected the integers 0..9"
+    bad = np.flatnonzero(~np.isin(labels, np.arange(10)))
+    if bad.size:
+        return f"labels[{bad[0]}] is {labels[bad[0]].item()!r}: labels must be the integers 0..9"
+    return None

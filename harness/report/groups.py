@@ -1,8 +1,9 @@
 """Stored results, loaded, grouped and compared: what `python -m harness report` shows.
 
 Loading is tolerant: a line that is not JSON (a run killed mid-write, a hand edit) is reported
-with its line number and skipped (harness.run.results.scan_results); a record missing keys
-(older or newer schema) gets defaults. Runs that overlapped in time on one machine (two
+with its line number and skipped (harness.run.results.scan_results), and so is a record whose
+fields have the wrong shape (a list where a name belongs: `record_problem`); a record missing
+keys (older or newer schema) gets defaults. Runs that overlapped in time on one machine (two
 harnesses at once) are named, since each disturbed the other's timings.
 Repeats collapse into one row per (benchmark, impl, variant, device, profile, data) with the
 median, min-max spread and count of the headline figure over every timed window (or pass) of
@@ -26,7 +27,7 @@ from typing import Any, Iterable
 from harness import benchmarks, metrics
 from harness.report.ranking import Spread, overlaps, pooled, rank
 from harness.report.reference import ReferenceFigure, reference_for
-from harness.run.results import scan_results
+from harness.run.results import not_a_regular_file, scan_results
 
 OK = "ok"
 
@@ -51,6 +52,9 @@ def results_files(paths: Iterable[str | Path]) -> list[Path]:
             files += found
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise FileNotFoundError(f"{path} {not_a_regular_file(path)}: name a results file "
+                                    f"(a JSON-lines file) or a folder of them")
         else:
             raise FileNotFoundError(f"no results at {path}: run a benchmark first "
                                     f"(python -m harness all) or name a results file")
@@ -63,26 +67,54 @@ def load_results(paths: Iterable[str | Path]) -> Loaded:
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
     for path in files:
-        found, problems = scan_results(path)
+        found, damaged = scan_results(path)
+        problems = dict(damaged)  # line number -> what is wrong; one entry a line
         for number, record in found:
-            problem = _unusable(record)
-            if problem:
-                problems.append((number, f"{problem}, skipped"))
-                continue
-            records.append(record)
-        warnings += [f"{path}:{number}: {problem}" for number, problem in sorted(problems)]
+            problem = record_problem(record)
+            if problem is None:
+                records.append(record)
+            elif number in problems:  # the record after a fragment: the whole line is lost
+                problems[number] = (f"a damaged fragment, then a record that cannot be used "
+                                    f"({problem}): the line skipped")
+            else:
+                problems[number] = f"{problem}, skipped"
+        warnings += [f"{path}:{number}: {problem}" for number, problem in sorted(problems.items())]
     return Loaded(records, warnings, files)
 
 
-def _unusable(record: Any) -> str | None:
+# The sections of a record that readers look into: each, where present, is a JSON object.
+SECTIONS = ("env", "load", "timings", "utilisation", "memory", "slurm")
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a stored record cannot be grouped and shown (a hand edit, another tool's output),
+    in a few words; None when it can. Every field the tables, exports and the overlap check
+    read is checked here, so that one odd record is skipped and named, never a crash."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    missing = [k for k in ("benchmark", "impl") if not record.get(k)]
+    missing = [k for k in ("benchmark", "impl") if record.get(k) is None or record[k] == ""]
     if missing:
         return f"no {' or '.join(missing)}"
+    wrong = [f"{key} is {_json_kind(record[key])}, not a name"
+             for key in ("benchmark", "impl") if not isinstance(record[key], str)]
+    wrong += [f"{key} is {_json_kind(record[key])}, not an object"
+              for key in SECTIONS if record.get(key) is not None
+              and not isinstance(record[key], dict)]
+    if isinstance(record.get("run_id"), (list, dict)):  # run ids are kept in sets
+        wrong.append(f"run_id is {_json_kind(record['run_id'])}, not a name")
+    cores = (record.get("load") or {}).get("other_cores") if not wrong else None
+    if cores is not None and metrics.number(cores) is None:
+        wrong.append(f"load.other_cores is {_json_kind(cores)}, not a number")
+    if wrong:
+        return "; ".join(wrong)
     if record["benchmark"] not in benchmarks.REGISTRY:
         return f"unknown benchmark {record['benchmark']!r}"
     return None
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
 
 
 def status_of(record: dict[str, Any]) -> str:
@@ -377,6 +409,8 @@ def _span(record: dict[str, Any]) -> tuple[datetime, datetime] | None:
                          for k in ("started_at", "finished_at"))
     except (KeyError, ValueError):
         return None
-    if start.tzinfo is None:  # written in UTC (harness.run.runner)
-        start, finish = start.replace(tzinfo=timezone.utc), finish.replace(tzinfo=timezone.utc)
+    # Written in UTC (harness.run.runner); each stamp on its own, so that a hand-edited one
+    # without a zone still compares with the others.
+    start, finish = (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+                     for t in (start, finish))
     return start, finish
