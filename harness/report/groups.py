@@ -212,6 +212,11 @@ class Group:
         return self._first("precision")
 
     @property
+    def attention(self) -> str:
+        """Which attention ran (attention benchmarks; "" elsewhere)."""
+        return self._first("attention")
+
+    @property
     def device_kind(self) -> str:
         return self._first("device") or "cpu"
 

@@ -126,6 +126,8 @@ def section_notes(section: Section) -> list[str]:
         what = " ".join(filter(None, (g.framework, g.framework_version)))
         if g.precision:
             what += f", {g.precision}"
+        if g.attention:
+            what += f"; attention {g.attention}"
         notes.append(f"{row_name(g)}: {what or 'framework not recorded'}")
     notes += [f"[{n}] {text}" for n, (_, text) in enumerate(numbered_notes(section), 1)]
     return notes
