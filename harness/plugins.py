@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Iterator
 
 from harness.run.host import REPO_ROOT
-from harness.trust import write_access_problem
+from harness.trust import other_owner, write_access_problem
 
 VARIABLE = "HARNESS_PLUGINS"
 
@@ -72,8 +72,12 @@ def import_file(entry: str) -> ModuleType:
                      f"it from {VARIABLE}")
     problem = write_access_problem(path)
     if problem:
+        # chmod cannot take a file back from another user, and it may hold what they wrote.
+        fix = (f"read it, copy it to a file of your own and name that copy, or remove it from "
+               f"{VARIABLE}" if other_owner(path) is not None else
+               f"make it yours alone (chmod go-w {path}) or remove it from {VARIABLE}")
         raise failed(entry, f"{path} {problem}, so another user could change the code it runs",
-                     f"make it yours alone (chmod go-w {path}) or remove it from {VARIABLE}")
+                     fix)
     name = path.stem
     if not name.isidentifier():
         raise failed(entry, f"{path.name} is not a valid module name", "rename the file")

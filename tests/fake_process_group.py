@@ -1,11 +1,12 @@
 """Fake rows about the child processes (HARNESS_PLUGINS=tests.fake_process_group): one whose child
 starts a grandchild and then hangs (stopping the run must end the child's whole process group,
-not the child alone), and one that reports its process id in its record (each repeat is a fresh
-process)."""
+not the child alone), the same ignoring SIGTERM (only the SIGKILL after the grace ends it), and
+one that reports its process id in its record (each repeat is a fresh process)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -26,6 +27,12 @@ class HangsWithGrandchild(ZeroFeatures):
         raise AssertionError("unreachable")
 
 
+class IgnoresSigtermWithGrandchild(HangsWithGrandchild):
+    def build(self, config, weights, seed: int) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the grandchild inherits it
+        super().build(config, weights, seed)
+
+
 class ReportsItsProcess(ZeroFeatures):
     def info(self) -> RunInfo:
         run = super().info()
@@ -36,6 +43,9 @@ class ReportsItsProcess(ZeroFeatures):
 ROWS = [Row(name="fake-hangs-family", framework="NumPy", language="python",
             entry_points={"inference": "tests.fake_process_group:HangsWithGrandchild"},
             description="test double: a hanging child with a grandchild"),
+        Row(name="fake-hangs-deaf", framework="NumPy", language="python",
+            entry_points={"inference": "tests.fake_process_group:IgnoresSigtermWithGrandchild"},
+            description="test double: a hanging child with a grandchild, both deaf to SIGTERM"),
         Row(name="fake-pid", framework="NumPy", language="python",
             entry_points={"inference": "tests.fake_process_group:ReportsItsProcess"},
             description="test double: reports its process id")]

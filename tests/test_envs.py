@@ -171,3 +171,38 @@ def test_a_failed_setup_leaves_no_record(envs_dir, monkeypatch):
     assert not (envs.environment_dir("mxnet") / envs.RECORD_NAME).exists()
     assert "did not complete" in envs.environment_problem("mxnet")
     assert os.path.exists(envs.interpreter("mxnet"))  # a real venv was made before the failure
+
+
+def test_an_interpreter_linked_into_a_folder_others_can_write_is_not_trusted(envs_dir,
+                                                                             tmp_path):
+    """The environment's own folders are yours alone, but its `python` links to a file in a
+    folder anyone can write: whoever writes there chooses what runs."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    python = shared / "python3"
+    python.symlink_to(sys.executable)
+    shared.chmod(0o777)
+    fake_environment("mxnet", python=str(python))
+    assert envs.environment_problem("mxnet") == (
+        f"environment `mxnet` is not trusted: {shared} is writable by group or others (mode "
+        f"0777), so another user could change the interpreter it runs; fix: chmod go-w {shared}")
+
+
+def test_setup_makes_an_environment_only_you_can_change_whatever_the_umask(envs_dir,
+                                                                          monkeypatch):
+    """Under a umask of 002 (usual where each user has a group of their own) set-up made
+    group-writable folders, which the interpreter check then refused."""
+    spec = envs.EnvironmentSpec(name="mxnet", framework="MXNet",
+                                steps=(("--no-index", "no-such-package-for-harness-tests"),),
+                                pins=(), check="print(1)")
+    monkeypatch.setitem(envs.ENVIRONMENTS, "mxnet", spec)
+    previous = os.umask(0o002)
+    try:
+        envs.setup_environment("mxnet", Console(record=True, width=200))  # fails after the venv
+    finally:
+        os.umask(previous)
+    python = envs.interpreter("mxnet")
+    assert python.exists()
+    for folder in (envs_dir, python.parent.parent, python.parent):
+        assert folder.stat().st_mode & 0o022 == 0, f"{folder} is group- or world-writable"
+    assert envs.interpreter_problem("mxnet") is None

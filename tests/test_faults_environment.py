@@ -109,6 +109,19 @@ def test_a_plugin_file_others_can_write_is_not_imported(tmp_path):
     assert not marker.exists()
 
 
+def test_a_plugin_file_of_another_user_is_not_imported_and_chmod_is_not_the_fix(tmp_path):
+    marker = tmp_path / "marker"
+    plugin = planted(tmp_path / "their_plugin.py", marker, "ROWS = []\n")
+    plugin.chmod(0o644)
+    lend_to_another_user(plugin)
+    ran = harness("harness", "all", cwd=tmp_path, HARNESS_PLUGINS=str(plugin))
+    assert ran.returncode == 2
+    assert f"{plugin} is owned by another user (uid 65534)" in ran.stderr
+    assert ("read it, copy it to a file of your own and name that copy, or remove it from "
+            "HARNESS_PLUGINS") in ran.stderr and "chmod" not in ran.stderr
+    assert not marker.exists()
+
+
 PLUGIN = """
 from harness.registry import Row
 from tests.fake_impls import ZeroFeatures
@@ -206,11 +219,13 @@ def lend_to_another_user(path: Path) -> None:
     os.chown(path, 65534, -1)  # nobody
 
 
-@pytest.mark.parametrize("how, says", [
-    ("writable by others", "is writable by group or others (mode 0777)"),
-    ("owned by another user", "is owned by another user (uid 65534)"),
+@pytest.mark.parametrize("how, says, fix", [
+    ("writable by others", "is writable by group or others (mode 0777)",
+     "use a directory of yours (chmod go-w {top}) or unset HARNESS_ENVS_DIR"),
+    ("owned by another user", "is owned by another user (uid 65534)",
+     "set it to a directory you own or unset HARNESS_ENVS_DIR"),  # chmod would not do
 ])
-def test_list_does_not_run_an_interpreter_another_user_could_plant(tmp_path, how, says):
+def test_list_does_not_run_an_interpreter_another_user_could_plant(tmp_path, how, says, fix):
     envs_root, marker = tmp_path / "envs", tmp_path / "marker"
     planted_environment(envs_root, marker)
     if how == "writable by others":
@@ -220,8 +235,48 @@ def test_list_does_not_run_an_interpreter_another_user_could_plant(tmp_path, how
     listed = harness("harness", "list", cwd=tmp_path, HARNESS_ENVS_DIR=str(envs_root))
     assert listed.returncode == 0, listed.stderr
     assert f"HARNESS_ENVS_DIR={envs_root} {says}: another user could plant its " \
-           f"interpreters; use a directory of yours (chmod go-w {envs_root})" in listed.stdout
+           f"interpreters; {fix.format(top=envs_root)}" in listed.stdout
     assert not marker.exists()
+
+
+def test_list_does_not_run_an_interpreter_planted_below_a_safe_top_folder(tmp_path):
+    """The top folder is yours alone, but its `mxnet/bin` is writable by everyone and the
+    `python` in it belongs to another user: it was run, and the rows were called ready."""
+    envs_root, marker = tmp_path / "envs", tmp_path / "marker"
+    planted_environment(envs_root, marker)
+    envs_root.chmod(0o755)
+    where = envs_root / "mxnet"
+    (where / "bin").chmod(0o777)
+    lend_to_another_user(where / "bin" / "python")
+    listed = harness("harness", "list", cwd=tmp_path, HARNESS_ENVS_DIR=str(envs_root))
+    assert listed.returncode == 0, listed.stderr
+    assert not marker.exists()
+    assert (f"environment `mxnet` is not trusted: {where / 'bin'} is writable by group or "
+            f"others (mode 0777); {where / 'bin' / 'python'} is owned by another user (uid "
+            f"65534), so another user could change the interpreter it runs; fix: remove "
+            f"{where} (as root if its files are not yours) and make it again: python -m "
+            f"harness setup mxnet") in listed.stdout
+    assert "mxnet-gluon" in listed.stdout and "ready" not in row_of(listed.stdout, "mxnet-gluon")
+
+
+def test_a_writable_folder_below_the_top_names_that_folder_and_chmod(tmp_path):
+    envs_root, marker = tmp_path / "envs", tmp_path / "marker"
+    planted_environment(envs_root, marker)
+    envs_root.chmod(0o755)
+    (envs_root / "mxnet").chmod(0o775)
+    variables = {envs.ENVS_DIR_VARIABLE: str(envs_root)}
+    listed = harness("harness", "list", cwd=tmp_path, **variables)
+    assert (f"environment `mxnet` is not trusted: {envs_root / 'mxnet'} is writable by group "
+            f"or others (mode 0775), so another user could change the interpreter it runs; "
+            f"fix: chmod go-w {envs_root / 'mxnet'}") in listed.stdout
+    assert not marker.exists()
+    (envs_root / "mxnet").chmod(0o755)  # the fix the message names
+    listed = harness("harness", "list", cwd=tmp_path, **variables)
+    assert "not trusted" not in listed.stdout and marker.exists()
+
+
+def row_of(listing: str, impl: str) -> str:
+    return next(line for line in listing.splitlines() if f" {impl} " in f" {line} ")
 
 
 def test_an_environments_folder_only_you_can_write_is_used(tmp_path):

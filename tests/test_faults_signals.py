@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.run.child import KILL_GRACE_S, OWN_DEADLINE_MARGIN_S
+from harness.run.job import Job
 from harness.run.results import read_results
 from harness.run.runner import STOP_SIGNALS, stop_signals_as_request
 
@@ -138,6 +140,30 @@ def test_a_stop_ends_the_childs_grandchildren_too(tmp_path, signum):
     assert f"Interrupted by {cause}" in out
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_second_stop_signal_hastens_the_kill_and_never_skips_it(tmp_path, signum):
+    """Breakage caught: a second signal during the grace after SIGTERM (a child deaf to it)
+    ended the parent at once, leaving the child and its grandchild running, adopted by init."""
+    results = tmp_path / "r.jsonl"
+    proc = start(tmp_path, "inference", "--impl", "fake-ok,fake-hangs-deaf", "--profile",
+                 "quick", "--results", str(results))
+    child = hanging_child(proc.pid, "harness.run.worker")
+    wait_for_grandchild(child)
+    try:
+        proc.send_signal(signum)
+        time.sleep(1)  # the parent is in the grace, waiting for a child that ignored SIGTERM
+        second = time.monotonic()
+        proc.send_signal(signum)
+        out, _ = proc.communicate(timeout=120)
+        took = time.monotonic() - second
+    finally:
+        proc.kill()
+        assert_group_ended(child)
+    assert proc.returncode == 128 + signum, out
+    assert took < KILL_GRACE_S, f"the second signal did not cut the grace short ({took:.1f} s)"
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
+
+
 def test_a_timeout_ends_the_childs_whole_group(tmp_path):
     """Breakage caught: a timeout that kills the child's pid alone (its grandchild lives on)."""
     results = tmp_path / "r.jsonl"
@@ -152,6 +178,85 @@ def test_a_timeout_ends_the_childs_whole_group(tmp_path):
         assert_group_ended(child)
     assert proc.returncode == 1, out
     assert [r["status"] for r in read_results(results)] == ["timeout"]
+
+
+def wait_until_ended(pgid: int, deadline_s: float) -> float:
+    """Seconds until no process of group `pgid` runs; AssertionError (after killing what is
+    left) when some still run after `deadline_s`."""
+    start = time.monotonic()
+    while live_members(pgid) and time.monotonic() - start < deadline_s:
+        time.sleep(0.2)
+    assert_group_ended(pgid)
+    return time.monotonic() - start
+
+
+def test_the_child_group_ends_when_the_parent_is_killed(tmp_path):
+    """Breakage caught: after `kill -9` of the harness its worker (and the worker's children)
+    ran on, unrecorded, to the end or forever."""
+    proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--profile", "quick",
+                 "--results", str(tmp_path / "r.jsonl"))
+    child = hanging_child(proc.pid, "harness.run.worker")
+    wait_for_grandchild(child)
+    proc.kill()
+    proc.communicate(timeout=60)
+    wait_until_ended(child, deadline_s=10)
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from harness.run.child import child_environment, run_module
+python, job, log = sys.argv[1:]
+run_module(python, "harness.run.worker", [job, job + ".result"], env=child_environment(),
+           timeout=600, log_path=Path(log))
+"""
+
+
+def test_the_child_group_ends_with_the_parent_behind_a_wrapper_script(tmp_path):
+    """An environment's interpreter may be a script that starts Python without `exec`: the
+    worker's parent is then the shell, which outlives the harness; the worker must still end
+    with the harness, and the shell with it."""
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\n{sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    job = tmp_path / "fake-hangs.json"
+    Job(benchmark="inference", impl="fake-hangs-family",
+        entry_point="tests.fake_process_group:HangsWithGrandchild", device="cpu",
+        data="synthetic").save(job)
+    env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_process_group", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", PARENT, str(wrapper), str(job),
+                             str(tmp_path / "run.log")], cwd=REPO, env=env)
+    shell = hanging_child(proc.pid, "harness.run.worker")  # it leads the run's group
+    deadline = time.monotonic() + 120
+    while len(live_members(shell)) < 3:  # the shell, the worker and the worker's child
+        assert time.monotonic() < deadline, "the worker started no grandchild"
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait(timeout=60)
+    wait_until_ended(shell, deadline_s=10)
+
+
+def test_a_hung_child_of_a_stopped_parent_ends_at_its_own_deadline(tmp_path):
+    """Breakage caught: the timeout lived only in the parent, so a parent stopped (SIGSTOP, a
+    suspended laptop, a debugger) let a hung worker run past it forever. Resumed, the parent
+    records the run as timed out."""
+    results = tmp_path / "r.jsonl"
+    proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--timeout", "5",
+                 "--profile", "quick", "--results", str(results))
+    try:
+        child = hanging_child(proc.pid, "harness.run.worker")
+        wait_for_grandchild(child)
+        proc.send_signal(signal.SIGSTOP)
+        wait_until_ended(child, deadline_s=5 + OWN_DEADLINE_MARGIN_S + 30)
+        proc.send_signal(signal.SIGCONT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out
+    [record] = read_results(results)
+    assert record["wall_s"] >= 5 + OWN_DEADLINE_MARGIN_S  # never before the parent's timeout
+    assert record["status"] == "timeout", record["reason"]
+    assert "passed its own deadline" in Path(record["log"]).read_text()
 
 
 def test_leaving_the_stop_block_restores_each_signals_handler():

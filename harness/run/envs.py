@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.run.host import REPO_ROOT
-from harness.trust import write_access_problem
+from harness.trust import other_owner, path_to, write_access_problem, write_access_problems
 
 ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"
 RECORD_NAME = "harness-environment.json"
@@ -96,11 +96,42 @@ def envs_dir_problem() -> str | None:
         return (f"{ENVS_DIR_VARIABLE}={value} is not a directory: name a directory of yours "
                 f"or unset {ENVS_DIR_VARIABLE}")
     problem = write_access_problem(Path(value))
-    if problem:
-        return (f"{ENVS_DIR_VARIABLE}={value} {problem}: another user could plant its "
-                f"interpreters; use a directory of yours (chmod go-w {value}) or unset "
-                f"{ENVS_DIR_VARIABLE}")
-    return None
+    if not problem:
+        return None
+    # chmod cannot take a folder back from another user: only one of your own will do.
+    fix = ("set it to a directory you own" if other_owner(Path(value)) is not None
+           else f"use a directory of yours (chmod go-w {value})")
+    return (f"{ENVS_DIR_VARIABLE}={value} {problem}: another user could plant its "
+            f"interpreters; {fix} or unset {ENVS_DIR_VARIABLE}")
+
+
+def interpreter_problem(name: str) -> str | None:
+    """None when only you (or root) can change what runs as environment `name`'s interpreter:
+    each folder from the environments' folder down to it, the interpreter, and where its link
+    leads; else the line to print, naming every path at fault and the fix. Checked before the
+    interpreter first runs (`list`, and the readiness check of every run)."""
+    top, where = envs_dir(), environment_dir(name)
+    found = write_access_problems(path_to(top, interpreter(name)))
+    if not found:
+        return None
+    faults = "; ".join(f"{path} {problem}" for path, problem in found)
+    return (f"environment `{name}` is not trusted: {faults}, so another user could change the "
+            f"interpreter it runs; fix: {interpreter_fix(name, top, where, found)}")
+
+
+def interpreter_fix(name: str, top: Path, where: Path, found: list[tuple[Path, str]]) -> str:
+    """The change that makes the paths in `found` yours alone. A path another user owns cannot
+    be made safe by chmod, and it may hold what they planted: the environment is made again."""
+    foreign = [path for path, _ in found if other_owner(path) is not None]
+    if top in foreign:
+        return f"set {ENVS_DIR_VARIABLE} to a directory you own"
+    if any(path == where or where in path.parents for path in foreign):
+        return (f"remove {where} (as root if its files are not yours) and make it again: "
+                f"{setup_command(name)}")
+    if foreign:  # the interpreter's link leads to a Python someone else can change
+        return (f"remove {where} and make it again from a Python only you or root can "
+                f"change (`python -m harness setup {name}` run by that Python)")
+    return "chmod go-w " + " ".join(str(path) for path, _ in found)
 
 
 def environment_dir(name: str) -> Path:
@@ -136,6 +167,9 @@ def environment_problem(name: str) -> str | None:
     python = interpreter(name)
     if not python.exists():
         return f"environment `{name}` is broken: its interpreter {python} is missing"
+    unsafe = interpreter_problem(name)
+    if unsafe:
+        return unsafe
     try:
         done = subprocess.run([str(python), "-c", "import sys"], capture_output=True, text=True,
                               timeout=60)
@@ -146,6 +180,15 @@ def environment_problem(name: str) -> str | None:
         return (f"environment `{name}` is broken: its interpreter exits with code "
                 f"{done.returncode} ({last})")
     return None
+
+
+def private_umask() -> int:
+    """Your umask with group and others' write bits masked too: an environment set-up makes
+    under a umask of 002 (common where each user has a group of their own) would otherwise be
+    refused by `interpreter_problem`."""
+    current = os.umask(0o022)
+    os.umask(current)
+    return current | 0o022
 
 
 def spec_as_recorded(spec: EnvironmentSpec) -> dict[str, Any]:
@@ -184,7 +227,8 @@ def setup_environment(name: str, console, force: bool = False) -> int:
             return 1
         console.print(f"removing the previous environment {where}")
         shutil.rmtree(where)
-    where.parent.mkdir(parents=True, exist_ok=True)
+    mask = private_umask()
+    where.parent.mkdir(mode=0o777 & ~mask, parents=True, exist_ok=True)
     log_path = where.parent / f"{name}-{LOG_NAME}"
     python = interpreter(name)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
@@ -201,7 +245,8 @@ def setup_environment(name: str, console, force: bool = False) -> int:
             console.print(f"$ {' '.join(command)}", style="dim", markup=False, soft_wrap=True)
             log.write(f"$ {' '.join(command)}\n")
             log.flush()
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                  umask=mask)
             if done.returncode != 0:
                 log.flush()
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-15:]

@@ -25,6 +25,7 @@ import numpy as np
 from harness import benchmarks
 from harness.interface import TrainingData
 from harness.run import utilisation
+from harness.run.child import end_with_parent
 from harness.run.job import Job, declared_entry_point
 from harness.plugins import load_plugins
 from harness.protocol import Emit, run_inference, run_training
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", default=None,
                         help="JSON: this row's matrix-multiply calibration, to reuse")
     args = parser.parse_args(argv)
+    end_with_parent()  # a run nobody will record, or past its time, must not go on
     # Interpreter start and the harness's own imports, before any framework is imported.
     start_s = time.time() - args.spawned_at if args.spawned_at else None
     events = os.fdopen(args.events_fd, "w", buffering=1) if args.events_fd is not None else None
