@@ -39,10 +39,13 @@ def slurm_folders_problem(results: Path) -> str | None:
             continue
         problem = write_access_problem(folder)
         if problem:
+            fix = ("keep the results in a folder of yours (--results PATH): chmod cannot make "
+                   "it yours" if other_owner(folder) is not None else
+                   f"make it yours alone (chmod go-w {folder}), or keep the results in a "
+                   f"folder of yours (--results PATH)")
             return (f"{what} {folder} {problem}: the jobs' files there are run on the nodes "
                     f"and their outcomes become records, so only you or root may be able to "
-                    f"change it; fix: make it yours alone (chmod go-w {folder}), or keep the "
-                    f"results in a folder of yours (--results PATH)")
+                    f"change it; fix: {fix}")
     return None
 
 

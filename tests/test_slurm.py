@@ -1,7 +1,8 @@
 """`--executor slurm` against a real one-node Slurm cluster on this machine (tests/slurm_cluster.sh
 starts it, and stops it again if it was not running before): the records match the local
 executor's, readiness is checked on a node, and a job that fails, one cancelled, one past its
-time limit and a Ctrl-C of the submitter become rows with their reasons, losing nothing."""
+time limit and a Ctrl-C of the submitter become rows with their reasons, losing nothing
+(tests/test_faults_slurm.py: planted files, folders others can write, a submitter killed)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,9 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
         placement = theirs["slurm"]
         assert placement["job_id"] and placement["node"] == mine["env"]["host"]
         assert placement["partition"] == "debug" and placement["exclusive"] == "node"
-        assert 0 <= placement["queue_s"] <= placement["overhead_s"] < 120
+        # CPU jobs have the node to themselves, so each queues behind the ones before it
+        # (queue_s grows with the matrix); what Slurm adds beyond that wait stays small.
+        assert 0 <= placement["queue_s"] <= placement["overhead_s"] < placement["queue_s"] + 60
         assert Path(theirs["log"]).is_file()  # the worker's log, on the shared filesystem
 
     # `report` reads both files into one table per device: here the same CPU.
@@ -262,6 +265,11 @@ def test_ctrl_c_cancels_every_job_keeps_what_finished_and_prints_the_table(tmp_p
                                   states="PENDING,RUNNING,COMPLETING"),
              timeout_s=60, what="the cancelled job to end")
     assert "CANCELLED" in our_jobs(slurm_conf, "fake-hangs").values()
+    # The run Ctrl-C ended is interrupted, not lost: `collect` appends no record for it.
+    collected = harness(tmp_path, slurm_conf, "collect", str(results))
+    assert collected.returncode == 0, collected.stdout[-2000:]
+    assert "0 record(s) appended" in collected.stdout and "1 already there" in collected.stdout
+    assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
 
 
 # ------------------------------------------------------------------ settings and messages

@@ -10,15 +10,15 @@ import argparse
 import sys
 
 from harness import benchmarks
-from harness.commands import data, listing, report, run, setup, show, verify
+from harness.commands import collect, data, listing, report, run, setup, show, verify
 from harness.plugins import PluginError, load_plugins
 
 # Commands that only read (stored results, readiness, sources, data) go on without a plugin that
 # failed to load, after a warning: a broken HARNESS_PLUGINS must not keep anyone from their
 # results or from `list`, which shows what is ready. Every other command (a run, `verify`, a
 # plugin's own benchmark) would run without what was asked for, and its children load the
-# plugins too: it stops.
-WITHOUT_PLUGINS = {"report", "list", "show", "data", "setup"}
+# plugins too: it stops. `collect` runs nothing: a job's ticket holds what its record needs.
+WITHOUT_PLUGINS = {"report", "list", "show", "data", "setup", "collect"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,4 +52,5 @@ def build_parser() -> argparse.ArgumentParser:
     report.register(sub)
     show.register(sub)
     setup.register(sub)
+    collect.register(sub)
     return parser

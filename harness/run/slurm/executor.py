@@ -4,6 +4,12 @@ a fresh process on a node (harness.run.slurm.node.run_job). This process is the 
 the results file: it appends each record as its job finishes, with the node's hardware, the job
 id and what the job was given (`slurm` in the record).
 
+Jobs hand their answers back as JSON (harness.run.slurm.outcomes): submitit's result pickles are
+never loaded, and the results folder and its `slurm/` must be changeable by you alone
+(harness.trust.slurm_folders_problem), since the nodes run the job files submitit leaves there.
+Beside each job is its ticket (harness.run.slurm.tickets), from which `python -m harness collect`
+makes the records of jobs whose submitter died.
+
 Before any benchmark job, one small job per partition (`check`) reports which rows are ready on
 a node there and whether the project, the results folder, the data store and the isolated
 environments are on a filesystem the nodes share.
@@ -17,27 +23,25 @@ finished.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from harness.run.executor import Display, PlannedRun, PlanOutcome, Record
 from harness.run.host import host_environment
-from harness.run.job import Job
-from harness.run.runner import (ChildOutcome, ResultNotSaved, RunSettings, interrupted_record,
-                                job_for, log_path_for, make_record, new_run_id, save_record,
-                                stop_signals_as_request)
-from harness.run.slurm import node, queue
-from harness.run.slurm.readiness import NodeView, last_line, shared_paths, sharing_problems
+from harness.run.runner import (ResultNotSaved, RunSettings, interrupted_record, job_for,
+                                log_path_for, new_run_id, save_record, stop_signals_as_request)
+from harness.run.slurm import node, outcomes, queue, tickets
+from harness.run.slurm.records import RESULT_WAIT_S, VANISHED, job_record
+from harness.run.slurm.readiness import NodeView, shared_paths, sharing_problems
 from harness.run.slurm.settings import SlurmConfigError, SlurmSettings
+from harness.trust import slurm_folders_problem
 
 READINESS_TIME_MIN = 10
-# Seconds a finished job's result file may take to appear on a slow shared filesystem.
-RESULT_WAIT_S = 15
 # Seconds a job may be unknown to squeue and sacct, without a result, before it counts as lost.
 FORGOTTEN_S = 60
 
@@ -52,14 +56,9 @@ class Tracked:
     """A submitted benchmark job, until its record is in."""
 
     run: PlannedRun
-    job: Job
     submitted: Any  # submitit.Job
     handle: Any  # the display's line
-    run_id: str
-    log_path: Path
-    events_path: Path
-    submitted_at: float
-    exclusive: str
+    ticket: tickets.Ticket  # which run the job is, also on disk beside it
     events_read: int = 0
     state: str = "PENDING"
     node: str | None = None
@@ -70,6 +69,9 @@ class Tracked:
 class SlurmExecutor:
     def __init__(self, slurm: SlurmSettings, settings: RunSettings,
                  say: Callable[[str], None] = print) -> None:
+        problem = slurm_folders_problem(settings.results)
+        if problem:  # before any job: the nodes would run what others could plant there
+            raise SlurmConfigError(problem)
         queue.check_cluster()
         known = queue.partitions()
         unknown = [p for p in slurm.partitions if p not in known]
@@ -125,8 +127,11 @@ class SlurmExecutor:
 
     def _submit(self, partition: str, minutes: int, name: str, function: Callable[..., Any],
                 *args: Any) -> Any:
+        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
         try:
-            return self._executor(partition, minutes, name).submit(function, *args)
+            with _private_files():
+                return self._executor(partition, minutes, name).submit(function, *args,
+                                                                       str(self.folder))
         except Exception as error:  # noqa: BLE001 - sbatch's refusal, in submitit's wrapping
             text = " ".join(str(error).split())
             raise ClusterProblem(
@@ -140,7 +145,7 @@ class SlurmExecutor:
               ) -> dict[str, NodeView]:
         """One small job per partition: what is ready on its node. ClusterProblem when the
         folders the jobs need are not shared with this machine."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
         probe = self.folder / f"shared-probe-{uuid.uuid4().hex[:8]}"
         probe.write_text(uuid.uuid4().hex)
         paths = shared_paths(probe, checks, self.settings.data_dir)
@@ -153,7 +158,8 @@ class SlurmExecutor:
                          f"(Slurm job {job.job_id})")
             views = {p: self._collect_view(p, job, stop) for p, job in jobs.items()}
         finally:
-            queue.cancel([j.job_id for j in jobs.values() if not j.paths.result_pickle.exists()])
+            queue.cancel([j.job_id for j in jobs.values()
+                          if not outcomes.ended(self.folder, j.job_id)])
             probe.unlink(missing_ok=True)
         commit = host_environment().get("commit")
         problems = [problem for view in views.values() if view.problem is None
@@ -169,20 +175,41 @@ class SlurmExecutor:
             return NodeView(partition, state.node, problem=(
                 f"the readiness job on partition {partition} (Slurm job {job.job_id}) "
                 f"{queue.FAULTS[state.state][1]}"))
+        what = f"the readiness job on partition {partition} (Slurm job {job.job_id})"
         try:
-            report = job.result()
-        except Exception as error:  # noqa: BLE001 - it failed on the node: say how
+            report = self._report(job.job_id)
+        except outcomes.UnexpectedOutcome as error:
+            return NodeView(partition, state.node, problem=f"{what} left a report the harness "
+                                                           f"cannot use: {error}")
+        if report is None:  # its function raised on the node: its log says how
             return NodeView(partition, state.node, problem=(
-                f"the readiness job on partition {partition} (Slurm job {job.job_id}) failed: "
-                f"{last_line(str(error))}; its output: {job.paths.stdout}"))
+                f"{what} failed: {outcomes.error_line(self.folder, job.job_id)}; its output: "
+                f"{job.paths.stdout}"))
         return NodeView(partition, report["host"].get("host"), report["ready"], report=report)
+
+    def _report(self, job_id: str) -> dict[str, Any] | None:
+        """What node_report wrote, checked; None when it wrote nothing (waits a little for a
+        slow shared filesystem unless the function is known to have raised)."""
+        deadline = time.time() + RESULT_WAIT_S
+        while True:
+            found = outcomes.read_outcome(self.folder, job_id)
+            if found is not None:
+                return outcomes.checked_node_report(
+                    found, str(outcomes.outcome_path(self.folder, job_id)))
+            if (outcomes.result_pickle_path(self.folder, job_id).exists()
+                    or time.time() >= deadline):
+                return None
+            time.sleep(0.5)
 
     def _wait(self, job: Any, stop: threading.Event | None) -> queue.JobState:
         while True:
             state = queue.job_states([job.job_id]).get(job.job_id)
             if state is not None and state.never_starts:
                 raise ClusterProblem(never_starts(job.job_id, state, self.slurm.source))
-            if job.paths.result_pickle.exists() or (state and state.done):
+            # Its outcome, or Slurm's word: while Slurm says the job is queued or running, a
+            # result pickle there is not its answer (a function that raised ends FAILED).
+            if outcomes.outcome_path(self.folder, job.job_id).exists() or (
+                    state.done if state is not None else outcomes.ended(self.folder, job.job_id)):
                 return state or queue.JobState("COMPLETED", None, None)
             if stop is not None and stop.wait(self.slurm.poll_s):
                 raise KeyboardInterrupt
@@ -221,6 +248,7 @@ class SlurmExecutor:
             finally:
                 if tracked:  # a stop signal, or an error here: leave no job behind
                     queue.cancel(list(tracked))
+                    tickets.withdraw(self.folder, list(tracked))  # no record is due for them
             if stop.is_set():  # every run without a record: ended or never submitted
                 for item in tracked.values():
                     display.finished(item.handle, {"status": "interrupted"})
@@ -248,9 +276,12 @@ class SlurmExecutor:
                                  f"rosetta-{run.benchmark}-{run.impl.name}", node.run_job, job,
                                  run.impl.environment, dict(run.impl.env), settings.timeout,
                                  str(log_path), str(events_path))
+        ticket = tickets.Ticket.new(submitted.job_id, run_id, job, run.impl, settings, partition,
+                                    self.exclusive(partition), submitted_at, log_path,
+                                    events_path)
+        tickets.write_ticket(self.folder, ticket)
         handle = display.add(run, f"queued (Slurm job {submitted.job_id})")
-        return Tracked(run, job, submitted, handle, run_id, log_path, events_path, submitted_at,
-                       self.exclusive(partition))
+        return Tracked(run, submitted, handle, ticket)
 
     def _poll(self, tracked: dict[str, Tracked], display: Display) -> list[Tracked]:
         """Update each job's line; the jobs that have ended. A controller that does not answer
@@ -264,16 +295,16 @@ class SlurmExecutor:
             states = None
         else:
             self._queue_silent_since = 0.0
-        ended = []
+        finished = []
         for job_id, item in tracked.items():
             state = states.get(job_id) if states is not None else None
-            if states is not None and state is None and not \
-                    item.submitted.paths.result_pickle.exists():
+            left = outcomes.ended(self.folder, job_id)
+            if states is not None and state is None and not left:
                 # Neither squeue nor accounting knows it any more, and it left no result.
                 item.unknown_since = item.unknown_since or time.time()
                 if time.time() - item.unknown_since > FORGOTTEN_S:
-                    item.final = queue.JobState("VANISHED", item.node, None)
-                    ended.append(item)
+                    item.final = queue.JobState(VANISHED, item.node, None)
+                    finished.append(item)
                     continue
             else:
                 item.unknown_since = 0.0
@@ -291,15 +322,14 @@ class SlurmExecutor:
             # Slurm's final state decides: a job past its time limit or cancelled can leave a
             # result (its worker killed by the SIGTERM) while it is still COMPLETING. Only
             # where Slurm says nothing of the job does the result file alone end it.
-            if (state is not None and state.done) or (
-                    state is None and item.submitted.paths.result_pickle.exists()):
+            if (state is not None and state.done) or (state is None and left):
                 item.final = state
-                ended.append(item)
-        return ended
+                finished.append(item)
+        return finished
 
     def _forward_events(self, item: Tracked, display: Display) -> None:
         try:
-            with open(item.events_path, "rb") as events:
+            with open(item.ticket.events_path, "rb") as events:
                 events.seek(item.events_read)
                 data = events.read()
         except OSError:
@@ -314,49 +344,7 @@ class SlurmExecutor:
 
     def _record(self, item: Tracked) -> Record:
         """The record of an ended job: the node's outcome, or the fault Slurm reports."""
-        state = item.final
-        collected_at = time.time()
-        outcome: dict[str, Any] = {}
-        job_id, log = item.submitted.job_id, item.submitted.paths.stdout
-
-        def fault(status: str, what: str) -> ChildOutcome:
-            return ChildOutcome(status, f"Slurm job {job_id} {what}; log: {log}", {}, None,
-                                collected_at - item.submitted_at)
-
-        if state is not None and state.state == "VANISHED":
-            child = fault("crashed", "is no longer known to Slurm and left no result (its "
-                                     "node lost, or the job purged)")
-        elif state is not None and state.state in queue.FAULTS:
-            status, what = queue.FAULTS[state.state]
-            child = fault(status, what + (f" ({state.reason})" if state.reason else ""))
-        else:
-            try:
-                outcome = self._result(item)
-                child = ChildOutcome(**outcome["child"])
-            except Exception as error:  # noqa: BLE001 - the job died on the node: say how
-                child = fault("failed", f"failed on its node: {last_line(str(error))}")
-        node_started = outcome.get("started")
-        started = datetime.fromtimestamp(node_started or item.submitted_at, timezone.utc)
-        impl = item.run.impl
-        placement = {**(outcome.get("slurm") or {}),
-                     "job_id": job_id,
-                     "partition": item.run.partition or self.partitions[0],
-                     "node": (outcome.get("slurm") or {}).get("node")
-                     or item.node,
-                     "exclusive": item.exclusive,
-                     "submitted_at": round(item.submitted_at, 3),
-                     "collected_at": round(collected_at, 3),
-                     **_overhead(item.submitted_at, outcome, collected_at, child.wall_s)}
-        return make_record(impl, item.job, child, started, self.settings, item.run_id,
-                           item.log_path, host=outcome.get("host") or {},
-                           executor="slurm", slurm=placement)
-
-    def _result(self, item: Tracked) -> dict[str, Any]:
-        """What run_job returned; waits a little for the result file of a job that ended."""
-        deadline = time.time() + RESULT_WAIT_S
-        while not item.submitted.paths.result_pickle.exists() and time.time() < deadline:
-            time.sleep(0.5)
-        return item.submitted.result()
+        return job_record(item.ticket, item.final, self.folder, node=item.node)
 
     def _append(self, record: Record, display: Display) -> bool:
         try:
@@ -367,25 +355,21 @@ class SlurmExecutor:
         return True
 
 
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files and folders made meanwhile are not writable by group or others, whatever the
+    umask (a user-private-group umask of 002 is common): the job folders submitit makes hold
+    what the node unpickles, and Slurm gives the job the umask it was submitted with."""
+    previous = os.umask(0o022)
+    os.umask(previous | 0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def never_starts(job_id: str, state: queue.JobState, source: str) -> str:
     return (f"Slurm will not start job {job_id} as asked (pending: {state.reason}); check the "
             f"partition, account, time, gpus, cpus, mem and sbatch settings ({source}) "
             f"against `sinfo` and `scontrol show partition`")
-
-
-def _overhead(submitted_at: float, outcome: dict[str, Any], collected_at: float,
-              child_wall_s: float) -> dict[str, float]:
-    """Where a job's time outside its run went: `queue_s` from submission to the function's
-    start on the node (waiting for a free node or GPU, scheduling, sbatch and srun, the
-    interpreter, unpickling), `overhead_s` all of the job's time that was not the child's run;
-    `node_started`/`node_finished` when the job's function began and returned on the node
-    (epoch seconds: the node's and this machine's clocks are taken to be in step, as NTP keeps
-    a cluster)."""
-    if not outcome.get("started"):
-        return {}
-    return {"queue_s": round(outcome["started"] - submitted_at, 3),
-            "overhead_s": round(collected_at - submitted_at - child_wall_s, 3),
-            "node_started": round(outcome["started"], 3),
-            "node_finished": round(outcome["finished"], 3)}
-
 

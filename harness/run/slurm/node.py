@@ -1,4 +1,6 @@
 """What a Slurm job runs on its node (submitit pickles these functions and calls them there).
+Each writes its answer as JSON in the job's folder (harness.run.slurm.outcomes), which is all
+the submitter reads: it never loads submitit's pickle of what the function returned.
 
 `run_job` is one benchmark run: the same child process as the local executor's
 (harness.run.runner.run_child, so the same worker, timeout and process-group kill), with the
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.run.job import Job
+from harness.run.slurm.outcomes import write_outcome
 
 # The Slurm variables a record keeps: which job, where, and what it was given.
 SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "partition": "SLURM_JOB_PARTITION",
@@ -37,8 +40,9 @@ def allocation() -> dict[str, str | None]:
 
 
 def run_job(job: Job, environment: str | None, env: dict[str, str], timeout: float,
-            log_path: str, events_path: str) -> dict[str, Any]:
-    """One run in a fresh child on this node; never raises for anything the child does."""
+            log_path: str, events_path: str, folder: str) -> dict[str, Any]:
+    """One run in a fresh child on this node; never raises for anything the child does. Its
+    outcome is written to the job's folder under `folder` (the Slurm jobs' folder)."""
     from harness.run.child import interpreter_for
     from harness.run.host import host_environment
     from harness.run.runner import run_child
@@ -52,12 +56,16 @@ def run_job(job: Job, environment: str | None, env: dict[str, str], timeout: flo
         child = run_child(job, python=interpreter_for(environment), env=env, timeout=timeout,
                           log_path=Path(log_path),
                           on_event=lambda event: events.write(json.dumps(event) + "\n"))
-    return {"child": asdict(child), "host": host_environment(), "slurm": allocation(),
-            "started": started, "finished": time.time()}
+    outcome = {"child": asdict(child), "host": host_environment(), "slurm": allocation(),
+               "started": started, "finished": time.time()}
+    write_outcome(folder, outcome)
+    return outcome
 
 
-def node_report(checks: list[tuple[str, str]], paths: dict[str, str]) -> dict[str, Any]:
-    """Readiness of each (row, benchmark) on this node, and the fingerprint of each path."""
+def node_report(checks: list[tuple[str, str]], paths: dict[str, str], folder: str
+                ) -> dict[str, Any]:
+    """Readiness of each (row, benchmark) on this node, and the fingerprint of each path;
+    written to the job's folder under `folder` too."""
     from harness import registry
     from harness.plugins import load_plugins
     from harness.run.host import host_environment
@@ -72,9 +80,11 @@ def node_report(checks: list[tuple[str, str]], paths: dict[str, str]) -> dict[st
         except Exception as error:  # noqa: BLE001 - a row unknown on the node is not ready there
             ready[f"{name}|{benchmark}"] = {"ready": False, "reason": f"{type(error).__name__}: "
                                             f"{error}", "fix": "", "note": ""}
-    return {"host": host_environment(), "python": sys.executable, "ready": ready,
-            "gpu": registry.gpu_present(), "slurm": allocation(),
-            "paths": {name: fingerprint(path) for name, path in paths.items()}}
+    report = {"host": host_environment(), "python": sys.executable, "ready": ready,
+              "gpu": registry.gpu_present(), "slurm": allocation(),
+              "paths": {name: fingerprint(path) for name, path in paths.items()}}
+    write_outcome(folder, report)
+    return report
 
 
 def fingerprint(path: str) -> str | None:

@@ -75,11 +75,3 @@ def sharing_problems(view: NodeView, paths: dict[str, str], ours: dict[str, str 
                         f"{commit}: run from the same checkout on a shared filesystem")
     return problems
 
-
-def last_line(text: str) -> str:
-    """The line of a job's error that says what went wrong (submitit wraps it in its own)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    meaningful = [line for line in lines if not line.startswith(("-----", "You can check",
-                                                                  "or at paths", "- /"))]
-    return (meaningful or lines or ["no output"])[-1][:300]
-
