@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 
 from harness.report import render
-from harness.report.groups import (build_sections, compare, load_results, overlap_warning,
-                                   overlapping_runs)
+from harness.report.groups import build_sections, compare, load_results
+from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.run.results import default_results_path
 
 

@@ -16,7 +16,8 @@ from harness import benchmarks, registry
 from harness.commands import options
 from harness.commands.terminal import console
 from harness.config import PROFILES
-from harness.report.groups import overlap_warning, overlapping_runs, record_problem
+from harness.report.groups import record_problem
+from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.report.live import legend, results_table
 from harness.run.host import host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
