@@ -38,6 +38,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="folder for exports and plots (plots default: a `report` folder "
                              "beside the first results file)")
+    parser.add_argument("--html", type=Path, metavar="DIR",
+                        help="write a static site to DIR (index.html, one code page per "
+                             "benchmark, assets/): opens from disk, fetches nothing; with "
+                             "--compare each row shows its change against OTHER")
     parser.add_argument("--no-reference", action="store_true",
                         help="leave out the original project's K80/P100 columns")
     parser.set_defaults(func=cmd_report)
@@ -49,7 +53,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = Console(width=150)
     err = Console(stderr=True, soft_wrap=True)  # messages stay one line, greppable
     try:
-        loaded = load_results(args.results or [default_results_path()])
+        loaded = load_results(args.results or _default_results())
         baseline = load_results(args.compare) if args.compare else None
     except (FileNotFoundError, OSError) as error:
         err.print(f"[red]{render.escape(str(error))}[/]")
@@ -70,7 +74,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
             err: Console) -> int:
-
+    if args.html:
+        return _site(args, loaded, baseline, out, err)
     if baseline is not None:
         rows = compare(loaded.records, baseline.records)
         names = (_set_name(loaded.sources), _set_name(baseline.sources))
@@ -86,7 +91,8 @@ def _report(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
                       "for its plots.[/]")
         return 0
 
-    sections = build_sections(loaded.records, with_reference=not args.no_reference)
+    sections = build_sections(loaded.records, with_reference=not args.no_reference,
+                              verified=loaded.verified)
     if args.format == "table":
         for table in render.rich_tables(sections):
             out.print(table)
@@ -105,8 +111,43 @@ def _report(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
     return 0
 
 
+def _site(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
+          err: Console) -> int:
+    from harness.report.site import write_site
+
+    sections = build_sections(loaded.records, with_reference=not args.no_reference,
+                              verified=loaded.verified)
+    warnings = loaded.warnings + (baseline.warnings if baseline else [])
+    overlap = overlap_warning(overlapping_runs(loaded.records))
+    try:
+        written = write_site(args.html, loaded, sections,
+                             comparisons=compare(loaded.records, baseline.records)
+                             if baseline else None,
+                             baseline_name=_set_name(baseline.sources) if baseline else "",
+                             warnings=warnings + ([overlap] if overlap else []))
+    except OSError as error:
+        err.print(f"[red]cannot write the site to {render.escape(str(args.html))}: "
+                  f"{render.escape(str(error))}[/]")
+        return 2
+    size = sum(path.stat().st_size for path in written)
+    out.print(f"Site written to [bold]{render.escape(str(written[0]))}[/] ({len(written)} files, "
+              f"{size / 2**20:.1f} MiB): open it in a browser, or publish the folder as it is.")
+    if args.plots or args.format != "table":
+        err.print("[yellow]--html writes the site only: run `report` again for --plots or "
+                  "--format.[/]")
+    return 0
+
+
 def _set_name(sources: list[Path]) -> str:
     return sources[0].name if len(sources) == 1 else f"{sources[0].parent.name}/ ({len(sources)})"
+
+
+def _default_results() -> list[Path]:
+    """results.jsonl and, where `verify` wrote one beside it, verify.jsonl."""
+    from harness.verify.runner import default_verify_results
+
+    verified = default_verify_results()
+    return [default_results_path()] + ([verified] if verified.is_file() else [])
 
 
 SUFFIX = {"markdown": "md", "csv": "csv", "json": "json"}

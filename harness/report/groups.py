@@ -26,6 +26,8 @@ from typing import Any, Iterable
 from harness import benchmarks, metrics
 from harness.report.ranking import Spread, overlaps, pooled, rank
 from harness.report.reference import ReferenceFigure, reference_for
+from harness.report.verified import Verified, is_verify_record, latest
+from harness.report.verified import key as verify_key
 from harness.run.results import not_a_regular_file, scan_results
 
 OK = "ok"
@@ -35,9 +37,10 @@ OK = "ok"
 
 @dataclass
 class Loaded:
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # runs
     warnings: list[str]
     sources: list[Path]
+    verified: list[dict[str, Any]] = field(default_factory=list)  # `verify` outcomes
 
 
 def results_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -64,6 +67,7 @@ def load_results(paths: Iterable[str | Path]) -> Loaded:
     """Every usable record of the files (or folders) named, with a warning per skipped line."""
     files = results_files(paths)
     records: list[dict[str, Any]] = []
+    verified: list[dict[str, Any]] = []
     warnings: list[str] = []
     for path in files:
         found, damaged = scan_results(path)
@@ -71,14 +75,14 @@ def load_results(paths: Iterable[str | Path]) -> Loaded:
         for number, record in found:
             problem = record_problem(record)
             if problem is None:
-                records.append(record)
+                (verified if is_verify_record(record) else records).append(record)
             elif number in problems:  # the record after a fragment: the whole line is lost
                 problems[number] = (f"a damaged fragment, then a record that cannot be used "
                                     f"({problem}): the line skipped")
             else:
                 problems[number] = f"{problem}, skipped"
         warnings += [f"{path}:{number}: {problem}" for number, problem in sorted(problems.items())]
-    return Loaded(records, warnings, files)
+    return Loaded(records, warnings, files, verified)
 
 
 # The sections of a record that readers look into: each, where present, is a JSON object.
@@ -163,6 +167,7 @@ class Group:
     ratio: float | None = None  # times slower than the fastest row of its table
     tied: bool = False  # its headline spread overlaps the row ranked above (ranking.rank)
     reference: dict[str, ReferenceFigure] = field(default_factory=dict)
+    verified: Verified | None = None  # the newest `verify` outcome of this row, where given
 
     @property
     def ok(self) -> list[dict[str, Any]]:
@@ -260,15 +265,21 @@ def group_key(record: dict[str, Any]) -> tuple[str, ...]:
             str(record.get("data") or "?"))
 
 
-def build_sections(records: list[dict[str, Any]], with_reference: bool = True) -> list[Section]:
-    """Group repeats, split into tables, rank rows by headline median (failed rows last)."""
+def build_sections(records: list[dict[str, Any]], with_reference: bool = True,
+                   verified: list[dict[str, Any]] | None = None) -> list[Section]:
+    """Group repeats, split into tables, rank rows by headline median (failed rows last);
+    `verified`: verify records, each shown on the rows it speaks for (harness.report.verified)."""
     groups: dict[tuple[str, ...], Group] = {}
+    outcomes = latest(verified or [])
     for record in records:
+        if is_verify_record(record):
+            continue  # not a run: passed to `verified` instead
         if status_of(record) in ("skipped", "interrupted"):
             continue  # table-only rows of a live run; never part of a stored comparison
         key = group_key(record)
         if key not in groups:
             groups[key] = Group(*key)
+            groups[key].verified = outcomes.get(verify_key(record))
         groups[key].runs.append(record)
     tables: dict[tuple[str, ...], list[Group]] = {}
     for group in groups.values():

@@ -12,7 +12,6 @@ no global state, safe in a headless process. No bar is singled out; bars are in 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,6 +22,8 @@ from harness.metrics import fmt
 from harness.report.groups import Group, Section
 from harness.report.reference import YEAR
 from harness.report.render import row_name, section_heading
+from harness.report.timebar import time_bar
+
 BAR_COLOUR = "#4c72b0"
 WARMUP_COLOUR = "#dd8452"
 REFERENCE_MARKER = {"K80": "D", "P100": "o"}  # the original project's GPUs (harness.report.reference)
@@ -35,33 +36,6 @@ def _slug(text: str) -> str:
 def file_stem(section: Section) -> str:
     return "-".join(_slug(part) for part in (section.benchmark, section.profile, section.data,
                                              section.device))
-
-
-@dataclass(frozen=True)
-class Bar:
-    warmup: float  # seconds of compile + warm-up inside the bar (0 for inference)
-    total: float
-    low: float  # whiskers: the total at the steady state's fastest and slowest window or pass
-    high: float
-    n: int
-
-
-def time_bar(group: Group) -> Bar | None:
-    """Training: train s (median) = compile + warm-up + the rest, the rest scaled by the
-    steady throughput's spread for the whiskers. Inference: the headline with its spread."""
-    headline = group.headline
-    if headline is None:
-        return None
-    if not benchmarks.get(group.benchmark).training:
-        return Bar(0.0, headline.median, headline.low, headline.high, headline.n)
-    total = group.metric("train_s")
-    if total is None:
-        return None
-    warm = group.metric("warmup_s") or group.metric("first_epoch_s")
-    warmup = min(warm.median, total.median) if warm else 0.0
-    rest = total.median - warmup
-    return Bar(warmup, total.median, warmup + rest * headline.median / headline.high,
-               warmup + rest * headline.median / headline.low, headline.n)
 
 
 def time_figure(section: Section) -> Figure:

@@ -83,7 +83,8 @@ def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     headers.append("x fastest")
     gpus = reference_gpus(section)
     headers += [f"{gpu} {YEAR[gpu]}" for gpu in gpus]
-    headers += ["runs", "status"]
+    verified = any(g.verified for g in section.groups)
+    headers += ["verify"] * verified + ["runs", "status"]
     footnotes = numbered_notes(section)
     rows = []
     for g in section.groups:
@@ -98,6 +99,8 @@ def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
                 cells.append(metric.format(spread.median) if spread else "-")
         cells.append(f"{g.ratio:.2f}" if g.ratio is not None else "-")
         cells += [fmt(g.reference[gpu].value) if gpu in g.reference else "-" for gpu in gpus]
+        if verified:
+            cells.append(g.verified.cell if g.verified else "not verified")
         marks = "".join(f" [{n}]" for n, (group, _) in enumerate(footnotes, 1) if group is g)
         cells += [f"{len(g.ok)}/{len(g.runs)}", g.status + marks]
         rows.append(cells)
@@ -110,6 +113,8 @@ def numbered_notes(section: Section) -> list[tuple[Group, str]]:
     notes: list[tuple[Group, str]] = []
     for g in section.groups:
         notes += [(g, f"{row_name(g)}: {reason}") for reason in g.failure_reasons]
+        if g.verified and not g.verified.passed:
+            notes.append((g, f"{row_name(g)}: {g.verified.detail}"))
         if g.busy:
             most = max(float((r.get("load") or {}).get("other_cores") or 0) for r in g.busy)
             notes.append((g, f"{row_name(g)}: {len(g.busy)} of {len(g.ok)} run(s) measured on a "
