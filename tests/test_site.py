@@ -178,3 +178,18 @@ def test_verify_records_are_not_ranked_as_runs(capsys: pytest.CaptureFixture) ->
     out = capsys.readouterr().out
     assert "passed" not in out.split("Transformer")[0]  # no verify record ranked as a run
     assert "✓ 4.3e-07" in out  # pytorch's check nearest its tolerance
+
+
+def test_failed_rows_and_the_original_projects_figures_are_shown(tmp_path: Path) -> None:
+    """The hand-made set of the report tests: a full-profile GPU table with the original
+    project's K80/P100 figures, a timeout and a crash (tests/report_fixtures.py)."""
+    from tests.report_fixtures import standard_records, write_results
+
+    site = _site(tmp_path, write_results(tmp_path / "r.jsonl", standard_records()))
+    text = (site / "index.html").read_text(encoding="utf-8")
+    table = _parse(site / "index.html").tables[0]
+    assert table[0][-4:-2] == ["K80 2017", "P100 2018"]
+    assert table[3][1] == "keras-tensorflow" and table[3][-1] == "crashed [2]"
+    assert "[2] keras-tensorflow: crashed: killed by signal 9 (out of memory?)" in text
+    assert 'class="missing"' in text and "no result: crashed" in text  # its place in the charts
+    assert "pytorch is fastest: 21.0 samples/s, 1.45x ahead of jax-flax" in text

@@ -121,7 +121,7 @@ def code_page(benchmark: str, impls: Sequence[str], pair: tuple[str, str] | None
 
     options = "".join(f'<option value="{escape(n)}">{escape(n)}</option>' for n, _ in columns)
     body = (
-        f'<p><a href="index.html">&larr; all results</a></p>\n'
+        f'<main class="code"><p><a href="index.html">&larr; all results</a></p>\n'
         f"<h1>{escape(record.title)}: the code side by side</h1>\n"
         f"<p>The framework-specific code of each implementation, section by section "
         f"({escape(', '.join(record.sections))}), each section followed by the module-level "
@@ -131,7 +131,7 @@ def code_page(benchmark: str, impls: Sequence[str], pair: tuple[str, str] | None
         f'<label>left <select id="code-left">{options}</select></label>'
         f'<label>right <select id="code-right">{options}</select></label></p>\n'
         f'<div class="code-scroll">\n<table class="code-grid" '
-        f'data-pair="{escape(",".join(pair))}">\n' + "\n".join(rows) + "\n</table>\n</div>")
+        f'data-pair="{escape(",".join(pair))}">\n' + "\n".join(rows) + "\n</table>\n</div></main>")
     return document(f"{record.title}: the code side by side", body,
                     scripts=("site.js", "code.js"))
 

@@ -114,9 +114,9 @@ def _section(section: Section, comparisons: dict[tuple[str, ...], Comparison] | 
     parts.append(f'<p class="answer">{escape(answer(section))}</p>')
     parts.append('<div class="layout"><div class="main">')
     parts.append(_table(section, comparisons, baseline_name, section.benchmark in code_pages))
+    parts.append(_notes(section))
     parts.append('</div><aside class="side">')
     parts.append(_machine(section))
-    parts.append(_notes(section))
     parts.append("</aside></div>")
     figures = [charts.figure(c) for c in charts.charts(section)]
     parts.append(f'<div class="charts">{"".join(f for f in figures if f)}</div>')
@@ -232,7 +232,7 @@ def _period(runs: list[dict[str, Any]]) -> str:
 
 def _notes(section: Section) -> str:
     items = "".join(f"<li>{escape(n)}</li>" for n in render.section_notes(section))
-    return f'<div class="row-notes"><h3>Software and footnotes</h3><ul>{items}</ul></div>'
+    return f'<div class="row-notes"><ul>{items}</ul></div>'
 
 
 def reproduce_command(group: Group) -> str:
