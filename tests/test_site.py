@@ -193,3 +193,29 @@ def test_failed_rows_and_the_original_projects_figures_are_shown(tmp_path: Path)
     assert "[2] keras-tensorflow: crashed: killed by signal 9 (out of memory?)" in text
     assert 'class="missing"' in text and "no result: crashed" in text  # its place in the charts
     assert "pytorch is fastest: 21.0 samples/s, 1.45x ahead of jax-flax" in text
+
+
+def test_the_cpus_kernel_flags_are_recorded_and_shown(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One "AMD EPYC" may have AVX-512 or not: every result keeps the flags that pick kernels."""
+    from harness.run import host
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Intel(R) Xeon(R) Processor\n"
+                       "flags\t\t: fpu vme sse4_2 avx2 avx512f avx512_bf16 amx_tile amx_bf16 "
+                       "fma ht\n")
+    real_path = host.Path
+    monkeypatch.setattr(host, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    flags = host.cpu_flags()
+    assert flags == "amx_bf16 amx_tile avx2 avx512_bf16 avx512f fma sse4_2"
+    host.host_environment.cache_clear()  # gathered once a process
+    try:
+        assert host.host_environment()["cpu_flags"] == flags
+    finally:
+        host.host_environment.cache_clear()
+    record = json.loads(MATRIX.read_text().splitlines()[0])
+    record["env"]["cpu_flags"] = flags
+    results = tmp_path / "flags.jsonl"
+    results.write_text(json.dumps(record) + "\n")
+    text = (_site(tmp_path, results) / "index.html").read_text(encoding="utf-8")
+    assert f"<tr><th>CPU flags</th><td>{flags}</td></tr>" in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,7 @@ def host_environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "host": platform.node(),
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "threads": os.cpu_count(),
         "commit": project_commit(),
         **nvidia_driver(),
@@ -37,6 +39,23 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# The instruction-set flags that decide which kernels a framework picks (one "AMD EPYC" may have
+# AVX-512 or not; an Intel Xeon may have AVX-512 BF16 and AMX): kept with every result.
+KERNEL_FLAGS = re.compile(r"^(avx|amx|fma|f16c|sse4|ssse3|vnni|neon|asimd|sve|bf16)")
+
+
+def cpu_flags() -> str | None:
+    """The CPU's SIMD and matrix flags (Linux /proc/cpuinfo; None elsewhere), sorted."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = line.split(":", 1)[1].split()
+                return " ".join(sorted(f for f in set(flags) if KERNEL_FLAGS.match(f)))
+    except OSError:
+        pass
+    return None
 
 
 def project_commit() -> str | None:

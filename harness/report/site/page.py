@@ -213,6 +213,7 @@ def _machine(section: Section) -> str:
 
     rows = [("device", section.device), ("GPU", values("env", "gpu")),
             ("driver", values("env", "gpu_driver")), ("CPU", values("env", "cpu")),
+            ("CPU flags", values("env", "cpu_flags")),
             ("threads", values("env", "threads")), ("platform", values("env", "platform")),
             ("Python", values("language_version")), ("host", values("env", "host")),
             ("profile", section.profile), ("data", section.data),
