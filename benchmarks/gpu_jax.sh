@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's GPU check, prepared as one script for a session that is lent a GPU machine (the
+# The JAX rows' GPU check, prepared as one script for a session that is lent a GPU machine (the
 # `device` tool): the full profile of the CNN, the GRU and ResNet-50 inference for
 # jax-flax and jax-flax-scan, with PyTorch beside them as the baseline measured on the same card
 # in the same call, all through the harness (fresh child per run, synchronised clock).

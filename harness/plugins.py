@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 from harness.trust import other_owner, write_access_problem
 
 VARIABLE = "HARNESS_PLUGINS"

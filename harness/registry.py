@@ -11,14 +11,12 @@ import importlib
 import importlib.metadata
 import importlib.util
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
-from harness import benchmarks
+from harness import benchmarks, nvidia
 from harness.julia import readiness as julia_readiness
 from harness.julia.device import knet_gpu_note
 
@@ -130,16 +128,9 @@ def readiness(impl: Row, benchmark: str, gpu: bool | None = None) -> Readiness:
     return Readiness(True, note=(impl.notice() or "") if impl.notice else "")
 
 
-@lru_cache(maxsize=1)
 def gpu_present() -> bool:
     """An NVIDIA GPU visible to this machine, found without importing any framework."""
-    if shutil.which("nvidia-smi") is None:
-        return False
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return listing.returncode == 0 and "GPU" in listing.stdout
+    return nvidia.present()
 
 
 @lru_cache(maxsize=None)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import benchmarks
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 ROOT = REPO_ROOT
 MARKER = re.compile(r"^\s*#\s*==\s*(?P<name>[^=]*?)\s*==\s*$")

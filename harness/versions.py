@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from harness import registry
 from harness.registry import Requirement, Row, version_tuple
 from harness.run import envs
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 CI_CONSTRAINTS = REPO_ROOT / "constraints" / "ci-cpu.txt"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")

@@ -1,5 +1,6 @@
 """Environment variables that make the harness import or execute code, tried as a hostile or
-careless user would (issue 14, item 7; README, "Environment variables and the trust model").
+careless user would (README, "Environment variables and the trust model"): none of them may run
+code the user did not write or own.
 
 Each case plants code that leaves a marker file when it runs, then checks the message, the exit
 code, and that the marker is absent: a module in the current directory named by

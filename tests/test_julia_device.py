@@ -25,11 +25,11 @@ esac
 
 
 def fake_nvidia_smi(directory: Path, *gpus: tuple[str, str]) -> None:
-    """nvidia-smi answering `--query-gpu=uuid,name,compute_cap` with `gpus` ((name, "9.0"),
-    ...), the i-th with UUID GPU-i."""
+    """nvidia-smi answering `--query-gpu=uuid,name,driver_version,compute_cap` with `gpus`
+    ((name, "9.0"), ...), the i-th with UUID GPU-i."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "nvidia-smi"
-    lines = "".join(f"GPU-{i}, {name}, {cap}\\n" for i, (name, cap) in enumerate(gpus))
+    lines = "".join(f"GPU-{i}, {name}, 550.54, {cap}\\n" for i, (name, cap) in enumerate(gpus))
     path.write_text(FAKE_NVIDIA_SMI.format(lines=lines))
     path.chmod(0o755)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from harness.commands import terminal
 from rich.markup import escape
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
@@ -72,7 +74,7 @@ INTERRUPTED = 130
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal.console
     try:
         return fetch(args, console)
     except KeyboardInterrupt:
@@ -135,7 +137,7 @@ def store_state(path: Path) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal.console
     try:
         return import_archive(args, console)
     except KeyboardInterrupt:
@@ -268,7 +270,7 @@ def read_summary(path: Path) -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal.console
     directory = store.data_dir(args.data_dir)
     table = Table(title=f"Data store: {escape(str(directory))}")
     table.add_column("file (kind)", no_wrap=True)
@@ -308,7 +310,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal.console
     directory = store.data_dir(args.data_dir)
     present = [(name, path) for name, path in data_files(directory) if path.exists()]
     if not present:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.commands import terminal
 from harness.report import render
 from harness.report.groups import build_sections, compare, load_results
 from harness.report.overlap import overlap_warning, overlapping_runs
@@ -48,10 +49,7 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    out = Console()
-    if not out.is_terminal:  # piped or redirected: wide enough that tables keep their shape
-        out = Console(width=150)
-    err = Console(stderr=True, soft_wrap=True)  # messages stay one line, greppable
+    out, err = terminal.console, terminal.errors
     try:
         loaded = load_results(args.results or _default_results())
         baseline = load_results(args.compare) if args.compare else None

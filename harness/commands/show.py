@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import benchmarks
+from harness.commands import terminal
 from harness.sections import ROOT, Extract, ShowError, extract, section_names, source_for
 
 
@@ -92,9 +93,7 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_show(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    if console is not None and not console.is_terminal and console.width == 80:
-        console = Console(width=min(240, 20 + 100 * len(args.impls)))
+    console = console or terminal.console
     try:
         extracts = [extract(source_for(name, args.benchmark), args.benchmark,
                             helpers=not args.no_helpers) for name in args.impls]

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 from rich.console import Console
+
+from harness.commands import terminal
 from rich.markup import escape
 
 from harness import benchmarks
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal.console
     try:
         names = options.implementation_names(args.impl)
     except KeyError as error:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.sources import SOURCES
+from harness.project import REPO_ROOT
 
 FORMAT_VERSION = 1
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -29,7 +30,6 @@ CHECK_BLOCK_BYTES = 8 << 20  # how much of an array `read_checked` hashes at a t
 # What a result calls real data converted from an archive whose checksum was not the canonical
 # one (`data import --allow-unverified`): every record, table and plot carries it.
 UNVERIFIED = "real, unverified"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

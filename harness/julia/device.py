@@ -14,54 +14,23 @@ here too, from the facts the Julia side reports (docs/benchmarks.md §8).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from dataclasses import dataclass
-from functools import lru_cache
+
+from harness import nvidia
+from harness.nvidia import GPU
 
 KNET_FIRST_UNSUPPORTED = (9, 0)  # CUDA.jl 3.13 generates code up to sm_86 (see above)
 CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 
 
-@dataclass(frozen=True)
-class GPU:
-    uuid: str  # "GPU-...", which CUDA_VISIBLE_DEVICES accepts whatever the device order
-    name: str
-    capability: tuple[int, int]
-
-
 def gpus() -> list[GPU]:
-    """Every GPU `nvidia-smi` lists (it ignores CUDA_VISIBLE_DEVICES); [] without nvidia-smi,
-    or when it cannot tell (drivers before R510 lack the `compute_cap` field)."""
-    path = shutil.which("nvidia-smi")
-    if path is None:
-        return []
-    try:
-        return list(_query(path, os.path.getmtime(path)))
-    except OSError:
-        return []
+    """Every GPU whose compute capability `nvidia-smi` gives (harness.nvidia); a driver that
+    cannot tell (before R510) gives none, and Knet's rule is then not applied."""
+    return [gpu for gpu in nvidia.gpus() if gpu.capability is not None]
 
 
 def gpu_capabilities() -> list[tuple[str, tuple[int, int]]]:
     """(name, compute capability) of every GPU `nvidia-smi` lists."""
     return [(gpu.name, gpu.capability) for gpu in gpus()]
-
-
-@lru_cache(maxsize=8)
-def _query(path: str, mtime: float) -> tuple[GPU, ...]:
-    try:
-        done = subprocess.run([path, "--query-gpu=uuid,name,compute_cap", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    found = []
-    for line in done.stdout.splitlines() if done.returncode == 0 else []:
-        uuid, _, rest = line.partition(",")
-        name, _, cap = rest.rpartition(",")  # a name could hold a comma; the others cannot
-        major, _, minor = cap.strip().partition(".")
-        if major.isdigit() and minor.isdigit():
-            found.append(GPU(uuid.strip(), name.strip(), (int(major), int(minor))))
-    return tuple(found)
 
 
 def knet_too_new() -> list[tuple[str, tuple[int, int]]]:

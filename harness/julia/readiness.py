@@ -18,7 +18,7 @@ from typing import Any
 
 from harness import benchmarks
 from harness.julia import constraints
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 from harness.trust import write_access_problem
 
 JULIA_IMPLS = REPO_ROOT / "julia_impls"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.run import envs
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 Event = dict[str, Any]
 KILL_GRACE_S = 3.0

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 from harness.trust import other_owner, path_to, write_access_problem, write_access_problems
 
 ENVS_DIR_VARIABLE = "HARNESS_ENVS_DIR"

@@ -14,7 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from harness import nvidia
+from harness.project import REPO_ROOT
+
 
 
 @lru_cache(maxsize=1)
@@ -69,12 +71,10 @@ def project_commit() -> str | None:
 
 
 def nvidia_driver() -> dict[str, Any]:
-    try:
-        out = _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
-    except (OSError, subprocess.SubprocessError):
-        return {"gpu": None, "gpu_driver": None}
-    first = out.splitlines()[0].split(",") if out else ["", ""]
-    return {"gpu": first[0].strip() or None, "gpu_driver": first[-1].strip() or None}
+    """The first GPU's name and driver (harness.nvidia), None for each without one."""
+    listed = nvidia.gpus()
+    return {"gpu": listed[0].name if listed else None,
+            "gpu_driver": listed[0].driver if listed else None}
 
 
 def _run(command: list[str]) -> str:

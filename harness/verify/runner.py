@@ -1,10 +1,11 @@
-"""`python -m harness verify`: does each implementation compute the network docs/benchmarks.md §2-4 defines?
+"""What `verify` checks and how (the command's options and output: harness.commands.verify): does
+each implementation compute the network docs/benchmarks.md §2-4 defines?
 
 For each (implementation, benchmark), on a fixed seeded batch and the canonical seeded weights
 (harness/verify/weights.py), in a fresh child process (harness/verify/worker.py), verify compares
 with the float64 NumPy oracle (harness/verify/oracle/):
 
-- training (CNN, GRU): the logits with the initial weights; the loss and the weight update of
+- training (CNN, GRU, Transformer): the logits with the initial weights; the loss and the weight update of
   one optimizer step with dropout off, then of a second step (momentum and Adam's moments only
   show from the second step on); the logits after the two steps;
 - inference (ResNet-50): the 2048-d features.

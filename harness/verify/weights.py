@@ -23,7 +23,7 @@ from types import ModuleType
 import numpy as np
 
 from harness import benchmarks
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 FORMAT_VERSION = 1
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.registry import Readiness, Row
 from harness.run import envs
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 
 @dataclass

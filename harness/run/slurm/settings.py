@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.run.host import REPO_ROOT
+from harness.project import REPO_ROOT
 
 DEFAULT_CONFIG = REPO_ROOT / "slurm.toml"
 KEYS = ("partition", "account", "time", "gpus", "cpus", "mem", "sbatch", "share_node")
