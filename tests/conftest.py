@@ -10,6 +10,13 @@ from pathlib import Path
 
 import pytest
 
+# One quick run of each row, shared by the tests that need real records (tests/quick_runs.py);
+# not there when tests/test_ci_skips.py copies this file to run a small suite of its own.
+try:
+    from tests.quick_runs import quick_runs  # noqa: F401
+except ImportError:
+    pass
+
 ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.txt")
 
 

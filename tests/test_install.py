@@ -104,7 +104,7 @@ def test_no_deps_install_beside_an_existing_torch_leaves_it_and_list_calls_it_re
     python, project = venv_with_torch
     assert installed_version(python, "torch") == STAND_IN_TORCH
     assert installed_version(python, "rosetta-dl-harness")
-    listed = run([str(python), "-m", "harness", "list"], cwd=project)
+    listed = run([str(python), "-m", "harness", "list", "--verbose"], cwd=project)
     assert listed.returncode == 0, listed.stderr
     pytorch = row_text(listed.stdout, "pytorch")
     assert "ready" in pytorch and f"torch {STAND_IN_TORCH}" in pytorch

@@ -3,9 +3,6 @@ variants train; the whole-epoch variant runs the harness's order (it computes wh
 computes, dropout included); canonical weights round-trip and give PyTorch's outputs and
 optimizer steps; ResNet-50 features have the right shape and are deterministic."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +15,6 @@ for _module in ("jax", "flax", "optax"):  # skipped only where not installed; br
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig  # noqa: E402
 from harness.interface import TrainingData  # noqa: E402
-from harness.run.results import read_results  # noqa: E402
 from py_impls import jax_flax  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,26 +122,13 @@ def test_whole_epoch_follows_the_given_order(cnn_data, cnn_runs):
             assert min(errors) > 1e-3  # another order, other weights
 
 
-@pytest.fixture(scope="module")
-def quick_runs(tmp_path_factory):
-    """Both rows through the harness (fresh child processes), quick profile, synthetic data."""
-    tmp = tmp_path_factory.mktemp("jax")
-    results = tmp / "results.jsonl"
-    for benchmark in ("cnn", "rnn"):
-        done = subprocess.run(
-            [sys.executable, "-m", "harness", benchmark, "--impl", "jax-flax,jax-flax-scan",
-             "--profile", "quick", "--data", "synthetic", "--device", "cpu",
-             "--results", str(results), "--data-dir", str(tmp / "data")],
-            cwd=REPO, capture_output=True, text=True, timeout=900,
-            env={**os.environ, "COLUMNS": "200"})
-        assert done.returncode == 0, done.stdout + done.stderr
-    return read_results(results)
-
-
+@pytest.mark.slow
 def test_the_variants_agree_through_the_harness(quick_runs):
-    """The same seed and data: the whole-epoch scan reaches the host loop's accuracy."""
-    for benchmark in ("cnn", "rnn"):
-        acc = {r["impl"]: r["accuracy"] for r in quick_runs if r["benchmark"] == benchmark}
+    """The same seed and data: the whole-epoch scan reaches the host loop's accuracy (both rows'
+    quick runs through the CLI, shared with the contract test: tests/quick_runs.py)."""
+    for benchmark in ("cnn", "rnn", "transformer"):
+        acc = {name: quick_runs(name).record(benchmark)["accuracy"]
+               for name in ("jax-flax", "jax-flax-scan")}
         assert abs(acc["jax-flax"] - acc["jax-flax-scan"]) <= 0.01, (benchmark, acc)
 
 

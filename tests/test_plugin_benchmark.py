@@ -63,7 +63,7 @@ def test_report_tables_exports_and_plots(ran, harness):
     plots = harness("report", "--plots", "--out", str(harness.tmp / "plots"))
     assert plots.returncode == 0, plots.stderr
     assert sorted(p.name.split("-")[-1] for p in (harness.tmp / "plots").glob("mlp-*.png")) \
-        == ["peak.png", "time.png"]  # generated data: its accuracy is seed noise, so no accuracy-vs-time front
+        == ["peak.png", "time.png"]  # generated data: accuracy is seed noise, no front
 
 
 def test_verify_checks_it_against_its_own_oracle(harness):

@@ -6,6 +6,7 @@ time limit and a Ctrl-C of the submitter become rows with their reasons, losing 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,22 +97,23 @@ PER_RUN = {"run_id", "started_at", "finished_at", "wall_s", "wall", "load", "log
 
 
 @pytest.mark.slow
-def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf):
+def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf,
+                                                                          quick_runs):
     """PyTorch and an isolated-environment row (MXNet Gluon), every benchmark: the same
     records through both executors in every field but the run's identity, clock readings and
-    measurements, and where it ran (the node and job id, only in Slurm's)."""
+    measurements, and where it ran (the node and job id, only in Slurm's). The local side is
+    the rows' shared quick run (tests/quick_runs.py: the same command, the local executor)."""
     rows = ["pytorch", "mxnet-gluon"]
     for name in rows:  # CI has both: the contract test runs them too
         ready = registry.readiness(registry.by_name(name), "cnn")
         if not ready.ready:
             pytest.skip(f"{name} is not ready: {ready.reason}")
+    local = [record for name in rows for record in quick_runs(name).records]
+    (tmp_path / "local.jsonl").write_text("".join(json.dumps(r) + "\n" for r in local))
     # --device cpu: the test node offers a stand-in GPU (tests/slurm_cluster.sh), which a run
     # on the CPU does not ask for; the job then has the whole node to itself.
-    common = ["all", "--impl", ",".join(rows), "--data", "synthetic", "--profile", "quick",
-              "--device", "cpu"]
-    local = harness(tmp_path, None, *common, "--results", str(tmp_path / "local.jsonl"))
-    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
-    slurm = harness(tmp_path, slurm_conf, *common, "--executor", "slurm",
+    slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
+                    "--profile", "quick", "--device", "cpu", "--executor", "slurm",
                     "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 

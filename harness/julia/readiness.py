@@ -277,10 +277,8 @@ def julia_readiness(flavor: str) -> tuple[bool, str]:
     both = "need Julia 1.6-1.9 for Knet / >= 1.10 for Flux"
     setup = f"`{SETUP_COMMAND}`"
     path, where = find_julia(f)
-    if path is None:
-        pip = ('pip install "juliacall<=0.9.28"' if f.name == "knet"  # Julia 1.9 and >= 1.10.3
-               else "pip install juliacall")
-        return False, f"{where} ({both}): {INSTALL_JULIA}, then `{pip}` and {setup}"
+    if path is None:  # the same words for every flavor; the row's fix names its juliacall
+        return False, f"{where} ({both}): {INSTALL_JULIA}, then install juliacall and run {setup}"
     version = julia_version(path)
     if version is None:
         return False, f"{path} ({where}) did not print `julia version X.Y.Z` for `--version`"
