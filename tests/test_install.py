@@ -76,9 +76,10 @@ def venv_with_torch(tmp_path_factory) -> tuple[Path, Path]:
         pytest.skip(f"cannot make a virtual environment here: {made.stderr.strip()[-300:]}")
     python = root / "venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    light = run(pip + ["-c", str(REPO / "constraints" / "ci-cpu.txt"), "numpy", "h5py", "rich"])
+    light = run(pip + ["-c", str(REPO / "constraints" / "ci-cpu.txt"), "numpy", "h5py", "rich",
+                       "pygments"])
     if light.returncode != 0:
-        pytest.skip("cannot install numpy, h5py and rich (no package index reachable?): "
+        pytest.skip("cannot install numpy, h5py, rich and pygments (no package index reachable?): "
                     + light.stderr.strip()[-300:])
     torch = stand_in_wheel(root, "torch", STAND_IN_TORCH, {
         "torch/__init__.py": f"__version__ = '{STAND_IN_TORCH}'\n",

@@ -339,10 +339,14 @@ def test_readiness_without_julia_names_what_is_missing_and_the_fix(no_julia):
     # Flux: the LTS, not `release` (1.12+, refused beside a Python on OpenSSL < 3.5)
     assert "`juliaup add 1.10` (LTS; 1.11 also works) for Flux" in reason
     assert "release" not in reason
-    assert "`pip install juliacall`" in reason and "`python -m harness setup julia`" in reason
+    assert "install juliacall" in reason and "`python -m harness setup julia`" in reason
+    # one reason for both rows (shown once under `list`); each row's fix names its juliacall
     _, knet_reason = jr.julia_readiness("knet")
-    assert 'pip install "juliacall<=0.9.28"' in knet_reason
+    assert knet_reason == reason
     assert jr.julia_problem("knet") == knet_reason
+    from harness import registry
+    assert 'pip install "juliacall<=0.9.28"' in registry.by_name("knet").install
+    assert '.[julia]' in registry.by_name("flux").install
 
 
 def test_readiness_refuses_a_julia_of_the_wrong_version(no_julia, monkeypatch):
