@@ -6,6 +6,7 @@ Chainer computes with NumPy on a CPU (ResNet-50: about 11.6 s a batch of 32 on 2
 inference checks here use 2 images, outside the harness."""
 
 import numpy as np
+import pytest
 
 from tests import helpers
 from tests.isolated_env import (compare_training, require_environment, run_in_environment)
@@ -13,6 +14,7 @@ from tests.isolated_env import (compare_training, require_environment, run_in_en
 require_environment("chainer")
 
 
+@pytest.mark.slow
 def test_cnn_matches_pytorch_forward_and_momentum_steps(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((8, 3, 32, 32), dtype=np.float32)
@@ -20,6 +22,7 @@ def test_cnn_matches_pytorch_forward_and_momentum_steps(tmp_path):
     compare_training("chainer", "py_impls.chainer_impl:CNN", "cnn", x, y, tmp_path)
 
 
+@pytest.mark.slow
 def test_nstepgru_is_pytorchs_gru_and_adam(tmp_path):
     """L.NStepGRU, with w0..w5 taken from the canonical r, z, n blocks, is PyTorch's GRU."""
     rng = np.random.default_rng(0)
@@ -28,6 +31,7 @@ def test_nstepgru_is_pytorchs_gru_and_adam(tmp_path):
     compare_training("chainer", "py_impls.chainer_impl:RNN", "rnn", x, y, tmp_path)
 
 
+@pytest.mark.slow
 def test_resnet50_features_and_torchvision_weights(tmp_path):
     """(2, 2048) features at 224x224 in inference mode; at 64x64, with the same canonical
     weights, the PyTorch row's features."""

@@ -2,6 +2,7 @@
 tests/test_listing_all_rows.py.)"""
 
 import os
+import pytest
 
 from harness import registry
 from harness import commands as cli
@@ -54,6 +55,7 @@ def test_with_a_gpu_the_default_profile_is_full(monkeypatch):
     assert run_command.choose_profile(None) == "full"
 
 
+@pytest.mark.slow
 def test_repeat_2_gives_two_records_from_two_fresh_processes(tmp_path, monkeypatch):
     """Breakage caught: repeats run in one process (warm caches, compiled code carried over)
     or one repeat dropped."""

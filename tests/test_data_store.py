@@ -149,6 +149,7 @@ def test_synthetic_imdb_shapes_balance_signal():
     assert np.abs(counts[0] - counts[1]).max() > 1000
 
 
+@pytest.mark.slow
 def test_synthetic_cache_is_made_once_and_remade_if_damaged(tmp_path):
     first = load_dataset("imdb", kind="auto", data_dir=tmp_path, n_train=50, n_test=30)
     path = tmp_path / "synthetic" / "imdb.h5"

@@ -155,6 +155,7 @@ def test_a_ready_environment_is_kept(envs_dir):
     assert "is ready" in console.export_text() and (where / envs.RECORD_NAME).exists()
 
 
+@pytest.mark.slow
 def test_a_failed_setup_leaves_no_record(envs_dir, monkeypatch):
     """A step that fails (here: a package that does not exist, with no index to look in) ends
     set-up with exit status 1, the log's tail shown, and the environment still not ready."""
@@ -188,6 +189,7 @@ def test_an_interpreter_linked_into_a_folder_others_can_write_is_not_trusted(env
         f"0777), so another user could change the interpreter it runs; fix: chmod go-w {shared}")
 
 
+@pytest.mark.slow
 def test_setup_makes_an_environment_only_you_can_change_whatever_the_umask(envs_dir,
                                                                           monkeypatch):
     """Under a umask of 002 (usual where each user has a group of their own) set-up made

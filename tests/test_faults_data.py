@@ -301,6 +301,7 @@ def test_damaged_data_fail_the_command_before_any_run(tmp_path, fakes, capsys):
 
 # -- unverified data are called so in every result ------------------------------------------
 
+@pytest.mark.slow
 def test_unverified_data_are_marked_in_results_and_report(tmp_path, fakes, capsys):
     real_cifar_store(tmp_path, verified=False)
     assert load_dataset("cifar10", data_dir=tmp_path, n_train=1, n_test=1).kind == \

@@ -83,6 +83,7 @@ def resumes(server, dest: Path) -> None:
     assert dest.read_bytes() == BODY and not part.exists()
 
 
+@pytest.mark.slow
 def test_a_trickling_download_ends_with_a_clear_error(server, tmp_path):
     server.trickle_s = 0.05  # 20 bytes/s; the real fault was one byte every 20 s
     dest = tmp_path / "file.bin"
@@ -97,6 +98,7 @@ def test_a_trickling_download_ends_with_a_clear_error(server, tmp_path):
     resumes(server, dest)
 
 
+@pytest.mark.slow
 def test_a_download_past_its_deadline_ends_with_a_clear_error(server, tmp_path):
     server.trickle_s = 0.05
     dest = tmp_path / "file.bin"
@@ -121,6 +123,7 @@ def test_a_full_disk_is_said_plainly_and_the_partial_file_kept(server, tmp_path,
     assert not (store / "imdb.h5").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["fetch", "import"])
 def test_an_unwritable_data_directory_fails_before_starting(server, tmp_path, capsys, command):
     blocker = tmp_path / "file"
@@ -143,6 +146,7 @@ def test_an_unwritable_data_directory_fails_before_starting(server, tmp_path, ca
     assert blocker.read_text() == "a file where the data directory should be"
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_fetch_is_one_line_and_keeps_the_partial_file(server, tmp_path):
     server.trickle_s = 0.05  # slow enough to be interrupted mid-download
     store = tmp_path / "store"

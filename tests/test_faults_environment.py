@@ -48,6 +48,7 @@ def results_file(tmp_path: Path) -> Path:
 
 # -- HARNESS_PLUGINS ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_module_in_the_current_directory_is_not_imported_by_name(tmp_path):
     marker = tmp_path / "marker"
     planted(tmp_path / "evil.py", marker, "ROWS = []\n")
@@ -80,6 +81,7 @@ BAD_VALUES = {  # value -> (file to plant in the current directory, what the mes
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", list(BAD_VALUES))
 def test_a_bad_plugin_value_is_one_line_runs_stop_and_report_goes_on(tmp_path, value):
     body, says = BAD_VALUES[value]
@@ -137,6 +139,7 @@ ROWS = [Row(name="planted-zero", framework="NumPy", language="python",
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["relative file", "module on PYTHONPATH"])
 def test_a_plugin_named_as_documented_runs_in_the_children(tmp_path, how):
     """A file named relative to where the harness starts (its children start elsewhere), or a
@@ -164,6 +167,7 @@ UNDECLARED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl, benchmark, entry_point", UNDECLARED)
 def test_the_run_worker_refuses_an_entry_point_the_registry_does_not_declare(
         tmp_path, impl, benchmark, entry_point):
@@ -220,6 +224,7 @@ def lend_to_another_user(path: Path) -> None:
     os.chown(path, 65534, -1)  # nobody
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how, says, fix", [
     ("writable by others", "is writable by group or others (mode 0777)",
      "use a directory of yours (chmod go-w {top}) or unset HARNESS_ENVS_DIR"),
@@ -240,6 +245,7 @@ def test_list_does_not_run_an_interpreter_another_user_could_plant(tmp_path, how
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_list_does_not_run_an_interpreter_planted_below_a_safe_top_folder(tmp_path):
     """The top folder is yours alone, but its `mxnet/bin` is writable by everyone and the
     `python` in it belongs to another user: it was run, and the rows were called ready."""
@@ -260,6 +266,7 @@ def test_list_does_not_run_an_interpreter_planted_below_a_safe_top_folder(tmp_pa
     assert "mxnet-gluon" in listed.stdout and "ready" not in row_of(listed.stdout, "mxnet-gluon")
 
 
+@pytest.mark.slow
 def test_a_writable_folder_below_the_top_names_that_folder_and_chmod(tmp_path):
     envs_root, marker = tmp_path / "envs", tmp_path / "marker"
     planted_environment(envs_root, marker)
@@ -280,6 +287,7 @@ def row_of(listing: str, impl: str) -> str:
     return next(line for line in listing.splitlines() if f" {impl} " in f" {line} ")
 
 
+@pytest.mark.slow
 def test_an_environments_folder_only_you_can_write_is_used(tmp_path):
     envs_root, marker = tmp_path / "envs", tmp_path / "marker"
     planted_environment(envs_root, marker)

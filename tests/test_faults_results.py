@@ -139,6 +139,7 @@ def test_report_skips_and_names_a_record_of_the_wrong_shape(tmp_path, capsys, od
     assert "pytorch" in out and "jax-flax" in out and "odd-one" not in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("odd", [{"env": "vm"}, {"run_id": ["a", "list"]}])
 def test_a_run_goes_on_past_an_odd_record_in_its_results_file(tmp_path, capsys, odd):
     """The overlap check at the end of a run reads the whole file: an odd record there (two
@@ -205,6 +206,7 @@ def test_concurrent_appends_never_interleave(tmp_path):
         assert [r["i"] for r in records if r["writer"] == w] == list(range(10))
 
 
+@pytest.mark.slow
 def test_an_append_waits_while_another_run_holds_the_file(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text('{"first": 1}\n')
@@ -345,6 +347,7 @@ def test_a_read_only_results_file_is_refused(tmp_path, capsys):
     _refused(tmp_path, capsys, results, "inference", "--profile", "quick")
 
 
+@pytest.mark.slow
 def test_a_record_that_cannot_be_appended_is_printed_and_the_plan_goes_on(tmp_path):
     """The results file turns unwritable mid-plan (replaced by a folder while a run hangs, as a
     full disk or a read-only remount would): the later records are printed as JSON, the next

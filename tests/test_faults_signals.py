@@ -100,6 +100,7 @@ def stop_and_collect(proc: subprocess.Popen, child: int, signum: int) -> str:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_ends_the_child_group_keeps_results_and_prints_the_table(tmp_path,
                                                                                signum):
@@ -119,6 +120,7 @@ def test_a_stop_signal_ends_the_child_group_keeps_results_and_prints_the_table(t
     assert "Traceback" not in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_a_stop_ends_the_childs_grandchildren_too(tmp_path, signum):
     """Breakage caught: a stop that never kills the child (or kills the child's pid alone) left
@@ -140,6 +142,7 @@ def test_a_stop_ends_the_childs_grandchildren_too(tmp_path, signum):
     assert f"Interrupted by {cause}" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_a_second_stop_signal_hastens_the_kill_and_never_skips_it(tmp_path, signum):
     """Breakage caught: a second signal during the grace after SIGTERM (a child deaf to it)
@@ -164,6 +167,7 @@ def test_a_second_stop_signal_hastens_the_kill_and_never_skips_it(tmp_path, sign
     assert [r["impl"] for r in read_results(results)] == ["fake-ok"]
 
 
+@pytest.mark.slow
 def test_a_timeout_ends_the_childs_whole_group(tmp_path):
     """Breakage caught: a timeout that kills the child's pid alone (its grandchild lives on)."""
     results = tmp_path / "r.jsonl"
@@ -190,6 +194,7 @@ def wait_until_ended(pgid: int, deadline_s: float) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_the_child_group_ends_when_the_parent_is_killed(tmp_path):
     """Breakage caught: after `kill -9` of the harness its worker (and the worker's children)
     ran on, unrecorded, to the end or forever."""
@@ -236,6 +241,7 @@ def test_the_child_group_ends_with_the_parent_behind_a_wrapper_script(tmp_path):
     wait_until_ended(shell, deadline_s=10)
 
 
+@pytest.mark.slow
 def test_a_hung_child_of_a_stopped_parent_ends_at_its_own_deadline(tmp_path):
     """Breakage caught: the timeout lived only in the parent, so a parent stopped (SIGSTOP, a
     suspended laptop, a debugger) let a hung worker run past it forever. Resumed, the parent
@@ -278,6 +284,7 @@ def test_leaving_the_stop_block_restores_each_signals_handler():
             signal.signal(sig, handler)
 
 
+@pytest.mark.slow
 def test_verify_ends_its_child_group_on_sigterm_and_keeps_what_finished(tmp_path):
     results = tmp_path / "v.jsonl"
     proc = start(tmp_path, "verify", "--impl", "fake-ok,fake-hangs", "--benchmark", "inference",
@@ -290,6 +297,7 @@ def test_verify_ends_its_child_group_on_sigterm_and_keeps_what_finished(tmp_path
     assert "Interrupted by SIGTERM" in out and "Traceback" not in out
 
 
+@pytest.mark.slow
 def test_a_closed_terminal_ends_the_run_as_sighup_does(tmp_path):
     """The terminal or SSH session closes: the parent gets SIGHUP and can no longer write to
     the terminal. It still ends the child's group, keeps what finished and exits 129 (before:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import pytest
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def cluster(slurm_conf: str, *command: str) -> str:
 # ------------------------------------------------------------------ nothing unpickled
 
 
+@pytest.mark.slow
 def test_a_result_pickle_planted_in_the_jobs_folder_is_never_loaded(tmp_path, slurm_conf):
     """The readiness job waits behind another job holding the node's GPU; meanwhile its folder
     gets a result pickle whose loading would run a command. The submitter goes on waiting for
@@ -175,6 +177,7 @@ def test_folders_others_could_write_are_refused_before_any_job(tmp_path, monkeyp
 # ------------------------------------------------------------------ a submitter that died
 
 
+@pytest.mark.slow
 def test_jobs_of_a_killed_submitter_are_collected_once_as_a_normal_run_records_them(
         tmp_path, slurm_conf):
     """A submitter killed (SIGKILL) while its jobs run: its jobs finish, and `collect` appends

@@ -42,6 +42,7 @@ def one_sample(benchmark: str):
     return torch.randint(0, config.vocab_size, (1, config.seq_len))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("benchmark", [b for b in benchmarks.names() if benchmarks.get(b).training])
 def test_training_benchmarks_count_what_pytorch_counts(benchmark):
     model, x = training_model(benchmark), one_sample(benchmark)

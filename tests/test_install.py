@@ -100,6 +100,7 @@ def installed_version(python: Path, distribution: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow
 def test_no_deps_install_beside_an_existing_torch_leaves_it_and_list_calls_it_ready(
         venv_with_torch):
     python, project = venv_with_torch
@@ -113,6 +114,7 @@ def test_no_deps_install_beside_an_existing_torch_leaves_it_and_list_calls_it_re
     assert f"torch {STAND_IN_TORCH} is outside the tested set (CI tests {tested})" in pytorch
 
 
+@pytest.mark.slow
 def test_the_torch_extra_would_keep_the_installed_torch(venv_with_torch, tmp_path):
     python, project = venv_with_torch
     report = tmp_path / "report.json"

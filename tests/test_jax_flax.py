@@ -69,6 +69,7 @@ def cnn_runs(cnn_data):
     return runs
 
 
+@pytest.mark.slow
 def test_whole_epoch_scan_computes_what_the_host_loop_computes(cnn_runs):
     """Same seed, same permutation: the same batches in the same order with the same dropout
     masks, so the scan's weights are the host loop's (on XLA:CPU to the bit; the bound leaves
@@ -80,6 +81,7 @@ def test_whole_epoch_scan_computes_what_the_host_loop_computes(cnn_runs):
         assert relative_error(scan[1][name], host[0][name]) > 1e-4, f"{name} did not train"
 
 
+@pytest.mark.slow
 def test_whole_epoch_on_cpu_uses_the_canonical_convolution_gradients(cnn_runs):
     """XLA:CPU runs non-canonical convolutions inside a loop body as naive loops (40x slower):
     the scan variant says it takes the workaround; the host variant needs none."""
@@ -87,6 +89,7 @@ def test_whole_epoch_on_cpu_uses_the_canonical_convolution_gradients(cnn_runs):
     assert "conv_gradients" not in cnn_runs[jax_flax.CNN]["info"].extra
 
 
+@pytest.mark.slow
 def test_canonical_convolution_gradients_are_lax_gradients():
     import jax
 
@@ -106,6 +109,7 @@ def test_canonical_convolution_gradients_are_lax_gradients():
         assert relative_error(np.asarray(a), np.asarray(b)) < 1e-5
 
 
+@pytest.mark.slow
 def test_whole_epoch_follows_the_given_order(cnn_data, cnn_runs):
     expected = cnn_runs[jax_flax.CNNWholeEpoch]["weights"][1]
     first = orders(N_TRAIN, 1)[0]
@@ -163,6 +167,7 @@ def torch_pair(benchmark: str, config, data: TrainingData):
     return reference, impl
 
 
+@pytest.mark.slow
 def test_cnn_matches_pytorch_forward_and_sgd_steps():
     """fc1's permutation (H,W,C flatten vs C,H,W) and the conv transposes are right."""
     x, y = coloured_images(8, 3)
@@ -175,6 +180,7 @@ def test_cnn_matches_pytorch_forward_and_sgd_steps():
         assert relative_error(value, want[name]) < 1e-4, name
 
 
+@pytest.mark.slow
 def test_the_whole_epoch_variant_verifies_through_its_scan():
     """`verify_step` of the scan variant runs `scan_epoch` (an epoch of one batch) and takes
     the host variant's step."""
@@ -192,6 +198,7 @@ def test_the_whole_epoch_variant_verifies_through_its_scan():
         assert relative_error(value, weights[0][name]) < 1e-5, name
 
 
+@pytest.mark.slow
 def test_gru_matches_pytorch_forward_and_adam_steps():
     """The GRU cell is PyTorch's (reset after the recurrent matmul, both bias vectors), so the
     same canonical weights give the same logits and the same Adam updates."""
@@ -226,6 +233,7 @@ def host_features(images) -> list[np.ndarray]:
     return resnet_features(None, images, seed=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [jax_flax.ResNet50Features, jax_flax.ResNet50FeaturesResident])
 def test_resnet50_features_shape_and_determinism(images, host_features, cls):
     first, again = resnet_features(None, images, seed=3, cls=cls)
@@ -234,6 +242,7 @@ def test_resnet50_features_shape_and_determinism(images, host_features, cls):
     np.testing.assert_array_equal(first, host_features[0])  # same seed, same weights, either row
 
 
+@pytest.mark.slow
 def test_resnet50_matches_pytorch_with_torchvision_weights(images):
     helpers.torch()  # the reference: skipped only where PyTorch is not installed
     from py_impls.pytorch import ResNet50Features as TorchFeatures

@@ -125,6 +125,7 @@ def test_each_backend_runs_and_records_itself(backend, quick_runs):
     assert rnn["cudnn"] is False  # CPU: no cuDNN, and the record says so
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_canonical_weights_round_trip_and_match_the_oracle(backend):
     out = run_child("py_impls.keras3", "weights", backend)
@@ -134,6 +135,7 @@ def test_canonical_weights_round_trip_and_match_the_oracle(backend):
         assert out[model]["logits_rel_err"] < 1e-4, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_resnet50_features(backend):
     out = run_child("py_impls.keras3", "resnet50", backend)
@@ -148,6 +150,7 @@ ATTENTION = {"tensorflow": "einsum + softmax (ops.dot_product_attention)",
              "torch": "F.scaled_dot_product_attention ("}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_transformer_records_the_attention_keras_runs(backend):
     """Keras routes MultiHeadAttention (no dropout, no returned scores) through

@@ -134,6 +134,7 @@ def list_with_gpu(tmp_path: Path, site: Path, *argv: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="a stand-in nvidia-smi is a shell script")
 def test_a_cpu_only_build_on_a_gpu_machine_is_named_with_its_fix(tmp_path):
     site = stand_in_torch(tmp_path, "None")
@@ -147,6 +148,7 @@ def test_a_cpu_only_build_on_a_gpu_machine_is_named_with_its_fix(tmp_path):
     assert "pip uninstall -y torch" in text and "download.pytorch.org/whl/cu" in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="a stand-in nvidia-smi is a shell script")
 def test_a_cuda_build_on_a_gpu_machine_is_not_marked(tmp_path):
     site = stand_in_torch(tmp_path, "'12.8'")

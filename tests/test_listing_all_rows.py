@@ -136,6 +136,7 @@ def tables() -> dict[str, str]:
             in zip(benchmarks.names(), starts, [*starts[1:], len(out)])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, benchmark", PAIRS, ids=[f"{n}-{b}" for n, b in PAIRS])
 def test_list_verbose_shows_each_rows_status_reason_and_fix(tables, name, benchmark):
     """Breakage caught: a row dropped from the table, or a not-ready row shown without its
@@ -154,6 +155,7 @@ SHOWN = [(name, benchmark) for name, benchmark in PAIRS
          if not registry.by_name(name).unavailable]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, benchmark", SHOWN, ids=[f"{n}-{b}" for n, b in SHOWN])
 def test_show_finds_every_section_of_every_row(name, benchmark):
     """Breakage caught: a row whose file lost a `# == section ==` marker (its code would be shown

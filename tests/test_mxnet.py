@@ -3,6 +3,7 @@ PyTorch row's outputs and optimizer steps. Skipped until `python -m harness setu
 through the CLI and verify: tests/test_contract.py.)"""
 
 import numpy as np
+import pytest
 
 from tests import helpers
 from tests.isolated_env import (compare_training, require_environment, run_in_environment)
@@ -10,6 +11,7 @@ from tests.isolated_env import (compare_training, require_environment, run_in_en
 require_environment("mxnet")
 
 
+@pytest.mark.slow
 def test_gluon_cnn_matches_pytorch_forward_and_sgd_steps(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((8, 3, 32, 32), dtype=np.float32)
@@ -17,6 +19,7 @@ def test_gluon_cnn_matches_pytorch_forward_and_sgd_steps(tmp_path):
     compare_training("mxnet", "py_impls.mxnet_gluon:CNN", "cnn", x, y, tmp_path)
 
 
+@pytest.mark.slow
 def test_module_cnn_matches_pytorch_forward_and_sgd_steps(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((8, 3, 32, 32), dtype=np.float32)  # 8 of a batch of 64: padded by predict
@@ -24,6 +27,7 @@ def test_module_cnn_matches_pytorch_forward_and_sgd_steps(tmp_path):
     compare_training("mxnet", "py_impls.mxnet_module:CNN", "cnn", x, y, tmp_path)
 
 
+@pytest.mark.slow
 def test_gluon_gru_is_pytorchs_gru_and_adam(tmp_path):
     """gluon.rnn.GRU has PyTorch's gate order (r, z, n) and reset-after formulation."""
     rng = np.random.default_rng(0)
@@ -32,6 +36,7 @@ def test_gluon_gru_is_pytorchs_gru_and_adam(tmp_path):
     compare_training("mxnet", "py_impls.mxnet_gluon:RNN", "rnn", x, y, tmp_path)
 
 
+@pytest.mark.slow
 def test_resnet50_loads_torchvision_weights(tmp_path):
     """Same canonical weights, same features as the PyTorch row (small images to be quick)."""
     torch = helpers.torch()
@@ -59,6 +64,7 @@ def test_resnet50_loads_torchvision_weights(tmp_path):
     assert got["layer2.0"].shape == (2, 512, 8, 8)  # v1.5: the stride is on the 3x3 conv
 
 
+@pytest.mark.slow
 def test_gluon_gelu_is_the_exact_erf_form(tmp_path):
     """The Transformer's nn.GELU (LeakyReLU act_type="gelu") is x * Phi(x), not the tanh
     approximation, which is up to 4e-4 off: too little for verify's logit tolerance to see."""

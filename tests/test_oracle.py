@@ -220,6 +220,7 @@ def torch_model(benchmark, params):
     return impl.model.double().eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("benchmark", ["cnn", "rnn", "transformer"])
 def test_forward_and_gradients_equal_pytorch_float64(benchmark, torch):
     from harness import benchmarks
@@ -291,6 +292,7 @@ def test_wrong_weights_are_refused_with_the_reason(tmp_path):
         weights.load_weights(tmp_path / "absent.h5", "cnn")
 
 
+@pytest.mark.slow
 def test_a_torchvision_checkpoint_converts_and_gives_the_same_features(tmp_path, torch):
     from harness.config import InferenceConfig
     from harness.commands.data import register_weights_command

@@ -36,6 +36,7 @@ def ran(harness):
     return done, [json.loads(line) for line in (harness.tmp / "r.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_all_runs_the_plugin_benchmark_and_prints_its_table(ran):
     done, records = ran
     assert done.returncode == 0, done.stdout + done.stderr
@@ -52,6 +53,7 @@ def test_all_runs_the_plugin_benchmark_and_prints_its_table(ran):
         assert record["memory"]["host_peak_bytes"] > 0
 
 
+@pytest.mark.slow
 def test_report_tables_exports_and_plots(ran, harness):
     table = harness("report")
     assert table.returncode == 0, table.stderr
@@ -66,6 +68,7 @@ def test_report_tables_exports_and_plots(ran, harness):
         == ["peak.png", "time.png"]  # generated data: accuracy is seed noise, no front
 
 
+@pytest.mark.slow
 def test_verify_checks_it_against_its_own_oracle(harness):
     done = harness("verify", "--impl", "numpy-mlp", "--strict",
                    "--results", str(harness.tmp / "verify.jsonl"))
@@ -76,6 +79,7 @@ def test_verify_checks_it_against_its_own_oracle(harness):
         ["fc1", "relu", "fc2"]
 
 
+@pytest.mark.slow
 def test_show_and_data_weights(harness):
     shown = harness("show", "mlp", "numpy-mlp", "--stacked")
     assert shown.returncode == 0, shown.stderr

@@ -32,6 +32,7 @@ def settings(tmp_path, timeout=60.0):
                        results=tmp_path / "results.jsonl")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, status, reason", [
     ("fake-raises", "failed", "ValueError: broken on purpose"),
     ("fake-exits", "crashed", "exited with code 3"),
@@ -45,6 +46,7 @@ def test_a_misbehaving_run_becomes_a_failed_record(tmp_path, name, status, reaso
     assert read_results(tmp_path / "results.jsonl") == [record]
 
 
+@pytest.mark.slow
 def test_a_hanging_run_is_killed_at_the_timeout(tmp_path):
     start = time.monotonic()
     record = run_one(registry.by_name("fake-hangs"), "inference", 0,
@@ -83,6 +85,7 @@ def test_a_good_run_records_figures_and_environment(tmp_path):
     assert isinstance(load["busy"], bool)
 
 
+@pytest.mark.slow
 def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
     code = cli.main(["inference", "--impl", "fake-ok,fake-raises,fake-exits,fake-ok2",
@@ -95,6 +98,7 @@ def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
     assert "broken on purpose" in out and "fake-ok2" in out
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
     results = tmp_path / "r.jsonl"
     env = {**os.environ, "HARNESS_PLUGINS": "tests.fake_registry", "COLUMNS": "200",
@@ -143,6 +147,7 @@ def test_unknown_implementation_is_refused_with_the_known_names(capsys):
     assert "known:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_results_file_is_append_only(tmp_path):
     s = settings(tmp_path)
     run_one(registry.by_name("fake-ok"), "inference", 0, s)

@@ -75,6 +75,7 @@ def site(tmp_path_factory) -> Path:
     return _site(tmp_path_factory.mktemp("site"), MATRIX, VERIFIED)
 
 
+@pytest.mark.slow
 def test_every_table_holds_the_terminal_reports_cells_in_its_order(site: Path) -> None:
     loaded = load_results([MATRIX, VERIFIED])
     sections = build_sections(loaded.records, verified=loaded.verified)
@@ -126,6 +127,7 @@ def test_the_site_is_small_self_contained_and_links_its_code_pages(site: Path) -
     assert 'href="code-cnn.html#chainer,jax-flax-scan"' in index  # beside the fastest row
 
 
+@pytest.mark.slow
 def test_compare_shows_each_rows_change_and_whether_it_is_noise(tmp_path: Path) -> None:
     records = [json.loads(line) for line in MATRIX.read_text().splitlines()]
     slower = []
@@ -148,6 +150,7 @@ def test_compare_shows_each_rows_change_and_whether_it_is_noise(tmp_path: Path) 
     assert by_impl["chainer"][-2:] == ["1.00", "noise"]
 
 
+@pytest.mark.slow
 def test_a_broken_line_is_named_and_the_rest_shown(tmp_path: Path) -> None:
     lines = MATRIX.read_text().splitlines()
     broken = tmp_path / "broken.jsonl"

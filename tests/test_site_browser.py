@@ -77,6 +77,7 @@ def visit(browser: Any) -> Iterator[Any]:
         one.page.close()
 
 
+@pytest.mark.slow
 def test_the_page_loads_offline_without_errors_and_draws_every_section(site: Path,
                                                                       visit) -> None:
     seen = visit((site / "index.html").as_uri())
@@ -105,6 +106,7 @@ def _column(page: Any, table: Any, header: str) -> list[str]:
             for row in table.locator("tbody tr").all()]
 
 
+@pytest.mark.slow
 def test_clicking_a_heading_sorts_its_column_both_ways(site: Path, visit) -> None:
     page = visit((site / "index.html").as_uri()).page
     table = page.locator("section.result").first.locator("table.ranking")
@@ -122,6 +124,7 @@ def test_clicking_a_heading_sorts_its_column_both_ways(site: Path, visit) -> Non
     assert _column(page, table, "samples/s") == ranked
 
 
+@pytest.mark.slow
 def test_hovering_a_bar_gives_its_figures(site: Path, visit) -> None:
     page = visit((site / "index.html").as_uri()).page
     first_bar = page.locator("section.result").first.locator("svg.chart g.bar").first
@@ -131,6 +134,7 @@ def test_hovering_a_bar_gives_its_figures(site: Path, visit) -> None:
     assert tip.inner_text().startswith("jax-flax-scan: 189 samples/s (median over 4 windows")
 
 
+@pytest.mark.slow
 def test_a_table_row_opens_the_code_view_with_sections_side_by_side(site: Path, visit) -> None:
     seen = visit((site / "index.html").as_uri())
     page = seen.page
@@ -154,6 +158,7 @@ def test_a_table_row_opens_the_code_view_with_sections_side_by_side(site: Path, 
     assert seen.errors == [] and seen.outside() == []
 
 
+@pytest.mark.slow
 def test_a_results_file_with_a_broken_line_renders_the_rest_with_the_line_named(
         tmp_path: Path, visit) -> None:
     lines = MATRIX.read_text().splitlines()
@@ -169,6 +174,7 @@ def test_a_results_file_with_a_broken_line_renders_the_rest_with_the_line_named(
     assert seen.errors == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page_name", ["index.html", "code-transformer.html"])
 def test_the_pages_fit_a_phones_width(site: Path, visit, page_name: str) -> None:
     seen = visit((site / page_name).as_uri(), width=390, height=844)

@@ -145,6 +145,7 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
 # ------------------------------------------------------------------ readiness on the node
 
 
+@pytest.mark.slow
 def test_readiness_is_checked_on_a_node_not_on_the_submitting_machine(tmp_path, slurm_conf):
     """A row installed only on the compute nodes is skipped locally and runs through Slurm;
     with two partitions every run goes to each, and each record says which."""
@@ -165,6 +166,7 @@ def test_readiness_is_checked_on_a_node_not_on_the_submitting_machine(tmp_path, 
     assert "partition debug: node" in slurm.stdout and "partition second: node" in slurm.stdout
 
 
+@pytest.mark.slow
 def test_a_job_on_a_gpu_partition_holds_its_gpu_alone_and_says_so(tmp_path, slurm_conf):
     """The test node offers one (stand-in) GPU as Slurm gres: each job asks for it by default
     (--gres=gpu:1), so three jobs run one after another, never two at once, and each record
@@ -186,6 +188,7 @@ def test_a_job_on_a_gpu_partition_holds_its_gpu_alone_and_says_so(tmp_path, slur
 # ------------------------------------------------------------------ faults
 
 
+@pytest.mark.slow
 def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_path, slurm_conf):
     """One command, five jobs side by side: one that succeeds, one whose run raises, one whose
     worker is killed by a signal, one cancelled with scancel while it runs, and one that hangs
@@ -221,6 +224,7 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
     assert not our_jobs(slurm_conf, "rosetta-", states="PENDING,RUNNING,COMPLETING")
 
 
+@pytest.mark.slow
 def test_a_node_failure_becomes_a_crashed_row(tmp_path, slurm_conf):
     """The node goes down under a running job (scontrol marks it down, as the controller does
     when a node stops answering): the job ends NODE_FAIL, is not requeued, and its row says so."""
@@ -248,6 +252,7 @@ def test_a_node_failure_becomes_a_crashed_row(tmp_path, slurm_conf):
     assert proc.returncode == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_every_job_keeps_what_finished_and_prints_the_table(tmp_path, slurm_conf):
     results = tmp_path / "stopped.jsonl"
     proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-hangs",
@@ -302,6 +307,7 @@ def test_an_unknown_partition_names_the_ones_there_are(tmp_path, slurm_conf):
     assert "no partition h100 on this cluster" in done.stdout and "debug" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_job_slurm_refuses_or_would_never_start_stops_the_command(tmp_path, slurm_conf):
     """sbatch's refusal, and a request the partition cannot meet (five nodes of one): each
     stops the command with the reason before any benchmark job; no job is left queued."""
@@ -344,6 +350,7 @@ def test_the_cluster_file_gives_defaults_that_options_override(tmp_path):
         settings_from({}, str(tmp_path / "missing.toml"))
 
 
+@pytest.mark.slow
 def test_folders_the_nodes_do_not_share_are_named_with_the_fix(tmp_path):
     data = tmp_path / "datasets"
     data.mkdir()

@@ -113,6 +113,7 @@ def small_training_data(benchmark: str) -> tuple[TrainingData, object]:
     return TrainingData(x, y, x, y), config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls, benchmark", JAX_CLASSES, ids=[c for c, _ in JAX_CLASSES])
 def test_jax_sync_blocks_on_the_state_the_epoch_produced(cls, benchmark, monkeypatch):
     """Breakage caught: `sync` blocking on the epoch's last loss alone (or on nothing): the

@@ -30,6 +30,7 @@ def test_each_variant_runs_and_records_itself(suffix, quick_runs):
     assert rnn["cudnn"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", VARIANTS)
 def test_canonical_weights_round_trip_and_match_the_oracle(suffix):
     out = run_child("py_impls.tf_keras", "weights", "tensorflow", suffix)
@@ -38,6 +39,7 @@ def test_canonical_weights_round_trip_and_match_the_oracle(suffix):
         assert out[model]["logits_rel_err"] < 1e-4, out
 
 
+@pytest.mark.slow
 def test_resnet50_features():
     out = run_child("py_impls.tf_keras", "resnet50", "tensorflow")
     assert out["shape"] == [2, 2048] and out["dtype"] == "float32"
@@ -45,6 +47,7 @@ def test_resnet50_features():
     assert out["rel_err"] < 1e-4, out
 
 
+@pytest.mark.slow
 def test_a_tf_keras_import_under_another_keras_backend_says_what_to_do():
     """tf.keras is Keras 3 on KERAS_BACKEND: the module refuses a non-TensorFlow backend."""
     pytest.importorskip("jax", reason="needs a second Keras backend to import Keras with")

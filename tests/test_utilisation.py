@@ -27,6 +27,7 @@ class SleepyMatmul:
         return multiply
 
 
+@pytest.mark.slow
 def test_calibration_times_the_rows_own_product_after_a_warm_up():
     impl = SleepyMatmul(0.02)
     result = utilisation.calibrate(impl, "cpu")
@@ -84,6 +85,7 @@ def test_host_memory_high_water_mark_is_the_processes():
     assert utilisation.host_peak_bytes() > 64 * 2**20
 
 
+@pytest.mark.slow
 def test_a_calibration_of_the_same_row_device_and_precision_is_reused_not_remeasured():
     cnn = benchmarks.get("cnn")
     first = {"device": "cpu", "precision": "fp32", "timings": {"samples_per_s": 100.0}}

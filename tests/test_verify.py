@@ -46,6 +46,7 @@ def checks(record):
     return {c["name"]: c for c in record["checks"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("benchmark", benchmarks.names())
 def test_pytorch_passes_every_check(outcome, benchmark):
     record = outcome[0][("pytorch", benchmark)]
@@ -55,6 +56,7 @@ def test_pytorch_passes_every_check(outcome, benchmark):
     assert record["tier"] == "fp32"
 
 
+@pytest.mark.slow
 def test_flatten_order_is_found_at_the_flatten_layer(outcome):
     record = outcome[0][("broken-flatten", "cnn")]
     assert record["status"] == "failed"
@@ -63,6 +65,7 @@ def test_flatten_order_is_found_at_the_flatten_layer(outcome):
     assert "10 layer(s) before it agree" in record["first_divergence"]
 
 
+@pytest.mark.slow
 def test_dampening_passes_step_one_and_fails_step_two(outcome):
     record = outcome[0][("broken-dampening", "cnn")]
     by_name = checks(record)
@@ -73,6 +76,7 @@ def test_dampening_passes_step_one_and_fails_step_two(outcome):
     assert record["first_divergence"].startswith("none: every layer's forward output agrees")
 
 
+@pytest.mark.slow
 def test_reset_before_gates_are_found_in_the_gru(outcome):
     record = outcome[0][("broken-reset-before", "rnn")]
     assert record["status"] == "failed"
@@ -81,6 +85,7 @@ def test_reset_before_gates_are_found_in_the_gru(outcome):
     assert layers["embedding"]["passed"] and not layers["gru"]["passed"]
 
 
+@pytest.mark.slow
 def test_batch_norm_epsilon_is_found_at_the_first_batch_norm(outcome):
     record = outcome[0][("broken-bn-eps", "inference")]
     assert record["status"] == "failed"
@@ -88,6 +93,7 @@ def test_batch_norm_epsilon_is_found_at_the_first_batch_norm(outcome):
     assert "1 layer(s) before it agree" in record["first_divergence"]  # conv1
 
 
+@pytest.mark.slow
 def test_layer_norm_epsilon_is_found_in_the_first_block(outcome):
     record = outcome[0][("broken-ln-eps", "transformer")]
     assert record["status"] == "failed"
@@ -95,6 +101,7 @@ def test_layer_norm_epsilon_is_found_in_the_first_block(outcome):
     assert "1 layer(s) before it agree" in record["first_divergence"]  # the embeddings
 
 
+@pytest.mark.slow
 def test_the_tanh_approximation_of_gelu_is_found_in_the_first_block(outcome):
     """The subtlest mistake the Transformer allows: about 1.6x the forward tolerance."""
     record = outcome[0][("broken-tanh-gelu", "transformer")]
@@ -102,6 +109,7 @@ def test_the_tanh_approximation_of_gelu_is_found_in_the_first_block(outcome):
     assert record["first_divergence"].startswith("blocks.0")
 
 
+@pytest.mark.slow
 def test_missing_hooks_are_reported_as_unsupported_not_passed(outcome):
     record = outcome[0][("no-hooks", "cnn")]
     assert record["status"] == "unsupported"
@@ -110,12 +118,14 @@ def test_missing_hooks_are_reported_as_unsupported_not_passed(outcome):
     assert "not supported" in record["checks"][0]["detail"]
 
 
+@pytest.mark.slow
 def test_a_crash_is_an_error_with_its_reason(outcome):
     record = outcome[0][("crashes", "inference")]
     assert record["status"] == "error"
     assert record["reason"]
 
 
+@pytest.mark.slow
 def test_records_are_appended_as_json_lines(outcome):
     records, tmp = outcome
     stored = read_results(tmp / "verify.jsonl")
@@ -124,6 +134,7 @@ def test_records_are_appended_as_json_lines(outcome):
     assert all("env" in r and "case" in r for r in stored)
 
 
+@pytest.mark.slow
 def test_the_table_shows_checks_and_the_diverging_layer(outcome):
     from rich.console import Console
 
@@ -135,6 +146,7 @@ def test_the_table_shows_checks_and_the_diverging_layer(outcome):
     assert "first diverging layer" in text and "flatten" in text
 
 
+@pytest.mark.slow
 def test_the_command_line_verifies_and_sets_the_exit_code(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
     parser = argparse.ArgumentParser()
@@ -156,6 +168,7 @@ def verify_cli(*argv: str) -> int:
     return args.func(args)
 
 
+@pytest.mark.slow
 def test_the_command_line_exits_1_on_a_broken_row(tmp_path, monkeypatch, capsys):
     """Breakage caught: `verify` exiting 0 whatever its records say (CI would pass a wrong port)."""
     monkeypatch.setattr(registry, "ROWS", registry.ROWS + verify_doubles.ROWS)
@@ -167,6 +180,7 @@ def test_the_command_line_exits_1_on_a_broken_row(tmp_path, monkeypatch, capsys)
     assert "FAIL" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strict, code", [([], 0), (["--strict"], 1)], ids=["plain", "strict"])
 def test_strict_fails_a_row_that_lacks_a_hook(outcome, tmp_path, monkeypatch, strict, code):
     """Breakage caught: `--strict` ignored, so a row that lost its hooks passed CI as
