@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
-from harness import benchmarks, nvidia
+from harness import benchmarks, nvidia, toolchain
 from harness.julia import readiness as julia_readiness
 from harness.julia.device import knet_gpu_note
 
@@ -81,7 +81,8 @@ class Row:
     install: str = ""  # the command that makes it ready
     options: dict = field(default_factory=dict)  # keyword arguments for the class
     env: dict[str, str] = field(default_factory=dict)  # environment of its child process
-    readiness_check: Callable[[], str | None] | None = None  # extra check: None = fine
+    # An extra check: None = fine, else the problem (its fix is `install`) or (problem, fix).
+    readiness_check: Callable[[], str | tuple[str, str] | None] | None = None
     # A caveat for a ready row, for `list` (e.g. Knet on a GPU too new for it runs on the
     # CPU); None = nothing to say.
     notice: Callable[[], str | None] | None = None
@@ -121,6 +122,8 @@ def readiness(impl: Row, benchmark: str, gpu: bool | None = None) -> Readiness:
             return Readiness(False, problem, impl.install)
     if impl.readiness_check is not None:
         problem = impl.readiness_check()
+        if isinstance(problem, tuple):
+            return Readiness(False, *problem)
         if problem:
             return Readiness(False, problem, impl.install)
     if impl.needs_gpu and not (gpu if gpu is not None else gpu_present()):
@@ -196,6 +199,17 @@ ROWS: list[Row] = [
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
+    ),
+    Row(
+        name="pytorch-compile",
+        framework="PyTorch",
+        language="python",
+        entry_points=entries("py_impls.pytorch", "Compiled"),
+        description="as pytorch, the model under torch.compile (default mode, Inductor; a cold "
+                    "compile cache per process; on the CPU Inductor needs a C++ compiler)",
+        requires=(TORCH,),
+        install='pip install -e ".[torch]"',
+        readiness_check=toolchain.cxx_problem,
     ),
     Row(
         name="tensorflow",

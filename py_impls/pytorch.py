@@ -5,6 +5,13 @@ Data stay on the host as tensors and each batch is copied to the device per step
 "batches copied from host each step"). cuDNN autotuning is on; PyTorch's own fp32 default is
 kept, which lets cuDNN convolutions use TF32 but not matmuls (docs/benchmarks.md §8) - `info()` records it.
 
+The `...Compiled` classes are the `pytorch-compile` row: the same models under `torch.compile`
+(default mode, the Inductor backend, which on the CPU compiles C++ with the machine's compiler).
+The loops call `self.net`, the compiled module, which shares the model's parameters, so the
+optimizer, the weights and `activations()`' hooks still address `self.model`. Compilation lands
+in the first timed window (and `predict`'s first call) as XLA's does; each process compiles
+with a cache of its own, so every run pays the cold compile a user's first run pays.
+
 ResNet-50 is torchvision's `resnet50` where torchvision imports; otherwise (PyPI's torchvision
 does not import next to a local CPU build of torch) the same v1.5 network defined below in
 torch.nn, with torchvision's parameter names so canonical weights load into either.
@@ -13,6 +20,11 @@ torch.nn, with torchvision's parameter names so canonical weights load into eith
 from __future__ import annotations
 
 from collections import OrderedDict
+
+import atexit
+import os
+import shutil
+import tempfile
 
 import numpy as np
 import torch
@@ -43,6 +55,14 @@ class _TorchRun:
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
     requested_device: str
+    compiled = False  # the ...Compiled variants: torch.compile on the model
+
+    def compile(self) -> None:
+        """`self.net`, what the loops call: the model itself, or the model under torch.compile."""
+        self.net = self.model
+        if self.compiled:
+            cold_inductor_cache()
+            self.net = torch.compile(self.model)
 
     @property
     def device(self) -> torch.device:
@@ -80,11 +100,21 @@ class _TorchRun:
             device_name=torch.cuda.get_device_name(self.device) if cuda else "cpu",
             precision=precision,
             extra={
+                "torch_compile": "default mode, inductor, cold cache" if self.compiled else None,
                 "cuda": torch.version.cuda,
                 "cudnn": torch.backends.cudnn.version() if cuda else None,
                 "torch_threads": torch.get_num_threads(),
             },
         )
+
+
+def cold_inductor_cache() -> None:
+    """A fresh Inductor cache for this process (removed at exit), unless the user named one:
+    a cache left by an earlier run would make its compile time look like a warm rerun's."""
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="harness-inductor-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
 
 
 def glorot_uniform_(model: nn.Module) -> None:
@@ -120,7 +150,7 @@ def verification_step(impl, x: np.ndarray, y: np.ndarray) -> float:
     if not inputs.is_floating_point():
         inputs = inputs.long()
     impl.optimizer.zero_grad(set_to_none=True)
-    loss = impl.loss_fn(impl.model(inputs), torch.from_numpy(y).long().to(impl.device))
+    loss = impl.loss_fn(impl.net(inputs), torch.from_numpy(y).long().to(impl.device))
     loss.backward()
     impl.optimizer.step()
     return loss.item()
@@ -170,6 +200,7 @@ class CNN(_TorchRun, TrainingImplementation):
         ]))
         glorot_uniform_(self.model)
         self.model.to(self.device)
+        self.compile()
 
         # == loss and optimizer ==
         self.loss_fn = nn.CrossEntropyLoss()
@@ -183,7 +214,7 @@ class CNN(_TorchRun, TrainingImplementation):
             x = self.x_train[idx].to(self.device, non_blocking=True)
             y = self.y_train[idx].to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(x), y)
+            loss = self.loss_fn(self.net(x), y)
             loss.backward()
             self.optimizer.step()
 
@@ -191,7 +222,7 @@ class CNN(_TorchRun, TrainingImplementation):
     @torch.no_grad()
     def predict(self) -> np.ndarray:
         self.model.eval()
-        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
         return torch.cat(logits).cpu().numpy()
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -227,6 +258,7 @@ class _Reviews(_TorchRun, TrainingImplementation):
         self.config = config
         torch.manual_seed(seed)
         self.model = self.Classifier(config).to(self.device)
+        self.compile()
 
         # == loss and optimizer ==
         self.loss_fn = nn.CrossEntropyLoss()
@@ -240,7 +272,7 @@ class _Reviews(_TorchRun, TrainingImplementation):
             x = self.x_train[idx].to(self.device, non_blocking=True)
             y = self.y_train[idx].to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(x), y)
+            loss = self.loss_fn(self.net(x), y)
             loss.backward()
             self.optimizer.step()
 
@@ -248,7 +280,7 @@ class _Reviews(_TorchRun, TrainingImplementation):
     @torch.no_grad()
     def predict(self) -> np.ndarray:
         self.model.eval()
-        logits = [self.model(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
         return torch.cat(logits).cpu().numpy()
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -463,11 +495,12 @@ class ResNet50Features(_TorchRun, InferenceImplementation):
             numpy_to_state(self.model, {k: v for k, v in weights.items()
                                         if not k.startswith("fc.")})
         self.model.eval().to(self.device)
+        self.compile()
 
     # == features ==
     @torch.inference_mode()
     def extract(self, start: int, stop: int) -> np.ndarray:
-        return self.model(self.images[start:stop].to(self.device)).cpu().numpy()
+        return self.net(self.images[start:stop].to(self.device)).cpu().numpy()
 
     def info(self) -> RunInfo:
         run = super().info()
@@ -481,3 +514,28 @@ class ResNet50Features(_TorchRun, InferenceImplementation):
         out = module_outputs(self.model, names, torch.from_numpy(images).to(self.device))
         out["avgpool"] = out["avgpool"].reshape(len(images), -1)  # (N, 2048, 1, 1) -> (N, 2048)
         return out
+
+
+# The pytorch-compile row: each model under torch.compile, nothing else changed.
+class CNNCompiled(CNN):
+    """The CNN with the model under torch.compile."""
+
+    compiled = True
+
+
+class RNNCompiled(RNN):
+    """The GRU classifier under torch.compile."""
+
+    compiled = True
+
+
+class TransformerCompiled(Transformer):
+    """The Transformer under torch.compile."""
+
+    compiled = True
+
+
+class ResNet50FeaturesCompiled(ResNet50Features):
+    """ResNet-50 features under torch.compile."""
+
+    compiled = True
