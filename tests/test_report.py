@@ -259,3 +259,22 @@ def test_utilisation_and_memory_columns_in_markdown_and_csv(tmp_path: Path) -> N
     assert float(rows["pytorch"]["pct_of_measured_peak"]) == 62.5
     assert float(rows["pytorch"]["host_peak_bytes"]) == 2048  # MiB
     assert rows["mxnet-gluon"]["flops_per_s"] == ""
+
+
+def test_a_percent_of_peak_above_100_is_flagged_with_its_reason_not_shown_as_a_result(
+        tmp_path: Path) -> None:
+    records = utilisation_records()
+    records[1]["utilisation"]["pct_of_measured_peak"] = 146.0  # MXNet's case: dot beside oneDNN
+    path = write_results(tmp_path / "results.jsonl", records)
+    sections = build_sections(load_results([path]).records, with_reference=False)
+    text = export(sections, "markdown")
+    (table,) = parse_markdown_tables(text)
+    jax = next(r for r in table if r["implementation"] == "jax-flax")
+    assert jax["% of peak"] == "> 100" and "146" not in jax["% of peak"]
+    mark = jax["status"].split()[-1]  # the footnote the status cell points at
+    note = next(line for line in text.splitlines() if mark in line and "jax-flax:" in line)
+    assert "% of peak 146 is above 100" in note and "calibration" in note
+    pytorch = next(r for r in table if r["implementation"] == "pytorch")
+    assert pytorch["% of peak"] == "62"
+    rows = {r["impl"]: r for r in csv.DictReader(io.StringIO(export(sections, "csv")))}
+    assert float(rows["jax-flax"]["pct_of_measured_peak"]) == 146.0  # the exports keep the figure

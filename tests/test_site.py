@@ -222,3 +222,17 @@ def test_the_cpus_kernel_flags_are_recorded_and_shown(tmp_path: Path,
     results.write_text(json.dumps(record) + "\n")
     text = (_site(tmp_path, results) / "index.html").read_text(encoding="utf-8")
     assert f"<tr><th>CPU flags</th><td>{flags}</td></tr>" in text
+
+
+def test_the_peak_chart_draws_no_bar_above_100_and_says_why(tmp_path: Path) -> None:
+    from harness.report.site.charts import peak_chart
+    from tests.report_fixtures import write_results
+    from tests.test_report import utilisation_records
+
+    records = utilisation_records()
+    records[1]["utilisation"]["pct_of_measured_peak"] = 146.0
+    path = write_results(tmp_path / "results.jsonl", records)
+    (section,) = build_sections(load_results([path]).records, with_reference=False)
+    rows = {row.name: row for row in peak_chart(section).rows}
+    assert rows["jax-flax"].missing.startswith("above 100%") and not rows["jax-flax"].segments
+    assert rows["pytorch"].segments and not rows["pytorch"].missing

@@ -95,6 +95,8 @@ def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
             spread = g.metric(metric.key)
             if metric.key == "accuracy":
                 cells.append(accuracy_text(g.benchmark, g.data, g.profile, spread))
+            elif metric.key == PEAK_KEY and over_peak(g):
+                cells.append("> 100")  # not a result: numbered_notes says why
             else:
                 cells.append(metric.format(spread.median) if spread else "-")
         cells.append(f"{g.ratio:.2f}" if g.ratio is not None else "-")
@@ -107,6 +109,22 @@ def display_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+PEAK_KEY = "pct_of_measured_peak"
+
+
+def over_peak(g: Group) -> str | None:
+    """Why a row's "% of peak" above 100 is no result, or None. The model's layers ran faster
+    than the row's own matrix-multiply calibration, so the calibration did not reach the peak of
+    the library path those layers use (MXNet's `dot` on its bundled BLAS beside oneDNN
+    convolutions, for one)."""
+    spread = g.metric(PEAK_KEY)
+    if spread is None or spread.median <= 100:
+        return None
+    return (f"% of peak {spread.median:.0f} is above 100, so the row's matrix-multiply "
+            "calibration is slower than its model's own layers and is not this machine's "
+            "peak for them: no result (GFLOP/s in the exports)")
+
+
 def numbered_notes(section: Section) -> list[tuple[Group, str]]:
     """The table's numbered footnotes: each distinct failure reason of a row, and each row
     measured on a busy machine (harness.run.load), so that long text never widens a table."""
@@ -115,6 +133,8 @@ def numbered_notes(section: Section) -> list[tuple[Group, str]]:
         notes += [(g, f"{row_name(g)}: {reason}") for reason in g.failure_reasons]
         if g.verified and not g.verified.passed:
             notes.append((g, f"{row_name(g)}: {g.verified.detail}"))
+        if over_peak(g):
+            notes.append((g, f"{row_name(g)}: {over_peak(g)}"))
         if g.busy:
             most = max(float((r.get("load") or {}).get("other_cores") or 0) for r in g.busy)
             notes.append((g, f"{row_name(g)}: {len(g.busy)} of {len(g.ok)} run(s) measured on a "

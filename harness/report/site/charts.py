@@ -16,7 +16,7 @@ from html import escape
 from harness import benchmarks, metrics
 from harness.metrics import fmt
 from harness.report.groups import Group, Section
-from harness.report.render import row_name
+from harness.report.render import over_peak, row_name
 from harness.report.timebar import time_bar
 
 WIDTH = 640  # the viewBox; the SVG scales to its column
@@ -196,6 +196,9 @@ def peak_chart(section: Section) -> Chart:
         spread, achieved = g.metric(metric.key), g.metric(rate.key)
         if spread is None:
             rows.append(Row(row_name(g), missing=_why(g) if not g.ok else "not measured"))
+            continue
+        if over_peak(g):  # a calibration below the model's own rate: no result to draw
+            rows.append(Row(row_name(g), missing="above 100%: no result (the table's note says why)"))
             continue
         flops = f", {fmt(achieved.median)} {rate.unit}" if achieved else ""
         tip = f"{row_name(g)}: {spread.median:.0f}% of the measured peak{flops}"
