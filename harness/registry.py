@@ -88,6 +88,7 @@ class Row:
     notice: Callable[[], str | None] | None = None
     unavailable: str | None = None  # permanently impossible here (retired upstream, ...)
     needs_gpu: bool = False
+    precisions: dict[str, str] = field(default_factory=dict)  # harness.precision: name -> how
     # An isolated environment (harness.run.envs) whose interpreter runs this row's child processes,
     # for frameworks whose pins conflict with the main environment (e.g. numpy < 2).
     environment: str | None = None
@@ -186,6 +187,8 @@ def original_benchmarks() -> dict[str, str]:
 TORCH = Requirement("torch", "torch", "2.0", "3")
 TENSORFLOW = Requirement("tensorflow", "tensorflow", "2.16", "3", alternatives=("tensorflow-cpu",))
 KERAS = Requirement("keras", "keras", "3.0", "4")
+TORCH_AUTOCAST = ("torch.autocast(device, torch.bfloat16) around the forward pass and the loss: "
+                  "bf16 matmuls and convolutions, fp32 weights, optimizer and loss")
 JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
             Requirement("optax", "optax", "0.2", "1"))
 
@@ -199,17 +202,19 @@ ROWS: list[Row] = [
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
+        precisions={"bf16-mixed": TORCH_AUTOCAST},
     ),
     Row(
         name="pytorch-compile",
         framework="PyTorch",
         language="python",
         entry_points=entries("py_impls.pytorch", "Compiled"),
-        description="as pytorch, the model under torch.compile (default mode, Inductor; a cold "
-                    "compile cache per process; on the CPU Inductor needs a C++ compiler)",
+        description="as pytorch, the model under torch.compile (default mode, Inductor, a cold "
+                    "compile cache per process; Inductor needs a C++ compiler on the CPU)",
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
         readiness_check=toolchain.cxx_problem,
+        precisions={"bf16-mixed": TORCH_AUTOCAST},
     ),
     Row(
         name="tensorflow",

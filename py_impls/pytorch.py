@@ -5,6 +5,10 @@ Data stay on the host as tensors and each batch is copied to the device per step
 "batches copied from host each step"). cuDNN autotuning is on; PyTorch's own fp32 default is
 kept, which lets cuDNN convolutions use TF32 but not matmuls (docs/benchmarks.md §8) - `info()` records it.
 
+Asked for `bf16-mixed` (`--precision`, docs/benchmarks.md §8), the forward passes and the loss
+run inside `torch.autocast(device, torch.bfloat16)`: bf16 matmuls and convolutions, fp32 weights
+and optimizer state; `info()` reports the dtype the outputs came out in.
+
 The `...Compiled` classes are the `pytorch-compile` row: the same models under `torch.compile`
 (default mode, the Inductor backend, which on the CPU compiles C++ with the machine's compiler).
 The loops call `self.net`, the compiled module, which shares the model's parameters, so the
@@ -57,6 +61,21 @@ class _TorchRun:
     requested_device: str
     compiled = False  # the ...Compiled variants: torch.compile on the model
 
+    @property
+    def bf16(self) -> bool:
+        """Asked for bf16 mixed precision (`--precision bf16-mixed`, docs/benchmarks.md §8)."""
+        return self.options.get("precision") == "bf16-mixed"
+
+    def autocast(self) -> torch.autocast:
+        """PyTorch's mixed precision: inside it, matmuls and convolutions compute in bf16 while
+        the weights stay fp32 and the loss autocasts to fp32; off unless bf16 was asked for."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def outputs(self, logits: torch.Tensor) -> np.ndarray:
+        """The model's outputs as float32 NumPy, noting the dtype they were computed in."""
+        self.computed = logits.dtype
+        return logits.float().cpu().numpy()
+
     def compile(self) -> None:
         """`self.net`, what the loops call: the model itself, or the model under torch.compile."""
         self.net = self.model
@@ -75,7 +94,8 @@ class _TorchRun:
             torch.cuda.synchronize(self.device)
 
     def matmul(self, n: int):
-        a, b = (torch.rand(n, n, device=self.device) for _ in range(2))
+        dtype = torch.bfloat16 if self.bf16 else torch.float32  # the peak of the run's precision
+        a, b = (torch.rand(n, n, device=self.device, dtype=dtype) for _ in range(2))
 
         def multiply() -> None:
             torch.mm(a, b)
@@ -87,7 +107,12 @@ class _TorchRun:
 
     def info(self) -> RunInfo:
         cuda = self.device.type == "cuda"
-        if cuda:
+        computed = getattr(self, "computed", None)
+        if self.bf16:  # what the outputs were computed in, not what was asked for
+            precision = (f"bf16-mixed (torch.autocast {self.device.type} bfloat16, fp32 weights)"
+                         if computed == torch.bfloat16 else
+                         f"fp32 (bf16-mixed was asked for; outputs {computed})")
+        elif cuda:
             precision = (f"fp32 (PyTorch default: cuDNN conv TF32="
                          f"{torch.backends.cudnn.allow_tf32}, matmul TF32="
                          f"{torch.backends.cuda.matmul.allow_tf32})")
@@ -158,7 +183,8 @@ def verification_step(impl, x: np.ndarray, y: np.ndarray) -> float:
     if not inputs.is_floating_point():
         inputs = inputs.long()
     impl.optimizer.zero_grad(set_to_none=True)
-    loss = impl.loss_fn(impl.net(inputs), torch.from_numpy(y).long().to(impl.device))
+    with impl.autocast():
+        loss = impl.loss_fn(impl.net(inputs), torch.from_numpy(y).long().to(impl.device))
     loss.backward()
     impl.optimizer.step()
     return loss.item()
@@ -222,7 +248,8 @@ class CNN(_TorchRun, TrainingImplementation):
             x = self.x_train[idx].to(self.device, non_blocking=True)
             y = self.y_train[idx].to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.net(x), y)
+            with self.autocast():
+                loss = self.loss_fn(self.net(x), y)
             loss.backward()
             self.optimizer.step()
 
@@ -230,8 +257,9 @@ class CNN(_TorchRun, TrainingImplementation):
     @torch.no_grad()
     def predict(self) -> np.ndarray:
         self.model.eval()
-        logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
-        return torch.cat(logits).cpu().numpy()
+        with self.autocast():
+            logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        return self.outputs(torch.cat(logits))
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         numpy_to_state(self.model, params)
@@ -280,7 +308,8 @@ class _Reviews(_TorchRun, TrainingImplementation):
             x = self.x_train[idx].to(self.device, non_blocking=True)
             y = self.y_train[idx].to(self.device, non_blocking=True)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.net(x), y)
+            with self.autocast():
+                loss = self.loss_fn(self.net(x), y)
             loss.backward()
             self.optimizer.step()
 
@@ -288,8 +317,9 @@ class _Reviews(_TorchRun, TrainingImplementation):
     @torch.no_grad()
     def predict(self) -> np.ndarray:
         self.model.eval()
-        logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
-        return torch.cat(logits).cpu().numpy()
+        with self.autocast():
+            logits = [self.net(x.to(self.device)) for x in self.x_test.split(self.config.batch_size)]
+        return self.outputs(torch.cat(logits))
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         numpy_to_state(self.model, params)
@@ -320,6 +350,12 @@ class RNN(_Reviews):
             return self.fc(outputs[:, -1])  # the last time step, padding included
 
     def info(self) -> RunInfo:
+        if self.bf16 and hasattr(self, "model"):
+            # The logits come from the dense layer, which autocast runs in bf16 everywhere; the
+            # GRU, nearly all of the work, is what says whether this ran in bf16.
+            with torch.no_grad(), self.autocast():
+                probe = self.x_test[:1].to(self.device)
+                self.computed = self.model.gru(self.model.embedding(probe))[0].dtype
         run = super().info()
         # nn.GRU dispatches to cuDNN's fused kernel on a CUDA device whenever cuDNN is enabled.
         run.cudnn = self.device.type == "cuda" and torch.backends.cudnn.enabled
@@ -508,7 +544,8 @@ class ResNet50Features(_TorchRun, InferenceImplementation):
     # == features ==
     @torch.inference_mode()
     def extract(self, start: int, stop: int) -> np.ndarray:
-        return self.net(self.images[start:stop].to(self.device)).cpu().numpy()
+        with self.autocast():
+            return self.outputs(self.net(self.images[start:stop].to(self.device)))
 
     def info(self) -> RunInfo:
         run = super().info()

@@ -34,7 +34,9 @@ class RunDisplay:
         self.progress.__exit__(*exc)
 
     def add(self, run: PlannedRun, note: str) -> TaskID:
-        label = f"{run.benchmark} · {run.impl.name}"
+        variant = run.impl.options.get("variant", "default")
+        label = f"{run.benchmark} · {run.impl.name}" + (
+            f" ({variant})" if variant != "default" else "")
         if self.repeats > 1:
             label += f" #{run.repeat + 1}"
         if self.show_partition and run.partition:
@@ -80,7 +82,9 @@ class RunDisplay:
 
 def result_line(record: Record) -> str:
     """'cnn · pytorch: 392 samples/s' (with where a Slurm job ran), or the failure's reason."""
-    label = escape(f"{record['benchmark']} · {record['impl']}")
+    variant = record.get("variant") or "default"
+    label = escape(f"{record['benchmark']} · {record['impl']}"
+                   + (f" ({variant})" if variant != "default" else ""))
     placement = record.get("slurm") or {}
     where = (escape(f" (Slurm job {placement.get('job_id')} on {placement.get('node') or '?'}"
                     f", partition {placement.get('partition')})") if placement else "")

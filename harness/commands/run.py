@@ -12,14 +12,14 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from harness import benchmarks, registry
+from harness import benchmarks, precision, registry
 from harness.commands import options
 from harness.commands.terminal import console
 from harness.config import PROFILES
 from harness.report.groups import record_problem
 from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.report.live import legend, results_table
-from harness.run.host import host_environment
+from harness.run.host import cpu_flags, host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
 from harness.commands import slurm_options
 from harness.commands.progress import RunDisplay
@@ -51,6 +51,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--data", choices=("auto", "real", "synthetic"), default="auto",
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)
+    run.add_argument("--precision", default=precision.DEFAULT, metavar="P[,P...]",
+                     help=f"{', '.join(precision.PRECISIONS)}; a comma list runs each, and a row "
+                          "without one is a skipped row with the reason (docs/benchmarks.md §8; "
+                          "default: default)")
     run.add_argument("--repeat", type=options.positive_int, default=1, metavar="N",
                      help="runs of each implementation (at least 1), each in a fresh process")
     options.add_timeout(run, "per run, above 0 (default: 1200 quick, 14400 full)")
@@ -92,8 +96,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         names = options.implementation_names(args.impl)
+        precisions = precision.parse(args.precision)
     except KeyError as error:
         console.print(f"[red]{escape(error.args[0])}[/]", soft_wrap=True)
+        return 2
+    except ValueError as error:
+        console.print(f"[red]--precision: {escape(str(error))}[/]", soft_wrap=True)
         return 2
     profile = choose_profile(args.profile)
     settings = RunSettings(
@@ -112,6 +120,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
         return 2
     print_header(settings, args.benchmarks, cluster)
+    if "bf16-mixed" in precisions and cluster is None and (
+            settings.device == "cpu" or not registry.gpu_present()):
+        warning = precision.cpu_bf16_warning(cpu_flags())
+        if warning:
+            console.print(f"[yellow]warning: {escape(warning)}[/]", soft_wrap=True)
 
     records: dict[str, list[dict[str, Any]]] = {b: [] for b in args.benchmarks}
     kinds: dict[str, str] = {}
@@ -128,7 +141,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             unreadable[benchmark] = str(error)
             records[benchmark] += [skipped_record(i, benchmark, str(error), "") for i in impls]
             continue
-        candidates += [(benchmark, impl) for impl in impls]
+        for impl in impls:
+            for asked in precisions:
+                row, why = precision.at_precision(impl, asked)
+                if why:
+                    records[benchmark].append(skipped_record(row, benchmark, why, "", in_list=False))
+                else:
+                    candidates.append((benchmark, row))
     try:
         plan = (local_plan(candidates, records, args.repeat) if cluster is None else
                 cluster_plan(cluster, candidates, records, args.repeat))

@@ -23,14 +23,24 @@ from harness.report.render import escape, rich_table
 NOT_RUN = ("skipped", "interrupted")
 
 
+def labelled(record: dict[str, Any]) -> str:
+    """The row's name as the tables show it: `pytorch`, `pytorch (bf16-mixed)`."""
+    variant = record.get("variant") or "default"
+    return record["impl"] if variant == "default" else f"{record['impl']} ({variant})"
+
+
 def not_run_line(records: list[dict[str, Any]]) -> str | None:
-    """'3 not run: a, b, c - see `python -m harness list`' (interrupted runs named apart)."""
+    """'3 not run: a, b, c - see `python -m harness list`' (interrupted runs named apart; a
+    row skipped for a reason `list` does not give, such as a precision it lacks, with it)."""
     parts = []
-    skipped = list(dict.fromkeys(r["impl"] for r in records if status_of(r) == "skipped"))
-    if skipped:
-        parts.append(f"{len(skipped)} not run: {', '.join(skipped)} - see "
+    skipped = [r for r in records if status_of(r) == "skipped"]
+    listed = list(dict.fromkeys(labelled(r) for r in skipped if r.get("in_list", True)))
+    if listed:
+        parts.append(f"{len(listed)} not run: {', '.join(listed)} - see "
                      f"`python -m harness list` for why and how to install them")
-    stopped = list(dict.fromkeys(r["impl"] for r in records if status_of(r) == "interrupted"))
+    parts += list(dict.fromkeys(f"{labelled(r)} not run: {r.get('reason')}"
+                                for r in skipped if not r.get("in_list", True)))
+    stopped = list(dict.fromkeys(labelled(r) for r in records if status_of(r) == "interrupted"))
     if stopped:
         parts.append(f"{len(stopped)} interrupted: {', '.join(stopped)}")
     return "; ".join(parts) or None

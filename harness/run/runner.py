@@ -251,13 +251,17 @@ def interrupted_record(impl: Row, benchmark: str, repeat: int, cause: str = "Ctr
                        ) -> dict[str, Any]:
     """A row for the table only (not stored): the run a stop signal ended, or never started."""
     return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
+            "variant": impl.options.get("variant", "default"),
             "repeat": repeat, "status": "interrupted", "reason": f"stopped by {cause}",
             "timings": None, "accuracy": None}
 
 
-def skipped_record(impl: Row, benchmark: str, reason: str, fix: str) -> dict[str, Any]:
-    """A row for the table only: an implementation that cannot run here, and why."""
+def skipped_record(impl: Row, benchmark: str, reason: str, fix: str,
+                   in_list: bool = True) -> dict[str, Any]:
+    """A row for the table only: an implementation that cannot run here, and why. `in_list`:
+    whether `python -m harness list` gives the reason (not for a precision the row lacks)."""
     text = f"{reason}; fix: {fix}" if fix else reason
     return {"benchmark": benchmark, "impl": impl.name, "framework": impl.framework,
+            "variant": impl.options.get("variant", "default"),
             "repeat": 0, "status": "skipped", "reason": text, "timings": None,
-            "accuracy": None}
+            "accuracy": None, "in_list": in_list}

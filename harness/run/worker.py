@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import benchmarks
+from harness import benchmarks, precision
 from harness.interface import TrainingData
 from harness.run import utilisation
 from harness.run.child import end_with_parent
@@ -86,6 +86,9 @@ def run(job: Job, emit: Emit, calibration: dict[str, Any] | None = None) -> dict
         outcome["data"] = "synthetic"  # random images by design
         outcome["weights"] = job.weights or "random (seeded, framework's own init)"
     outcome.update(run_info(impl))
+    wrong = precision.check(job.options.get("precision", precision.DEFAULT), outcome["precision"])
+    if wrong:  # figures of another precision must not stand as this one's
+        raise precision.NotThatPrecision(wrong)
     # After the timed work, so it cannot disturb it; a calibration of this row made earlier in
     # the same command is reused when it matches this run's device and precision.
     utilisation.measure(impl, benchmark, outcome, reuse=calibration)

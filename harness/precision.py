@@ -1,0 +1,79 @@
+"""The precisions a run can ask for (`--precision`, docs/benchmarks.md §8), and what becomes of
+a row asked for one.
+
+`default` is each framework's own default (fp32 on the CPU; TF32 where it allows it on a GPU).
+A row declares the other precisions it has in its registry row (`Row.precisions`: precision ->
+how it does it). Asked for one, the row runs as a variant of that name (the record's `variant`
+and `options["precision"]`), so tables show it as its own row beside the default; asked for one
+it lacks, it is a skipped row with the reason, never a silent default run. The record's
+`precision` is what the implementation saw its outputs computed in, and `check` fails a run
+whose outputs were not in the precision it was asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.registry import Row
+
+DEFAULT = "default"
+PRECISIONS = {
+    DEFAULT: "the framework's default: fp32 on the CPU, TF32 where the framework allows it on a "
+             "GPU (the record says which)",
+    "fp32-strict": "true fp32 everywhere: no TF32 on GPUs",
+    "bf16-mixed": "the framework's recommended mixed precision: bf16 compute, fp32 weights "
+                  "(master copy) and fp32 loss",
+}
+
+
+def parse(text: str) -> list[str]:
+    """`--precision`'s comma list, in order, without repeats; ValueError naming the known ones."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in names if name not in PRECISIONS]
+    if unknown or not names:
+        raise ValueError(f"unknown precision {', '.join(unknown) or repr(text)}: choose from "
+                         f"{', '.join(PRECISIONS)} (a comma list runs each)")
+    return names
+
+
+def at_precision(row: Row, precision: str) -> tuple[Row, str | None]:
+    """The row that runs `precision`, and None; or the row as it would have been named, and why
+    it cannot (the skipped row's reason)."""
+    if precision == DEFAULT:
+        return row, None
+    variant = replace(row, options={**row.options, "precision": precision, "variant": precision},
+                      description=f"{row.description}; {precision}: "
+                                  f"{row.precisions.get(precision, 'not available')}")
+    if precision in row.precisions:
+        return variant, None
+    has = ", ".join(row.precisions) or "nothing but its default"
+    return variant, (f"{row.name} has no {precision} here (it has {has}; docs/benchmarks.md §8 "
+                     f"lists what each row does)")
+
+
+class NotThatPrecision(RuntimeError):
+    """A run computed in another precision than the one it was asked for."""
+
+
+def check(asked: str, computed: str | None) -> str | None:
+    """Why a run asked for `asked` did not compute in it (the record's `precision`, which the
+    implementation reads from its outputs' dtypes), or None. An option this module does not
+    define (a Julia row's own `strict`) is the row's business."""
+    if asked == DEFAULT or asked not in PRECISIONS or (computed or "").startswith(asked):
+        return None
+    return (f"asked for {asked}, but the implementation reports its outputs computed in "
+            f"{computed or 'an unreported precision'}: not a {asked} run")
+
+
+# Where the CPU computes bf16 natively (x86: AVX-512 BF16, AMX; Arm: the BF16 extension).
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_bf16_warning(flags: str | None) -> str | None:
+    """Said before bf16 runs on a CPU without bf16 instructions (harness.run.host.cpu_flags),
+    where frameworks emulate it; None where it has them or the flags are unknown."""
+    if flags is None or set(flags.split()) & set(BF16_CPU_FLAGS):
+        return None
+    return ("this CPU has no bf16 instructions (avx512_bf16, amx_bf16): bf16-mixed runs on it "
+            "are emulated and several times slower than fp32 (PyTorch's CNN training step 7x on "
+            "a 2-core AMD EPYC without them), a figure of the emulation, not of bf16 hardware")
