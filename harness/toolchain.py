@@ -4,10 +4,12 @@ torch.compile's Inductor writes C++ for the CPU and builds it with $CXX, else `g
 
 from __future__ import annotations
 
+import glob
 import os
 import shlex
 import shutil
 import sys
+import tempfile
 
 
 def inductor_cxx() -> str:
@@ -25,3 +27,36 @@ def cxx_problem() -> tuple[str, str] | None:
     return (f"torch.compile (Inductor) builds its CPU kernels with a C++ compiler, and {how} "
             f"`{compiler}`, is not on PATH",
             "apt-get install g++ (Debian/Ubuntu), or set CXX to a C++ compiler on PATH")
+
+
+CACHE_PREFIX = "harness-inductor-"
+
+
+def cold_inductor_cache() -> str:
+    """Give this process an Inductor cache of its own, so that its compile time is a first
+    run's and not a rerun's against kernels an earlier run left; returns what the record says.
+    Set before Inductor first reads TORCHINDUCTOR_CACHE_DIR. A folder the user (or a process
+    above) named is kept. The folder is made by mkdtemp (private, unpredictable: /tmp is shared);
+    the worker ends with os._exit, so no exit hook removes it: each new one removes this user's
+    folders whose process has ended."""
+    named = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if named:
+        return f"cache {named} (set before the run: may hold kernels of earlier runs)"
+    root = tempfile.gettempdir()
+    for old in glob.glob(os.path.join(root, CACHE_PREFIX + "*-*")):
+        pid = os.path.basename(old)[len(CACHE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and os.stat(old).st_uid == os.getuid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    return "cold cache (a folder of its own)"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

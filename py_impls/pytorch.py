@@ -25,11 +25,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import atexit
-import os
-import shutil
-import tempfile
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,6 +37,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.toolchain import cold_inductor_cache
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -80,7 +76,7 @@ class _TorchRun:
         """`self.net`, what the loops call: the model itself, or the model under torch.compile."""
         self.net = self.model
         if self.compiled:
-            cold_inductor_cache()
+            self.inductor_cache = cold_inductor_cache()
             self.net = torch.compile(self.model)
 
     @property
@@ -125,7 +121,7 @@ class _TorchRun:
             device_name=torch.cuda.get_device_name(self.device) if cuda else "cpu",
             precision=precision,
             extra={
-                "torch_compile": compiled_graphs() if self.compiled else None,
+                "torch_compile": compiled_graphs(self.inductor_cache) if self.compiled else None,
                 "cuda": torch.version.cuda,
                 "cudnn": torch.backends.cudnn.version() if cuda else None,
                 "torch_threads": torch.get_num_threads(),
@@ -133,21 +129,12 @@ class _TorchRun:
         )
 
 
-def cold_inductor_cache() -> None:
-    """A fresh Inductor cache for this process (removed at exit), unless the user named one:
-    a cache left by an earlier run would make its compile time look like a warm rerun's."""
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-        folder = tempfile.mkdtemp(prefix="harness-inductor-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
-
-
-def compiled_graphs() -> str:
+def compiled_graphs(cache: str) -> str:
     """What torch.compile did in this process: the graphs Dynamo handed to Inductor, or that it
-    traced none and the model ran eager."""
+    traced none and the model ran eager; and which cache it compiled against."""
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     done = f"{graphs} graph(s) compiled" if graphs else "no graph traced: the model ran eager"
-    return f"default mode, inductor, cold cache; {done}"
+    return f"default mode, inductor, {cache}; {done}"
 
 
 def glorot_uniform_(model: nn.Module) -> None:
