@@ -184,7 +184,8 @@ def module_outputs(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[
     modules = dict(model.named_modules())
     outputs: dict[str, np.ndarray] = {}
     hooks = [modules[name].register_forward_hook(
-        lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().cpu().numpy().copy()))
+        lambda _m, _i, out, name=name: outputs.__setitem__(
+            name, out.detach().float().cpu().numpy().copy()))
         for name in names if name in modules]
     try:
         model(x)
@@ -260,7 +261,8 @@ class CNN(_TorchRun, TrainingImplementation):
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         self.model.eval()
         names = [n for n, m in self.model.named_children() if not isinstance(m, nn.Dropout)]
-        return module_outputs(self.model, names, torch.from_numpy(x).to(self.device))
+        with self.autocast():  # in the run's precision, as verify's logits are
+            return module_outputs(self.model, names, torch.from_numpy(x).to(self.device))
 
 
 class _Reviews(_TorchRun, TrainingImplementation):
@@ -351,9 +353,10 @@ class RNN(_Reviews):
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         self.model.eval()
         tokens = torch.from_numpy(x).long().to(self.device)
-        out = module_outputs(self.model, ["embedding", "fc"], tokens)
-        with torch.no_grad():  # nn.GRU returns (outputs, state): keep the outputs
-            out["gru"] = self.model.gru(self.model.embedding(tokens))[0].cpu().numpy()
+        with self.autocast():  # in the run's precision, as verify's logits are
+            out = module_outputs(self.model, ["embedding", "fc"], tokens)
+            with torch.no_grad():  # nn.GRU returns (outputs, state): keep the outputs
+                out["gru"] = self.model.gru(self.model.embedding(tokens))[0].float().cpu().numpy()
         return out
 
 
@@ -435,11 +438,11 @@ class Transformer(_Reviews):
         self.model.eval()
         tokens = torch.from_numpy(x).long().to(self.device)
         names = [f"blocks.{i}" for i in range(self.config.blocks)] + ["fc"]
-        out = module_outputs(self.model, names, tokens)
-        with torch.no_grad():
-            out["embedding"] = self.model.embed(tokens).cpu().numpy()
+        with self.autocast(), torch.no_grad():  # in the run's precision, as verify's logits are
+            out = module_outputs(self.model, names, tokens)
+            out["embedding"] = self.model.embed(tokens).float().cpu().numpy()
             out["pooled"] = self.model.ln_f(
-                self.model.blocks(self.model.embed(tokens))).mean(dim=1).cpu().numpy()
+                self.model.blocks(self.model.embed(tokens))).mean(dim=1).float().cpu().numpy()
         return out
 
 
@@ -543,7 +546,8 @@ class ResNet50Features(_TorchRun, InferenceImplementation):
         names = ["conv1", "bn1", "relu", "maxpool", "avgpool"] + [
             f"{stage}.{i}" for stage, blocks in (("layer1", 3), ("layer2", 4), ("layer3", 6),
                                                  ("layer4", 3)) for i in range(blocks)]
-        out = module_outputs(self.model, names, torch.from_numpy(images).to(self.device))
+        with self.autocast():  # in the run's precision, as verify's features are
+            out = module_outputs(self.model, names, torch.from_numpy(images).to(self.device))
         out["avgpool"] = out["avgpool"].reshape(len(images), -1)  # (N, 2048, 1, 1) -> (N, 2048)
         return out
 

@@ -93,3 +93,16 @@ class TanhGelu(Transformer):
         super().build(config, seed)
         for block in self.model.blocks:
             block.mlp.gelu = nn.GELU(approximate="tanh")
+
+
+class ClaimsBf16(CNN):
+    """Asked for bf16-mixed, computes in fp32 and says bf16: only the size of its deviation from
+    the float64 oracle gives it away."""
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=False)
+
+    def info(self):
+        run = super().info()
+        run.precision = "bf16-mixed (claimed)"
+        return run

@@ -12,7 +12,12 @@ ENTRY_POINTS = {  # name -> {benchmark: entry point}
     "broken-ln-eps": {"transformer": "tests.broken_impls:LayerNormEps1e3"},
     "broken-tanh-gelu": {"transformer": "tests.broken_impls:TanhGelu"},
     "crashes": {"inference": "tests.fake_impls:RaisesOnBuild"},
+    "claims-bf16": {"cnn": "tests.broken_impls:ClaimsBf16"},
 }
+# The doubles verify also checks at bf16-mixed (PyTorch's autocast, as the pytorch row).
+BF16 = {"claims-bf16", "broken-ln-eps", "broken-flatten"}
 
 ROWS = [Row(name=name, framework="PyTorch", language="python", entry_points=entries,
-            description="test double") for name, entries in ENTRY_POINTS.items()]
+            description="test double",
+            precisions={"bf16-mixed": "torch.autocast"} if name in BF16 else {})
+        for name, entries in ENTRY_POINTS.items()]

@@ -7,7 +7,7 @@ import argparse
 import math
 from pathlib import Path
 
-from harness import benchmarks, registry
+from harness import benchmarks, precision, registry
 
 DEVICES = ("auto", "cuda", "cpu")
 # The seeds every row accepts: NumPy's legacy np.random.seed (Chainer, and Keras's
@@ -25,6 +25,15 @@ def add_impl(parser: argparse.ArgumentParser, verb: str = "run") -> None:
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: a GPU where the framework sees one")
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """`--precision P[,P...]`, checked by the command (harness.precision.parse) so that its
+    message names the known precisions."""
+    parser.add_argument("--precision", default=precision.DEFAULT, metavar="P[,P...]",
+                        help=f"{', '.join(precision.PRECISIONS)}; a comma list runs each, and a "
+                             "row without one is a skipped row with the reason "
+                             "(docs/benchmarks.md §8; default: default)")
 
 
 def add_seed(parser: argparse.ArgumentParser, help: str = "seed of weights and data order"

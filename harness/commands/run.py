@@ -51,10 +51,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--data", choices=("auto", "real", "synthetic"), default="auto",
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)
-    run.add_argument("--precision", default=precision.DEFAULT, metavar="P[,P...]",
-                     help=f"{', '.join(precision.PRECISIONS)}; a comma list runs each, and a row "
-                          "without one is a skipped row with the reason (docs/benchmarks.md §8; "
-                          "default: default)")
+    options.add_precision(run)
     run.add_argument("--repeat", type=options.positive_int, default=1, metavar="N",
                      help="runs of each implementation (at least 1), each in a fresh process")
     options.add_timeout(run, "per run, above 0 (default: 1200 quick, 14400 full)")

@@ -12,8 +12,9 @@ from rich.console import Console
 from harness.commands import terminal
 from rich.markup import escape
 
-from harness import benchmarks
+from harness import benchmarks, precision
 from harness.commands import options
+from harness.report.live import labelled
 from harness.run.results import writable_problem
 from harness.run.runner import StopRequest, stop_signals_as_request
 from harness.verify.runner import Settings, default_verify_results, verify
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     options.add_benchmark_choice(parser, "--benchmark", action="append",
                                  help="benchmarks to verify (default: every one)")
     options.add_device(parser)
+    options.add_precision(parser)
     options.add_seed(parser, "seed of the canonical weights and of the batch")
     parser.add_argument("--image-size", type=options.positive_int, default=224,
                         help="ResNet-50 input size (the network is fully convolutional up to "
@@ -50,10 +52,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except KeyError as error:
         console.print(f"[red]{escape(error.args[0])}[/]", soft_wrap=True)
         return 2
+    try:
+        precisions = precision.parse(args.precision)
+    except ValueError as error:
+        console.print(f"[red]--precision: {escape(str(error))}[/]", soft_wrap=True)
+        return 2
     chosen = list(dict.fromkeys(args.benchmark or benchmarks.names()))
     settings = Settings(device=args.device, seed=args.seed, timeout=args.timeout,
                         results=(args.results or default_verify_results()).resolve(),
-                        image_size=args.image_size, weights=args.weights)
+                        image_size=args.image_size, weights=args.weights,
+                        precisions=precisions)
     problem = writable_problem(settings.results)
     if problem:  # before anything runs
         console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
@@ -61,7 +69,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     def show(record: dict[str, Any]) -> None:
         style = STATUS_STYLE.get(record["status"], "white")
-        console.print(f"verify {escape(record['benchmark'])} · {escape(record['impl'])}: "
+        console.print(f"verify {escape(record['benchmark'])} · {escape(labelled(record))}: "
                       f"[{style}]{escape(record['status'])}[/]")
 
     unsaved = []

@@ -63,15 +63,17 @@ def outcome(record: dict[str, Any]) -> Verified:
                     float(worst["tolerance"]), len(made), reason)
 
 
-def key(record: dict[str, Any]) -> tuple[str, str, str]:
-    """Which rows a verify record speaks for: benchmark, implementation, cpu or cuda."""
+def key(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Which rows a verify record speaks for: benchmark, implementation, variant (a precision,
+    say), cpu or cuda."""
     device = "cuda" if str(record.get("device") or "cpu").lower() == "cuda" else "cpu"
-    return (str(record.get("benchmark")), str(record.get("impl")), device)
+    return (str(record.get("benchmark")), str(record.get("impl")),
+            str(record.get("variant") or "default"), device)
 
 
-def latest(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], Verified]:
-    """The newest verify outcome of each (benchmark, impl, device kind)."""
-    found: dict[tuple[str, str, str], tuple[str, Verified]] = {}
+def latest(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str, str], Verified]:
+    """The newest verify outcome of each (benchmark, impl, variant, device kind)."""
+    found: dict[tuple[str, str, str, str], tuple[str, Verified]] = {}
     for record in records:
         stamp = str(record.get("finished_at") or record.get("started_at") or "")
         k = key(record)

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness import registry
+from harness import precision, registry
 from harness.benchmarks import get as get_benchmark
 from harness.run.child import child_environment, interpreter_for, read_json, run_module
 from harness.run.host import host_environment
@@ -85,6 +85,7 @@ class Settings:
     batch: dict[str, int] = field(default_factory=dict)
     weights: str | None = None  # canonical ResNet-50 file instead of the seeded one
     weights_dir: Path | None = None
+    precisions: list[str] = field(default_factory=lambda: [precision.DEFAULT])
 
 
 def verify_one(impl: registry.Row, case: Case, case_file: Path,
@@ -94,20 +95,25 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
     child = run_child(impl, case_file, case.benchmark, settings.device, settings.seed,
                       settings.timeout, log_dir, stop)
     info = child.report.get("info") or {}
-    tier = precision_tier(info)
+    asked = impl.options.get("precision", precision.DEFAULT)
+    tier = "bf16" if asked == "bf16-mixed" else precision_tier(info)
     checks, layers = evaluate(case, child, tier)
     made = [c for c in checks if c.passed is not None]
     unsupported = child.report.get("unsupported", {})
-    if any(c.passed is False for c in made):
+    # Figures of another precision must not pass as this one's (as in a timed run).
+    wrong = None if child.error else precision.check(asked, info.get("precision"))
+    error = child.error or wrong
+    checks_failed = any(c.passed is False for c in made)
+    if checks_failed or wrong:
         status = "failed"
-    elif child.error:
+    elif error:
         status = "error"
     elif len(made) < len(checks):
         status = "unsupported"
     else:
         status = "passed"
     divergence = first_divergence(layers)
-    if status == "failed" and divergence is None:
+    if checks_failed and divergence is None:
         divergence = ("not located: the implementation exposes no activations"
                       if not layers else "none: every layer's forward output agrees; the "
                       "difference is in the training step")
@@ -116,15 +122,16 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
         "run_id": f"{started.strftime('%Y%m%dT%H%M%S')}-verify-{case.benchmark}-{impl.name}-"
                   f"{uuid.uuid4().hex[:6]}",
         "benchmark": case.benchmark, "impl": impl.name,
+        "variant": impl.options.get("variant", "default"), "asked_precision": asked,
         "framework": info.get("framework", impl.framework),
         "framework_version": info.get("framework_version"),
         "language": info.get("language", impl.language),
         "language_version": info.get("language_version"),
         "device": info.get("device", settings.device), "device_name": info.get("device_name"),
         "precision": info.get("precision"), "tier": tier, "tolerances": TOLERANCES[tier],
-        "status": status, "reason": child.error, "unsupported": unsupported,
+        "status": status, "reason": error, "unsupported": unsupported,
         "checks": [c.as_dict() for c in checks], "layers": [c.as_dict() for c in layers],
-        "first_divergence": divergence if status == "failed" else None,
+        "first_divergence": divergence if checks_failed else None,
         "case": case.description, "env": {**host_environment(), "strict_fp32_env": STRICT_FP32_ENV},
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -134,8 +141,8 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
 
 def skipped(impl: registry.Row, benchmark: str, reason: str) -> dict[str, Any]:
     return {"record": "verify", "benchmark": benchmark, "impl": impl.name,
-            "framework": impl.framework, "status": "skipped", "reason": reason, "checks": [],
-            "layers": []}
+            "variant": impl.options.get("variant", "default"), "framework": impl.framework,
+            "status": "skipped", "reason": reason, "checks": [], "layers": []}
 
 
 def verify(names: list[str], benchmarks: list[str], settings: Settings,
@@ -155,9 +162,9 @@ def verify(names: list[str], benchmarks: list[str], settings: Settings,
         for benchmark in benchmarks:
             if stop is not None and stop.is_set():
                 break
-            impls = registry.select(names, benchmark)
             ready = []
-            for impl in impls:
+            for impl in at_precisions(registry.select(names, benchmark), settings.precisions,
+                                      benchmark, records, on_record):
                 readiness = registry.readiness(impl, benchmark)
                 if readiness.ready:
                     ready.append(impl)
@@ -194,6 +201,23 @@ def verify(names: list[str], benchmarks: list[str], settings: Settings,
                 records.append(record)
                 on_record(record)
     return records
+
+
+def at_precisions(impls: list[registry.Row], precisions: list[str], benchmark: str,
+                  records: list[dict[str, Any]],
+                  on_record: Callable[[dict[str, Any]], None]) -> list[registry.Row]:
+    """Each row at each precision asked for (harness.precision); one it lacks becomes a
+    skipped record saying so."""
+    rows = []
+    for impl in impls:
+        for asked in precisions:
+            row, why = precision.at_precision(impl, asked)
+            if why:
+                records.append(skipped(row, benchmark, why))
+                on_record(records[-1])
+            else:
+                rows.append(row)
+    return rows
 
 
 def default_verify_results() -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from harness import benchmarks
+from harness.report.live import labelled
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "unsupported": "yellow",
                 "skipped": "dim"}
@@ -24,7 +25,7 @@ def verify_table(benchmark: str, records: list[dict[str, Any]]) -> Table:
         table.add_column(column, overflow="fold")
     for record in records:
         style = STATUS_STYLE.get(record["status"], "white")
-        head = f"[cyan]{record['impl']}[/]\n[{style}]{record['status']}[/]"
+        head = f"[cyan]{labelled(record)}[/]\n[{style}]{record['status']}[/]"
         if record["status"] == "skipped":
             table.add_row(head, "", "", "", "", f"[dim]{record['reason']}[/]")
             continue
