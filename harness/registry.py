@@ -10,7 +10,6 @@ import ast
 import importlib
 import importlib.metadata
 import importlib.util
-import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -19,53 +18,7 @@ from typing import Callable
 from harness import benchmarks, nvidia, toolchain
 from harness.julia import readiness as julia_readiness
 from harness.julia.device import knet_gpu_note
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A Python distribution an implementation imports, with the versions it supports: from
-    `minimum` (the oldest known to work) up to, not including, `below` (the next major release,
-    where API breaks are expected). pyproject.toml's extras state the same ranges."""
-
-    distribution: str  # as pip names it
-    module: str  # as `import` names it
-    minimum: str = ""
-    below: str = ""
-    # Other distributions that install the same module (tensorflow-cpu for tensorflow).
-    alternatives: tuple[str, ...] = ()
-
-    def installed(self) -> tuple[str, str] | None:
-        """(distribution, version) of what provides the module here; None when not found."""
-        for distribution in (self.distribution, *self.alternatives):
-            try:
-                return distribution, importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return None
-
-    @property
-    def supported(self) -> str:
-        """The range as pip writes it, e.g. ">=2.0,<3"."""
-        return ",".join(filter(None, (self.minimum and f">={self.minimum}",
-                                      self.below and f"<{self.below}")))
-
-    def problem(self) -> str | None:
-        """None when satisfied, else the exact reason. A version at or past `below` is
-        allowed to run (it may work); `list` marks it."""
-        if importlib.util.find_spec(self.module) is None:
-            return f"{self.distribution} is not installed"
-        if self.minimum:
-            found = self.installed()
-            if found is None:
-                return f"{self.distribution} is importable but has no package metadata"
-            distribution, version = found
-            if version_tuple(version) < version_tuple(self.minimum):
-                return f"{distribution} {version} is too old (need >= {self.minimum})"
-        return None
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+from harness.requirements import Requirement, mlx_backend_problem, version_tuple  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -285,6 +238,17 @@ ROWS: list[Row] = [
         description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
+    ),
+    Row(
+        name="mlx",
+        framework="MLX",
+        language="python",
+        entry_points=entries("py_impls.mlx"),
+        description="mlx.nn + mlx.optimizers, mx.compile step, fp32, NHWC, host batches, GRU "
+                    "cell written out (no fused GRU)",
+        requires=(Requirement("mlx", "mlx", "0.32", "1"),),
+        install='pip install -e ".[mlx]"',
+        readiness_check=mlx_backend_problem,
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.run.envs), made by `python -m harness setup mxnet|chainer`.
