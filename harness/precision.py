@@ -51,6 +51,18 @@ def at_precision(row: Row, precision: str) -> tuple[Row, str | None]:
                      f"lists what each row does)")
 
 
+def recorded(asked: str | None, computed: object, how: str, otherwise: str) -> str:
+    """The record's `precision` for a row that has bf16-mixed: read from the dtype its outputs
+    were computed in (`computed`: a dtype or its name, e.g. torch.bfloat16, "bfloat16"), with
+    how the row does it; `otherwise` (the row's default description) when bf16 was not asked."""
+    if asked != "bf16-mixed":
+        return otherwise
+    name = str(getattr(computed, "name", computed)).rsplit(".", 1)[-1]
+    if name == "bfloat16":
+        return f"bf16-mixed ({how})"
+    return f"fp32 (bf16-mixed was asked for; outputs {computed})"
+
+
 class NotThatPrecision(RuntimeError):
     """A run computed in another precision than the one it was asked for."""
 

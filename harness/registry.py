@@ -142,6 +142,8 @@ TENSORFLOW = Requirement("tensorflow", "tensorflow", "2.16", "3", alternatives=(
 KERAS = Requirement("keras", "keras", "3.0", "4")
 TORCH_AUTOCAST = ("torch.autocast(device, torch.bfloat16) around the forward pass and the loss: "
                   "bf16 matmuls and convolutions, fp32 weights, optimizer and loss")
+KERAS_MIXED = ("the Keras mixed_bfloat16 dtype policy: layers compute in bf16, variables and "
+               "optimizer state fp32, the loss in fp32")
 JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
             Requirement("optax", "optax", "0.2", "1"))
 
@@ -178,6 +180,7 @@ ROWS: list[Row] = [
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
+        precisions={"bf16-mixed": KERAS_MIXED},
     ),
     Row(
         name="tensorflow-xla",
@@ -188,6 +191,7 @@ ROWS: list[Row] = [
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
+        precisions={"bf16-mixed": KERAS_MIXED},
     ),
     Row(
         name="keras-tensorflow",
@@ -198,6 +202,7 @@ ROWS: list[Row] = [
         requires=(KERAS, TENSORFLOW),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "tensorflow"},
+        precisions={"bf16-mixed": KERAS_MIXED},
     ),
     Row(
         name="keras-jax",
@@ -208,6 +213,7 @@ ROWS: list[Row] = [
         requires=(KERAS, Requirement("jax", "jax", "0.4.30", "1")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "jax"},
+        precisions={"bf16-mixed": KERAS_MIXED},
     ),
     Row(
         name="keras-torch",
@@ -218,6 +224,7 @@ ROWS: list[Row] = [
         requires=(KERAS, Requirement("torch", "torch", "2.1", "3")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "torch"},
+        precisions={"bf16-mixed": KERAS_MIXED},
     ),
     Row(
         name="jax-flax",

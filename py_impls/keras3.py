@@ -36,6 +36,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import recorded
 from harness.verify.oracle.resnet50 import BN_EPS, blocks
 from harness.verify.oracle.transformer import parameter_shapes
 
@@ -438,7 +439,7 @@ def layer_outputs(model: keras.Model, names: dict[str, str], x: np.ndarray,
     values = probe.predict_on_batch(x)
     out = {}
     for name, value in zip(wanted, values if len(wanted) > 1 else [values]):
-        value = np.asarray(value)
+        value = np.asarray(value, dtype=np.float32)  # bf16 under the mixed policy
         if data_format == "channels_last" and value.ndim == 4:
             value = value.transpose(0, 3, 1, 2)
         elif data_format == "channels_last" and name == "flatten":
@@ -553,7 +554,36 @@ def gpu_name() -> str:
     return torch.cuda.get_device_name()
 
 
-class _KerasRun:
+class KerasPrecision:
+    """bf16-mixed the Keras way (`--precision bf16-mixed`, docs/benchmarks.md §8), for the
+    Keras 3 rows and the TensorFlow rows: the `mixed_bfloat16` dtype policy makes every layer
+    built under it compute in bf16 while its variables stay fp32, and Keras' losses cast their
+    inputs to fp32."""
+
+    options: dict
+
+    def set_dtype_policy(self) -> None:
+        """Before a model is built: the policy of the precision asked for (Keras' is global)."""
+        keras.mixed_precision.set_dtype_policy(
+            "mixed_bfloat16" if self.options.get("precision") == "bf16-mixed" else "float32")
+
+    def outputs(self, values) -> np.ndarray:
+        """The model's outputs as float32 NumPy, noting the dtype they were computed in."""
+        values = np.asarray(values)
+        self.computed = values.dtype
+        return values.astype(np.float32)
+
+    def precision(self, otherwise: str) -> str:
+        """The record's precision: from the outputs' dtype when bf16 was asked for."""
+        return recorded(self.options.get("precision"), getattr(self, "computed", None),
+                        "Keras mixed_bfloat16 policy: bf16 compute, fp32 variables", otherwise)
+
+    def matmul_dtype(self) -> str:
+        """The calibration's operands: the peak of the run's precision."""
+        return "bfloat16" if self.options.get("precision") == "bf16-mixed" else "float32"
+
+
+class _KerasRun(KerasPrecision):
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
     requested_device: str
@@ -586,7 +616,8 @@ class _KerasRun:
             torch.cuda.synchronize()
 
     def matmul(self, n: int):
-        a, b = keras.random.uniform((n, n), seed=0), keras.random.uniform((n, n), seed=1)
+        a, b = (keras.random.uniform((n, n), seed=seed, dtype=self.matmul_dtype())
+                for seed in (0, 1))
 
         def multiply() -> None:
             product = keras.ops.matmul(a, b)
@@ -620,7 +651,7 @@ class _KerasRun:
             framework_version=keras.__version__,
             device=self.device,
             device_name=gpu_name() if self.device == "cuda" else "cpu",
-            precision=precision_in_effect(self.device),
+            precision=self.precision(precision_in_effect(self.device)),
             extra={
                 "backend": BACKEND,
                 "backend_version": backend_version(),
@@ -647,6 +678,7 @@ class CNN(_KerasRun, TrainingImplementation):
     def build(self, config: CNNConfig, seed: int) -> None:
         self.config = config
         keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         self.model = cnn_model(config, self.data_format)
 
         # == loss and optimizer ==
@@ -664,7 +696,8 @@ class CNN(_KerasRun, TrainingImplementation):
     # == prediction ==
     def predict(self) -> np.ndarray:
         # predict() runs the layers with training=False: dropout off.
-        return self.model.predict(self.x_test, batch_size=self.config.batch_size, verbose=0)
+        return self.outputs(self.model.predict(self.x_test, batch_size=self.config.batch_size,
+                                               verbose=0))
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         set_layer_weights(self.model, cnn_to_keras(params, self.data_format))
@@ -718,7 +751,8 @@ class _ReviewClassifier(_KerasRun):
 
     # == prediction ==
     def predict(self) -> np.ndarray:
-        return self.model.predict(self.x_test, batch_size=self.config.batch_size, verbose=0)
+        return self.outputs(self.model.predict(self.x_test, batch_size=self.config.batch_size,
+                                               verbose=0))
 
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
         return keras_verify_step(self.model, x, y)
@@ -734,6 +768,7 @@ class RNN(_ReviewClassifier, TrainingImplementation):
     def build(self, config: RNNConfig, seed: int) -> None:
         self.config = config
         keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         self.model = gru_model(config)
         self.compile_model()
 
@@ -765,6 +800,7 @@ class Transformer(_ReviewClassifier, TrainingImplementation):
     def build(self, config: TransformerConfig, seed: int) -> None:
         self.config = config
         keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         self.model = transformer_model(config)
         self.compile_model()
 
@@ -796,6 +832,7 @@ class ResNet50Features(_KerasRun, InferenceImplementation):
     def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None,
               seed: int) -> None:
         keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         self.model = resnet50_v15()
         if weights is not None:
             set_layer_weights(self.model, resnet50_to_keras(
@@ -804,7 +841,7 @@ class ResNet50Features(_KerasRun, InferenceImplementation):
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
         # predict_on_batch: Keras' compiled predict step, training=False (batch-norm statistics)
-        return np.asarray(self.model.predict_on_batch(self.images[start:stop]))
+        return self.outputs(self.model.predict_on_batch(self.images[start:stop]))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return resnet50_from_keras(self.model)

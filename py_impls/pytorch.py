@@ -37,6 +37,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import recorded
 from harness.toolchain import cold_inductor_cache
 
 
@@ -103,17 +104,12 @@ class _TorchRun:
 
     def info(self) -> RunInfo:
         cuda = self.device.type == "cuda"
-        computed = getattr(self, "computed", None)
-        if self.bf16:  # what the outputs were computed in, not what was asked for
-            precision = (f"bf16-mixed (torch.autocast {self.device.type} bfloat16, fp32 weights)"
-                         if computed == torch.bfloat16 else
-                         f"fp32 (bf16-mixed was asked for; outputs {computed})")
-        elif cuda:
-            precision = (f"fp32 (PyTorch default: cuDNN conv TF32="
-                         f"{torch.backends.cudnn.allow_tf32}, matmul TF32="
-                         f"{torch.backends.cuda.matmul.allow_tf32})")
-        else:
-            precision = "fp32"
+        # what the outputs were computed in, not what was asked for
+        precision = recorded(self.options.get("precision"), getattr(self, "computed", None),
+                             f"torch.autocast {self.device.type} bfloat16, fp32 weights",
+                             f"fp32 (PyTorch default: cuDNN conv TF32="
+                             f"{torch.backends.cudnn.allow_tf32}, matmul TF32="
+                             f"{torch.backends.cuda.matmul.allow_tf32})" if cuda else "fp32")
         return RunInfo(
             framework="PyTorch",
             framework_version=torch.__version__,

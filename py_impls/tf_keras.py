@@ -44,6 +44,7 @@ from py_impls.keras3 import (
     BACKEND,
     CNN_ACTIVATIONS,
     RESNET50_ACTIVATIONS,
+    KerasPrecision,
     TRANSFORMER_ACTIVATIONS,
     TorchFormAdam,
     cnn_from_keras,
@@ -83,7 +84,7 @@ def resolve_device(requested: str) -> str:
     return "cuda" if gpus and requested != "cpu" else "cpu"
 
 
-class _TFRun:
+class _TFRun(KerasPrecision):
     """Device, layout, synchronisation and the run's description, shared by the benchmarks."""
 
     requested_device: str
@@ -110,7 +111,7 @@ class _TFRun:
 
     def matmul(self, n: int):
         with tf.device("/GPU:0" if self.device == "cuda" else "/CPU:0"):
-            a, b = tf.random.uniform((n, n)), tf.random.uniform((n, n))
+            a, b = (tf.random.uniform((n, n), dtype=self.matmul_dtype()) for _ in range(2))
         product = tf.function(tf.linalg.matmul, jit_compile=self.jit_compile)
 
         def multiply() -> None:
@@ -138,7 +139,7 @@ class _TFRun:
             framework_version=tf.__version__,
             device=self.device,
             device_name=device_name,
-            precision=precision,
+            precision=self.precision(precision),
             extra={
                 "keras": __import__("keras").__version__,
                 "xla_jit_compile": self.jit_compile,
@@ -189,7 +190,7 @@ class _TFTraining(_TFRun):
     def predict(self) -> np.ndarray:
         bs = self.config.batch_size
         logits = [self.predict_step(self.x_test[i:i + bs]) for i in range(0, len(self.x_test), bs)]
-        return tf.concat(logits, axis=0).numpy()
+        return self.outputs(tf.concat(logits, axis=0).numpy())
 
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
         if not getattr(self, "_verify_traced", False):
@@ -212,6 +213,7 @@ class CNN(_TFTraining, TrainingImplementation):
     def build(self, config: CNNConfig, seed: int) -> None:
         self.config = config
         tf.keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         # tf.keras.Sequential of Conv2D(padding="same") / MaxPooling2D(2) / Dropout / Dense:
         # see py_impls.keras3.cnn_model
         self.model = cnn_model(config, self.data_format)
@@ -259,6 +261,7 @@ class RNN(_ReviewClassifier, TrainingImplementation):
     def build(self, config: RNNConfig, seed: int) -> None:
         self.config = config
         tf.keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         # Embedding -> GRU(reset_after=True) -> Dense: see py_impls.keras3.gru_model
         self.model = gru_model(config, use_cudnn=False if self.jit_compile else "auto")
         self.compile_model()
@@ -291,6 +294,7 @@ class Transformer(_ReviewClassifier, TrainingImplementation):
     def build(self, config: TransformerConfig, seed: int) -> None:
         self.config = config
         tf.keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         # TokenAndPositionEmbedding -> (LayerNormalization, MultiHeadAttention, Add,
         # LayerNormalization, Dense, Dense, Add) x 2 -> LayerNormalization ->
         # GlobalAveragePooling1D -> Dense: see py_impls.keras3.transformer_model
@@ -325,6 +329,7 @@ class ResNet50Features(_TFRun, InferenceImplementation):
     def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None,
               seed: int) -> None:
         tf.keras.utils.set_random_seed(seed)
+        self.set_dtype_policy()
         self.model = resnet50_v15(self.data_format)
         if weights is not None:
             set_layer_weights(self.model, resnet50_to_keras(
@@ -334,7 +339,7 @@ class ResNet50Features(_TFRun, InferenceImplementation):
 
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
-        return self.features(self.images[start:stop]).numpy()
+        return self.outputs(self.features(self.images[start:stop]).numpy())
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return resnet50_from_keras(self.model)
