@@ -104,6 +104,10 @@ class _MlxRun:
         mx.eval(a, b)
         return lambda: mx.eval(a @ b)
 
+    def device_memory_peak(self) -> int | None:
+        # MLX's allocator keeps a high-water mark; on the CPU its memory is the host's
+        return None if self.backend == "cpu" else mx.get_peak_memory()
+
     def info(self) -> RunInfo:
         backend = self.backend
         return RunInfo(

@@ -10,7 +10,7 @@ from pathlib import Path
 HARNESS = Path(__file__).resolve().parent.parent / "harness"
 MAX_LINES = 400
 FRAMEWORKS = {"torch", "jax", "flax", "optax", "tensorflow", "keras", "mxnet", "chainer",
-              "juliacall", "julia"}
+              "juliacall", "julia", "mlx"}
 
 
 def module_name(path: Path) -> str:
