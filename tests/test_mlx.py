@@ -64,9 +64,11 @@ def test_sync_evaluates_the_parameters_the_optimizer_state_and_the_loss(monkeypa
 
 @pytest.mark.slow
 def test_a_clock_read_without_sync_misses_the_work_still_queued():
-    """When `train_epoch` returns, steps are still computing: the time `sync` then waits is
-    work a clock read at the return would have left out of the epoch. (An MLX that computed
-    eagerly, or a loop that waited on each step, would leave nothing for `sync`.)"""
+    """When `train_epoch` returns, the last step is still computing: the time `sync` then
+    waits is work a clock read at the return would have left out of the epoch. (MLX lets the
+    host run ahead by a bounded number of queued operations, so this is a part of a step - a
+    fifth of the CNN's at batch 16 here; an MLX that computed eagerly, or a loop that waited on
+    each step, would leave nothing for `sync`.)"""
     _, mlx_impl = mlx_row_module()
     impl = trained_cnn(mlx_impl, 64, 16)  # compiled; then 4 steps of 16 images
     started = time.perf_counter()
@@ -75,7 +77,7 @@ def test_a_clock_read_without_sync_misses_the_work_still_queued():
     impl.sync()
     synced = time.perf_counter()
     step = (synced - started) / 4
-    assert synced - returned > 0.25 * step, (
+    assert synced - returned > 0.1 * step, (
         f"returned after {returned - started:.3f} s, sync waited {synced - returned:.3f} s more")
 
 
