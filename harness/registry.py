@@ -257,6 +257,17 @@ ROWS: list[Row] = [
         install='pip install -e ".[mlx]"',
         readiness_check=mlx_backend_problem,
     ),
+    Row(
+        name="tinygrad",
+        framework="tinygrad",
+        language="python",
+        entry_points=entries("py_impls.tinygrad"),
+        description="tinygrad.nn + nn.optim, TinyJit step, fp32, its own kernels (CPU: C by clang; "
+                    "a cold kernel cache per process), host batches, GRU cell written out",
+        requires=(Requirement("tinygrad", "tinygrad", "0.14", "0.15"),),
+        install='pip install -e ".[tinygrad]"',
+        readiness_check=toolchain.tinygrad_cc_problem,
+    ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.run.envs), made by `python -m harness setup mxnet|chainer`.
     Row(

@@ -1,6 +1,7 @@
 """Compilers that a framework calls while it runs, found without importing the framework:
 torch.compile's Inductor writes C++ for the CPU and builds it with $CXX, else `g++` on Linux
-(torch._inductor.config.cpp.cxx; it tries nothing else unless told to fetch a compiler)."""
+(torch._inductor.config.cpp.cxx; it tries nothing else unless told to fetch a compiler); tinygrad's
+CPU device writes C and builds it with $CC, else `clang`."""
 
 from __future__ import annotations
 
@@ -60,3 +61,47 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def tinygrad_cc() -> str:
+    """The compiler tinygrad's CPU device calls: $CC, else clang."""
+    return os.environ.get("CC", "").strip() or "clang"
+
+
+def tinygrad_cc_problem() -> tuple[str, str] | None:
+    """(why tinygrad cannot run on the CPU here, the fix), or None. Its CPU device compiles
+    every kernel with clang, and tinygrad 0.14 compiles the device's own queue workers with clang
+    whatever renderer is asked for (DEV=CPU:LLVM too), so LLVM alone is not enough; it passes
+    clang's --target, so a CC naming gcc fails as well."""
+    compiler = tinygrad_cc()
+    fix = "apt-get install clang (Debian/Ubuntu), or set CC to a clang on PATH"
+    program = shlex.split(compiler)[0]
+    if not shutil.which(program):
+        how = "CC names" if os.environ.get("CC", "").strip() else "its default,"
+        return (f"tinygrad's CPU device compiles its kernels with clang, and {how} `{compiler}`, "
+                f"is not on PATH (LLVM alone does not do: tinygrad 0.14 builds its CPU queue "
+                f"with clang)", fix)
+    if "clang" not in os.path.basename(program):
+        return (f"tinygrad's CPU device calls $CC with clang's options, and CC names "
+                f"`{compiler}`, not clang", fix)
+    return None
+
+
+TINYGRAD_CACHE_PREFIX = "harness-tinygrad-"
+
+
+def cold_tinygrad_cache() -> str:
+    """As `cold_inductor_cache`, for tinygrad: its compiled kernels (and every other disk cache
+    it keeps) live in one sqlite file, CACHEDB, read when tinygrad is imported; this names a
+    private one in a folder of this process's own. A CACHEDB set before the run is kept."""
+    named = os.environ.get("CACHEDB")
+    if named:
+        return f"cache {named} (set before the run: may hold kernels of earlier runs)"
+    root = tempfile.gettempdir()
+    for old in glob.glob(os.path.join(root, TINYGRAD_CACHE_PREFIX + "*-*")):
+        pid = os.path.basename(old)[len(TINYGRAD_CACHE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and os.stat(old).st_uid == os.getuid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{TINYGRAD_CACHE_PREFIX}{os.getpid()}-")
+    os.environ["CACHEDB"] = os.path.join(folder, "cache.db")
+    return "cold cache (a file of its own)"
