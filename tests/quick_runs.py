@@ -21,7 +21,8 @@ from harness.run.results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 # Framework packages the parent process must never import (it only starts children).
-FRAMEWORKS = ("torch", "jax", "tensorflow", "keras", "mxnet", "chainer", "juliacall", "mlx")
+FRAMEWORKS = ("torch", "jax", "tensorflow", "keras", "mxnet", "chainer", "juliacall", "mlx",
+              "tinygrad")
 
 
 def harness(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
