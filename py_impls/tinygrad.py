@@ -87,7 +87,9 @@ class _TinygradRun:
     def sync(self) -> None:
         # Lazy: a tensor nobody realized has not been computed at all; realized, its kernels
         # may still be queued on the device (the CPU device runs them on a worker thread).
-        Tensor.realize(*[t for t in self._produced if not t.uop.is_realized])
+        pending = [t for t in self._produced if not t.uop.is_realized]
+        if pending:
+            Tensor.realize(*pending)
         Device[self.device].synchronize()
 
     def matmul(self, n: int):
