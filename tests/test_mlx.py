@@ -1,8 +1,8 @@
 """MLX (py_impls/mlx.py). MLX is lazy and the row queues each training step with
 `mx.async_eval`, so when `train_epoch` returns its last work is still computing: `sync()` must
 evaluate everything the epoch produced, and a clock read without it would miss that work. The
-quick run through the CLI (shared with the contract test) records the backend, the BLAS and the
-compile in the first window; on Linux, an `mlx` without its backend wheel is named, not run."""
+quick run through the CLI (shared with the contract test) records the backend and the BLAS the
+CPU backend loaded; on Linux, an `mlx` without its backend wheel is named, not run."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_a_clock_read_without_sync_misses_the_work_still_queued():
 
 
 @pytest.mark.slow
-def test_the_quick_run_records_mlx_and_compiles_in_the_first_window(quick_runs):
+def test_the_quick_run_records_the_backend_the_blas_and_the_kernels(quick_runs):
     run = quick_runs("mlx")
     cnn, rnn, transformer = run.record("cnn"), run.record("rnn"), run.record("transformer")
     assert cnn["framework"] == "MLX"
@@ -91,9 +91,6 @@ def test_the_quick_run_records_mlx_and_compiles_in_the_first_window(quick_runs):
     assert extra["blas"] and extra["blas"] != "unknown"  # which BLAS the CPU backend loaded
     assert rnn["cudnn"] is False  # a loop over time in the compiled step: no fused GRU
     assert transformer["attention"].startswith("nn.MultiHeadAttention")
-    # mx.compile traces the GRU's 150 steps on the first call: the first window carries it
-    timings = rnn["timings"]
-    assert timings["warmup_s"] > max(timings["window_s"][1:]), timings
 
 
 def test_the_row_implements_every_benchmark():
