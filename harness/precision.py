@@ -13,6 +13,9 @@ whose outputs were not in the precision it was asked for.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+import numpy as np
 
 from harness.registry import Row
 
@@ -49,6 +52,29 @@ def at_precision(row: Row, precision: str) -> tuple[Row, str | None]:
     has = ", ".join(row.precisions) or "nothing but its default"
     return variant, (f"{row.name} has no {precision} here (it has {has}; docs/benchmarks.md §8 "
                      f"lists what each row does)")
+
+
+class OutputPrecision:
+    """For an implementation whose row has bf16-mixed: whether it was asked for, and its
+    outputs handed to the harness as float32 with the dtype they were computed in noted, from
+    which `recorded` says what ran."""
+
+    options: dict
+
+    @property
+    def bf16(self) -> bool:
+        """Asked for bf16 mixed precision (`--precision bf16-mixed`, docs/benchmarks.md §8)."""
+        return self.options.get("precision") == "bf16-mixed"
+
+    def outputs(self, values: Any) -> np.ndarray:
+        """The model's outputs (a NumPy-convertible array) as float32 NumPy."""
+        values = np.asarray(values)
+        self.computed = values.dtype
+        return values.astype(np.float32)
+
+    def precision_record(self, how: str, otherwise: str) -> str:
+        return recorded(self.options.get("precision"), getattr(self, "computed", None), how,
+                        otherwise)
 
 
 def recorded(asked: str | None, computed: object, how: str, otherwise: str) -> str:

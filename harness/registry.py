@@ -144,6 +144,8 @@ TORCH_AUTOCAST = ("torch.autocast(device, torch.bfloat16) around the forward pas
                   "bf16 matmuls and convolutions, fp32 weights, optimizer and loss")
 KERAS_MIXED = ("the Keras mixed_bfloat16 dtype policy: layers compute in bf16, variables and "
                "optimizer state fp32, the loss in fp32")
+FLAX_BF16 = ("every Flax layer with dtype=bfloat16 (param_dtype fp32: parameters and optax "
+             "state fp32), the logits cast to fp32 for the loss")
 JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
             Requirement("optax", "optax", "0.2", "1"))
 
@@ -235,6 +237,7 @@ ROWS: list[Row] = [
                     "host batches, GRU as lax.scan (no cuDNN)",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
+        precisions={"bf16-mixed": FLAX_BF16},
     ),
     Row(
         name="jax-flax-scan",
@@ -245,6 +248,7 @@ ROWS: list[Row] = [
         description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
+        precisions={"bf16-mixed": FLAX_BF16},
     ),
     Row(
         name="mlx",

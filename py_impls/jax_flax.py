@@ -72,6 +72,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import OutputPrecision
 
 
 YNN_FUSIONS = switch_off_ynn_fusions()
@@ -90,7 +91,7 @@ def resolve_device(requested: str) -> jax.Device:
     return device
 
 
-class _JaxRun:
+class _JaxRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
     requested_device: str
@@ -102,15 +103,23 @@ class _JaxRun:
     def device(self) -> jax.Device:
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
-            if self.options.get("precision"):
-                jax.config.update("jax_default_matmul_precision", self.options["precision"])
+            if self.options.get("precision") == "fp32-strict":  # no TF32 on a GPU
+                jax.config.update("jax_default_matmul_precision", "highest")
         return self._device
+
+    @property
+    def compute_dtype(self) -> Any:
+        """The layers' computation dtype (`dtype=` of every nnx layer): bf16 for bf16-mixed,
+        where the parameters stay fp32 (`param_dtype`'s default); None: Flax's own choice,
+        the inputs' and parameters' fp32."""
+        return jnp.bfloat16 if self.bf16 else None
 
     def sync(self) -> None:
         jax.block_until_ready(self._produced)
 
     def matmul(self, n: int):
-        a, b = (jax.device_put(jax.random.uniform(jax.random.key(i), (n, n)), self.device)
+        dtype = jnp.bfloat16 if self.bf16 else jnp.float32  # the peak of the run's precision
+        a, b = (jax.device_put(jax.random.uniform(jax.random.key(i), (n, n), dtype), self.device)
                 for i in range(2))
         product = jax.jit(jnp.matmul)  # at the default matmul precision the run used
         return lambda: jax.block_until_ready(product(a, b))
@@ -132,7 +141,8 @@ class _JaxRun:
         gpu = self.device.platform == "gpu"
         chosen = jax.config.jax_default_matmul_precision
         if chosen:
-            precision = f"fp32 with jax_default_matmul_precision={chosen}"
+            precision = (f"{'fp32-strict' if chosen == 'highest' else 'fp32'} "
+                         f"(jax_default_matmul_precision={chosen})")
         elif gpu:
             precision = ("tf32-where-allowed (JAX default precision: fp32 convolutions and "
                          "matmuls run in TF32 on GPUs that have it)")
@@ -144,7 +154,9 @@ class _JaxRun:
                               f"optax {optax.__version__}",
             device="cuda" if gpu else "cpu",
             device_name=self.device.device_kind,
-            precision=precision,
+            precision=self.precision_record(
+                "Flax layers with dtype=bfloat16, fp32 parameters and optimizer state, fp32 loss",
+                precision),
             extra={
                 "jaxlib": importlib.metadata.version("jaxlib"),
                 "backend": self.device.platform,
@@ -165,14 +177,16 @@ def commit(model: nnx.Module, optimizer: nnx.Optimizer, device: jax.Device) -> n
     return state
 
 
-def glorot_dense(rngs: nnx.Rngs, n_in: int, n_out: int) -> nnx.Linear:
+def glorot_dense(rngs: nnx.Rngs, n_in: int, n_out: int, dtype: Any = None) -> nnx.Linear:
     """docs/benchmarks.md §2: Glorot-uniform weights, zero biases (Flax's default init is LeCun normal)."""
-    return nnx.Linear(n_in, n_out, kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs)
+    return nnx.Linear(n_in, n_out, kernel_init=nnx.initializers.glorot_uniform(), dtype=dtype,
+                      rngs=rngs)
 
 
 def cross_entropy(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     """Softmax cross-entropy on integer labels, mean over the batch (softmax lives here)."""
-    return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+    logits = model(x).astype(jnp.float32)  # the loss in fp32 whatever the layers computed in
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
 def train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -355,18 +369,18 @@ class CNN(_JaxRun, TrainingImplementation):
     # == model ==
     class Net(nnx.Module):
         def __init__(self, config: CNNConfig, rngs: nnx.Rngs,
-                     conv_op: Any = jax.lax.conv_general_dilated) -> None:
+                     conv_op: Any = jax.lax.conv_general_dilated, dtype: Any = None) -> None:
             conv = partial(nnx.Conv, kernel_size=(3, 3), padding=1, conv_general_dilated=conv_op,
-                           kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs)
+                           kernel_init=nnx.initializers.glorot_uniform(), dtype=dtype, rngs=rngs)
             self.conv1 = conv(config.channels, 50)
             self.conv2 = conv(50, 50)
             self.drop1 = nnx.Dropout(0.25, rngs=rngs)
             self.conv3 = conv(50, 100)
             self.conv4 = conv(100, 100)
             self.drop2 = nnx.Dropout(0.25, rngs=rngs)
-            self.fc1 = glorot_dense(rngs, 100 * 8 * 8, 512)
+            self.fc1 = glorot_dense(rngs, 100 * 8 * 8, 512, dtype)
             self.drop3 = nnx.Dropout(0.5, rngs=rngs)
-            self.fc2 = glorot_dense(rngs, 512, config.n_classes)  # logits: softmax in the loss
+            self.fc2 = glorot_dense(rngs, 512, config.n_classes, dtype)  # softmax in the loss
 
         def __call__(self, x: jax.Array) -> jax.Array:  # x: NHWC
             pool = partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2))
@@ -386,7 +400,8 @@ class CNN(_JaxRun, TrainingImplementation):
 
     def build(self, config: CNNConfig, seed: int) -> None:
         self.config = config
-        self.model = self.Net(config, nnx.Rngs(params=seed, dropout=seed + 1), self.conv_op)
+        self.model = self.Net(config, nnx.Rngs(params=seed, dropout=seed + 1), self.conv_op,
+                              self.compute_dtype)
 
         # == loss and optimizer ==
         # the loss is `cross_entropy` above, differentiated inside `train_step`
@@ -409,7 +424,7 @@ class CNN(_JaxRun, TrainingImplementation):
         logits = [forward(self.model, self.x_test[i:i + bs])
                   for i in range(0, len(self.x_test), bs)]
         self._produced = logits
-        return np.concatenate([np.asarray(batch) for batch in logits])
+        return self.outputs(np.concatenate([np.asarray(batch) for batch in logits]))
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -430,12 +445,12 @@ class CNN(_JaxRun, TrainingImplementation):
                             ("relu3", nnx.relu), ("conv4", m.conv4), ("pool2", pool),
                             ("relu4", nnx.relu)):
             h = layer(h)
-            out[name] = np.asarray(h).transpose(0, 3, 1, 2)  # NHWC -> NCHW
+            out[name] = np.asarray(h, np.float32).transpose(0, 3, 1, 2)  # NHWC -> NCHW
         out["flatten"] = out["relu4"].reshape(len(x), -1)  # C,H,W order, as docs/benchmarks.md §2 flattens
         h = h.reshape(len(x), -1)
         for name, layer in (("fc1", m.fc1), ("relu5", nnx.relu), ("fc2", m.fc2)):
             h = layer(h)
-            out[name] = np.asarray(h)
+            out[name] = np.asarray(h, np.float32)
         return out
 
 
@@ -446,7 +461,8 @@ class GRU(nnx.Module):
     Returns the outputs of every step, (batch, time, hidden), as nn.GRU does. Initialised as
     PyTorch does: U(-1/sqrt(H), 1/sqrt(H))."""
 
-    def __init__(self, n_in: int, hidden: int, rngs: nnx.Rngs) -> None:
+    def __init__(self, n_in: int, hidden: int, rngs: nnx.Rngs, dtype: Any = None) -> None:
+        self.dtype = dtype  # the computation's (bf16-mixed); the parameters stay fp32
         bound = 1 / np.sqrt(hidden)
 
         def uniform(*shape: int) -> nnx.Param:
@@ -458,8 +474,10 @@ class GRU(nnx.Module):
         self.bias_hh_l0 = uniform(3 * hidden)
 
     def __call__(self, x: jax.Array) -> jax.Array:  # x: (batch, time, features)
-        w_hh, b_hh = self.weight_hh_l0[...], self.bias_hh_l0[...]
-        gates_x = x @ self.weight_ih_l0[...].T + self.bias_ih_l0[...]  # all steps in one matmul
+        x, w_ih, b_ih, w_hh, b_hh = (v.astype(self.dtype or v.dtype) for v in (
+            x, self.weight_ih_l0[...], self.bias_ih_l0[...], self.weight_hh_l0[...],
+            self.bias_hh_l0[...]))
+        gates_x = x @ w_ih.T + b_ih  # all steps in one matmul
 
         def step(h: jax.Array, gx: jax.Array) -> tuple[jax.Array, jax.Array]:
             gh = h @ w_hh.T + b_hh
@@ -493,7 +511,7 @@ class _Reviews(_JaxRun, TrainingImplementation):
     # == model ==
     def build(self, config: RNNConfig | TransformerConfig, seed: int) -> None:
         self.config = config
-        self.model = self.Classifier(config, nnx.Rngs(params=seed))
+        self.model = self.Classifier(config, nnx.Rngs(params=seed), self.compute_dtype)
 
         # == loss and optimizer ==
         # the loss is `cross_entropy` above, differentiated inside `train_step`; optax's Adam is
@@ -517,7 +535,7 @@ class _Reviews(_JaxRun, TrainingImplementation):
         logits = [forward(self.model, self.x_test[i:i + bs])
                   for i in range(0, len(self.x_test), bs)]
         self._produced = logits
-        return np.concatenate([np.asarray(batch) for batch in logits])
+        return self.outputs(np.concatenate([np.asarray(batch) for batch in logits]))
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -538,11 +556,11 @@ class RNN(_Reviews):
 
     # == model ==
     class Classifier(nnx.Module):
-        def __init__(self, config: RNNConfig, rngs: nnx.Rngs) -> None:
-            self.embedding = nnx.Embed(config.vocab_size, config.embedding_dim,
+        def __init__(self, config: RNNConfig, rngs: nnx.Rngs, dtype: Any = None) -> None:
+            self.embedding = nnx.Embed(config.vocab_size, config.embedding_dim, dtype=dtype,
                                        embedding_init=nnx.initializers.normal(1.0), rngs=rngs)
-            self.gru = GRU(config.embedding_dim, config.hidden, rngs)
-            self.fc = glorot_dense(rngs, config.hidden, config.n_classes)
+            self.gru = GRU(config.embedding_dim, config.hidden, rngs, dtype)
+            self.fc = glorot_dense(rngs, config.hidden, config.n_classes, dtype)
 
         def __call__(self, tokens: jax.Array) -> jax.Array:
             outputs = self.gru(self.embedding(tokens))  # initial state: zeros
@@ -557,12 +575,14 @@ class RNN(_Reviews):
     def activations(self, x: np.ndarray) -> dict[str, np.ndarray]:
         embedded = self.model.embedding(jnp.asarray(x, dtype=jnp.int32))
         outputs = self.model.gru(embedded)
-        return {"embedding": np.asarray(embedded), "gru": np.asarray(outputs),
-                "fc": np.asarray(self.model.fc(outputs[:, -1]))}
+        return {"embedding": np.asarray(embedded, np.float32),
+                "gru": np.asarray(outputs, np.float32),
+                "fc": np.asarray(self.model.fc(outputs[:, -1]), np.float32)}
 
 
-def layer_norm(config: TransformerConfig, rngs: nnx.Rngs) -> nnx.LayerNorm:
-    return nnx.LayerNorm(config.d_model, epsilon=config.ln_eps, rngs=rngs)  # Flax's eps is 1e-6
+def layer_norm(config: TransformerConfig, rngs: nnx.Rngs, dtype: Any = None) -> nnx.LayerNorm:
+    # Flax's eps is 1e-6; its statistics are fp32 even with dtype=bfloat16
+    return nnx.LayerNorm(config.d_model, epsilon=config.ln_eps, dtype=dtype, rngs=rngs)
 
 
 def attention_to_canonical(name: str, value: np.ndarray) -> np.ndarray:
@@ -583,39 +603,39 @@ class Transformer(_Reviews):
 
     # == model ==
     class MLP(nnx.Module):
-        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
-            self.fc1 = glorot_dense(rngs, c.d_model, c.mlp_dim)
-            self.fc2 = glorot_dense(rngs, c.mlp_dim, c.d_model)
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs, dtype: Any = None) -> None:
+            self.fc1 = glorot_dense(rngs, c.d_model, c.mlp_dim, dtype)
+            self.fc2 = glorot_dense(rngs, c.mlp_dim, c.d_model, dtype)
 
         def __call__(self, x: jax.Array) -> jax.Array:
             # exact (erf) GELU: jax.nn.gelu's default is the tanh approximation
             return self.fc2(jax.nn.gelu(self.fc1(x), approximate=False))
 
     class Block(nnx.Module):
-        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
-            self.ln1 = layer_norm(c, rngs)
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs, dtype: Any = None) -> None:
+            self.ln1 = layer_norm(c, rngs, dtype)
             # dropout_rate 0 (its default); LinearGeneral initialises its kernels flattened to
             # (in, out), so Glorot sees fans 128 and 128
             self.attn = nnx.MultiHeadAttention(
                 num_heads=c.heads, in_features=c.d_model, qkv_features=c.d_model,
                 out_features=c.d_model, kernel_init=nnx.initializers.glorot_uniform(),
-                bias_init=nnx.initializers.zeros_init(), decode=False, rngs=rngs)
-            self.ln2 = layer_norm(c, rngs)
-            self.mlp = Transformer.MLP(c, rngs)
+                bias_init=nnx.initializers.zeros_init(), decode=False, dtype=dtype, rngs=rngs)
+            self.ln2 = layer_norm(c, rngs, dtype)
+            self.mlp = Transformer.MLP(c, rngs, dtype)
 
         def __call__(self, x: jax.Array) -> jax.Array:
             x = x + self.attn(self.ln1(x))  # self-attention, no mask: padding is content
             return x + self.mlp(self.ln2(x))
 
     class Classifier(nnx.Module):
-        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs) -> None:
-            table = partial(nnx.Embed, features=c.d_model,
+        def __init__(self, c: TransformerConfig, rngs: nnx.Rngs, dtype: Any = None) -> None:
+            table = partial(nnx.Embed, features=c.d_model, dtype=dtype,
                             embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
             self.embedding = table(c.vocab_size)
             self.position = table(c.seq_len)
-            self.blocks = nnx.List([Transformer.Block(c, rngs) for _ in range(c.blocks)])
-            self.ln_f = layer_norm(c, rngs)
-            self.fc = glorot_dense(rngs, c.d_model, c.n_classes)
+            self.blocks = nnx.List([Transformer.Block(c, rngs, dtype) for _ in range(c.blocks)])
+            self.ln_f = layer_norm(c, rngs, dtype)
+            self.fc = glorot_dense(rngs, c.d_model, c.n_classes, dtype)
 
         def embed(self, tokens: jax.Array) -> jax.Array:
             return self.embedding(tokens) + self.position(jnp.arange(tokens.shape[1]))
@@ -655,7 +675,7 @@ class Transformer(_Reviews):
             h = out[f"blocks.{i}"] = block(h)
         out["pooled"] = m.ln_f(h).mean(axis=1)
         out["fc"] = m.fc(out["pooled"])
-        return {name: np.asarray(value) for name, value in out.items()}
+        return {name: np.asarray(value, np.float32) for name, value in out.items()}
 
 
 class _WholeEpoch:
@@ -722,15 +742,16 @@ class TransformerWholeEpoch(_WholeEpoch, Transformer):
 class Bottleneck(nnx.Module):
     """torchvision's ResNet v1.5 bottleneck: the stride sits on the 3x3 convolution."""
 
-    def __init__(self, inplanes: int, planes: int, stride: int, rngs: nnx.Rngs) -> None:
-        self.conv1 = _conv(inplanes, planes, 1, 1, rngs)
-        self.bn1 = _bn(planes, rngs)
-        self.conv2 = _conv(planes, planes, 3, stride, rngs)
-        self.bn2 = _bn(planes, rngs)
-        self.conv3 = _conv(planes, planes * 4, 1, 1, rngs)
-        self.bn3 = _bn(planes * 4, rngs)
-        self.downsample = (nnx.Sequential(_conv(inplanes, planes * 4, 1, stride, rngs),
-                                          _bn(planes * 4, rngs))
+    def __init__(self, inplanes: int, planes: int, stride: int, rngs: nnx.Rngs,
+                 dtype: Any = None) -> None:
+        self.conv1 = _conv(inplanes, planes, 1, 1, rngs, dtype)
+        self.bn1 = _bn(planes, rngs, dtype)
+        self.conv2 = _conv(planes, planes, 3, stride, rngs, dtype)
+        self.bn2 = _bn(planes, rngs, dtype)
+        self.conv3 = _conv(planes, planes * 4, 1, 1, rngs, dtype)
+        self.bn3 = _bn(planes * 4, rngs, dtype)
+        self.downsample = (nnx.Sequential(_conv(inplanes, planes * 4, 1, stride, rngs, dtype),
+                                          _bn(planes * 4, rngs, dtype))
                            if stride != 1 or inplanes != planes * 4 else None)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -740,16 +761,18 @@ class Bottleneck(nnx.Module):
         return nnx.relu(self.bn3(self.conv3(out)) + identity)
 
 
-def _conv(n_in: int, n_out: int, size: int, stride: int, rngs: nnx.Rngs) -> nnx.Conv:
+def _conv(n_in: int, n_out: int, size: int, stride: int, rngs: nnx.Rngs,
+          dtype: Any = None) -> nnx.Conv:
     # PyTorch's symmetric padding (size // 2); "SAME" would pad stride-2 convs asymmetrically.
     # torchvision's init: Kaiming normal, fan-out.
     return nnx.Conv(n_in, n_out, (size, size), strides=stride, padding=size // 2, use_bias=False,
                     kernel_init=nnx.initializers.variance_scaling(2.0, "fan_out", "normal"),
-                    rngs=rngs)
+                    dtype=dtype, rngs=rngs)
 
 
-def _bn(n: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    return nnx.BatchNorm(n, use_running_average=True, epsilon=1e-5, rngs=rngs)  # torch's eps
+def _bn(n: int, rngs: nnx.Rngs, dtype: Any = None) -> nnx.BatchNorm:
+    return nnx.BatchNorm(n, use_running_average=True, epsilon=1e-5, dtype=dtype,
+                         rngs=rngs)  # torch's eps
 
 
 def max_pool_3x3(x: jax.Array) -> jax.Array:
@@ -759,16 +782,16 @@ def max_pool_3x3(x: jax.Array) -> jax.Array:
 class ResNet50(nnx.Module):
     """torchvision.models.resnet50 (v1.5) up to the global average pool, torchvision's names."""
 
-    def __init__(self, rngs: nnx.Rngs) -> None:
-        self.conv1 = _conv(3, 64, 7, 2, rngs)
-        self.bn1 = _bn(64, rngs)
+    def __init__(self, rngs: nnx.Rngs, dtype: Any = None) -> None:
+        self.conv1 = _conv(3, 64, 7, 2, rngs, dtype)
+        self.bn1 = _bn(64, rngs, dtype)
         inplanes = 64
         for name, (planes, blocks, stride) in zip(
                 ("layer1", "layer2", "layer3", "layer4"),
                 ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))):
-            stage = [Bottleneck(inplanes, planes, stride, rngs)]
+            stage = [Bottleneck(inplanes, planes, stride, rngs, dtype)]
             inplanes = planes * 4
-            stage += [Bottleneck(inplanes, planes, 1, rngs) for _ in range(blocks - 1)]
+            stage += [Bottleneck(inplanes, planes, 1, rngs, dtype) for _ in range(blocks - 1)]
             setattr(self, name, nnx.List(stage))
 
     def __call__(self, x: jax.Array) -> jax.Array:  # x: NHWC
@@ -793,7 +816,7 @@ class ResNet50Features(_JaxRun, InferenceImplementation):
     # == model ==
     def build(self, config: InferenceConfig, weights: dict[str, np.ndarray] | None,
               seed: int) -> None:
-        self.model = ResNet50(nnx.Rngs(params=seed))
+        self.model = ResNet50(nnx.Rngs(params=seed), self.compute_dtype)
         if weights is not None:  # torchvision's state_dict, less the classifier and counters
             import_weights(self.model, {k: v for k, v in weights.items() if not k.startswith("fc.")
                                         and not k.endswith("num_batches_tracked")}, {})
@@ -803,7 +826,7 @@ class ResNet50Features(_JaxRun, InferenceImplementation):
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
         self._produced = forward(self.model, self.images[start:stop])
-        return np.asarray(self._produced)
+        return self.outputs(self._produced)
 
     # == verification ==
     def activations(self, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -812,12 +835,12 @@ class ResNet50Features(_JaxRun, InferenceImplementation):
         for name, layer in (("conv1", m.conv1), ("bn1", m.bn1), ("relu", nnx.relu),
                             ("maxpool", max_pool_3x3)):
             x = layer(x)
-            out[name] = np.asarray(x).transpose(0, 3, 1, 2)
+            out[name] = np.asarray(x, np.float32).transpose(0, 3, 1, 2)
         for stage in ("layer1", "layer2", "layer3", "layer4"):
             for i, block in enumerate(getattr(m, stage)):
                 x = block(x)
-                out[f"{stage}.{i}"] = np.asarray(x).transpose(0, 3, 1, 2)
-        out["avgpool"] = np.asarray(x.mean(axis=(1, 2)))
+                out[f"{stage}.{i}"] = np.asarray(x, np.float32).transpose(0, 3, 1, 2)
+        out["avgpool"] = np.asarray(x.mean(axis=(1, 2)), np.float32)
         return out
 
 

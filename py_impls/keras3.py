@@ -36,7 +36,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
-from harness.precision import recorded
+from harness.precision import OutputPrecision
 from harness.verify.oracle.resnet50 import BN_EPS, blocks
 from harness.verify.oracle.transformer import parameter_shapes
 
@@ -554,33 +554,24 @@ def gpu_name() -> str:
     return torch.cuda.get_device_name()
 
 
-class KerasPrecision:
+class KerasPrecision(OutputPrecision):
     """bf16-mixed the Keras way (`--precision bf16-mixed`, docs/benchmarks.md §8), for the
     Keras 3 rows and the TensorFlow rows: the `mixed_bfloat16` dtype policy makes every layer
     built under it compute in bf16 while its variables stay fp32, and Keras' losses cast their
     inputs to fp32."""
 
-    options: dict
-
     def set_dtype_policy(self) -> None:
         """Before a model is built: the policy of the precision asked for (Keras' is global)."""
-        keras.mixed_precision.set_dtype_policy(
-            "mixed_bfloat16" if self.options.get("precision") == "bf16-mixed" else "float32")
-
-    def outputs(self, values) -> np.ndarray:
-        """The model's outputs as float32 NumPy, noting the dtype they were computed in."""
-        values = np.asarray(values)
-        self.computed = values.dtype
-        return values.astype(np.float32)
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if self.bf16 else "float32")
 
     def precision(self, otherwise: str) -> str:
         """The record's precision: from the outputs' dtype when bf16 was asked for."""
-        return recorded(self.options.get("precision"), getattr(self, "computed", None),
-                        "Keras mixed_bfloat16 policy: bf16 compute, fp32 variables", otherwise)
+        return self.precision_record("Keras mixed_bfloat16 policy: bf16 compute, fp32 variables",
+                                     otherwise)
 
     def matmul_dtype(self) -> str:
         """The calibration's operands: the peak of the run's precision."""
-        return "bfloat16" if self.options.get("precision") == "bf16-mixed" else "float32"
+        return "bfloat16" if self.bf16 else "float32"
 
 
 class _KerasRun(KerasPrecision):

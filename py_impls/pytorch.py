@@ -37,7 +37,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
-from harness.precision import recorded
+from harness.precision import OutputPrecision
 from harness.toolchain import cold_inductor_cache
 
 
@@ -52,16 +52,11 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-class _TorchRun:
+class _TorchRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
     requested_device: str
     compiled = False  # the ...Compiled variants: torch.compile on the model
-
-    @property
-    def bf16(self) -> bool:
-        """Asked for bf16 mixed precision (`--precision bf16-mixed`, docs/benchmarks.md §8)."""
-        return self.options.get("precision") == "bf16-mixed"
 
     def autocast(self) -> torch.autocast:
         """PyTorch's mixed precision: inside it, matmuls and convolutions compute in bf16 while
@@ -105,11 +100,10 @@ class _TorchRun:
     def info(self) -> RunInfo:
         cuda = self.device.type == "cuda"
         # what the outputs were computed in, not what was asked for
-        precision = recorded(self.options.get("precision"), getattr(self, "computed", None),
-                             f"torch.autocast {self.device.type} bfloat16, fp32 weights",
-                             f"fp32 (PyTorch default: cuDNN conv TF32="
-                             f"{torch.backends.cudnn.allow_tf32}, matmul TF32="
-                             f"{torch.backends.cuda.matmul.allow_tf32})" if cuda else "fp32")
+        precision = self.precision_record(
+            f"torch.autocast {self.device.type} bfloat16, fp32 weights",
+            f"fp32 (PyTorch default: cuDNN conv TF32={torch.backends.cudnn.allow_tf32}, "
+            f"matmul TF32={torch.backends.cuda.matmul.allow_tf32})" if cuda else "fp32")
         return RunInfo(
             framework="PyTorch",
             framework_version=torch.__version__,
