@@ -108,7 +108,8 @@ def test_each_process_compiles_with_a_kernel_cache_of_its_own(monkeypatch, tmp_p
     """The record's compile + warm-up is a first run's: CACHEDB names a file in a folder of this
     process's own, and folders of processes that have ended are removed; a CACHEDB the user set
     is kept and the record says it may be warm."""
-    monkeypatch.delenv("CACHEDB", raising=False)
+    monkeypatch.setenv("CACHEDB", "")  # so that the teardown also removes the one named here
+    monkeypatch.delenv("CACHEDB")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     ended = tmp_path / f"{toolchain.TINYGRAD_CACHE_PREFIX}999999999-abc"
     ended.mkdir()
