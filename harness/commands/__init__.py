@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
-        description="The same CNN, GRU and ResNet-50 in every framework, timed fairly.")
+        description="The same CNN, GRU, Transformer and ResNet-50 in every framework, timed fairly.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in (*benchmarks.names(), "all"):
         run.register(sub, name)
