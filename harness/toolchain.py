@@ -43,14 +43,20 @@ def cold_inductor_cache() -> str:
     named = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     if named:
         return f"cache {named} (set before the run: may hold kernels of earlier runs)"
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = private_folder(CACHE_PREFIX)
+    return "cold cache (a folder of its own)"
+
+
+def private_folder(prefix: str) -> str:
+    """A new folder of this process's own under the temporary directory (mkdtemp: private and
+    unpredictable, /tmp is shared), named with the pid; first removes this user's folders of
+    that prefix whose process has ended (the worker's os._exit skips exit hooks)."""
     root = tempfile.gettempdir()
-    for old in glob.glob(os.path.join(root, CACHE_PREFIX + "*-*")):
-        pid = os.path.basename(old)[len(CACHE_PREFIX):].split("-", 1)[0]
+    for old in glob.glob(os.path.join(root, prefix + "*-*")):
+        pid = os.path.basename(old)[len(prefix):].split("-", 1)[0]
         if pid.isdigit() and os.stat(old).st_uid == os.getuid() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
-    folder = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
-    return "cold cache (a folder of its own)"
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
 
 
 def _alive(pid: int) -> bool:
@@ -97,11 +103,5 @@ def cold_tinygrad_cache() -> str:
     named = os.environ.get("CACHEDB")
     if named:
         return f"cache {named} (set before the run: may hold kernels of earlier runs)"
-    root = tempfile.gettempdir()
-    for old in glob.glob(os.path.join(root, TINYGRAD_CACHE_PREFIX + "*-*")):
-        pid = os.path.basename(old)[len(TINYGRAD_CACHE_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and os.stat(old).st_uid == os.getuid() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    folder = tempfile.mkdtemp(prefix=f"{TINYGRAD_CACHE_PREFIX}{os.getpid()}-")
-    os.environ["CACHEDB"] = os.path.join(folder, "cache.db")
+    os.environ["CACHEDB"] = os.path.join(private_folder(TINYGRAD_CACHE_PREFIX), "cache.db")
     return "cold cache (a file of its own)"
