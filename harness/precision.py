@@ -20,11 +20,12 @@ import numpy as np
 from harness.registry import Row
 
 DEFAULT = "default"
+BF16_MIXED = "bf16-mixed"
 PRECISIONS = {
     DEFAULT: "the framework's default: fp32 on the CPU, TF32 where the framework allows it on a "
              "GPU (the record says which)",
     "fp32-strict": "true fp32 everywhere: no TF32 on GPUs",
-    "bf16-mixed": "the framework's recommended mixed precision: bf16 compute, fp32 weights "
+    BF16_MIXED: "the framework's recommended mixed precision: bf16 compute, fp32 weights "
                   "(master copy) and fp32 loss",
 }
 
@@ -64,7 +65,7 @@ class OutputPrecision:
     @property
     def bf16(self) -> bool:
         """Asked for bf16 mixed precision (`--precision bf16-mixed`, docs/benchmarks.md §8)."""
-        return self.options.get("precision") == "bf16-mixed"
+        return self.options.get("precision") == BF16_MIXED
 
     def outputs(self, values: Any) -> np.ndarray:
         """The model's outputs (a NumPy-convertible array) as float32 NumPy."""
@@ -81,7 +82,7 @@ def recorded(asked: str | None, computed: object, how: str, otherwise: str) -> s
     """The record's `precision` for a row that has bf16-mixed: read from the dtype its outputs
     were computed in (`computed`: a dtype or its name, e.g. torch.bfloat16, "bfloat16"), with
     how the row does it; `otherwise` (the row's default description) when bf16 was not asked."""
-    if asked != "bf16-mixed":
+    if asked != BF16_MIXED:
         return otherwise
     name = str(getattr(computed, "name", computed)).rsplit(".", 1)[-1]
     if name == "bfloat16":

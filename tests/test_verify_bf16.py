@@ -39,8 +39,9 @@ def test_a_deviation_at_fp32_level_is_not_a_bf16_computation():
     exp = {"logits0": want}
     fp32_like = {"logits0": want * (1 + 1e-7)}
     bf16_like = {"logits0": want + rng.normal(size=want.shape) * 4e-3}
-    assert not verify_checks.bf16_checks(fp32_like, exp, 0.0625)[0].passed
-    assert verify_checks.bf16_checks(bf16_like, exp, 0.0625)[0].passed
+    for got, bf16 in ((fp32_like, False), (bf16_like, True)):
+        first = verify_checks.compare("logits0", got["logits0"], want, 0.0625)
+        assert verify_checks.bf16_checks(got, exp, 0.0625, first)[0].passed is bf16
 
 
 def test_pooled_updates_forgive_one_tiny_tensor_the_worst_tensor_rule_would_not():

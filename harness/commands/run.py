@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
         return 2
     print_header(settings, args.benchmarks, cluster)
-    if "bf16-mixed" in precisions and cluster is None and (
+    if precision.BF16_MIXED in precisions and cluster is None and (
             settings.device == "cpu" or not registry.gpu_present()):
         warning = precision.cpu_bf16_warning(cpu_flags())
         if warning:

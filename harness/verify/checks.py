@@ -132,25 +132,25 @@ def evaluate(case: Case, child: ChildRun, tier: str) -> tuple[list[Check], list[
         else:
             checks.append(Check(label, detail=_missing_reason(child, _hook_for(key))))
     if tier == "bf16":
-        checks += bf16_checks(out, exp, tol["forward"])
+        checks += bf16_checks(out, exp, tol["forward"], checks[0])
     return checks, layers
 
 
-def bf16_checks(out: dict[str, Any], exp: dict[str, Any], tolerance: float) -> list[Check]:
-    """What a bf16 run must show beyond its tolerances: that its outputs deviate from float64
-    more than fp32's would (else it did not compute in bf16), and, for a classifier, that its
-    argmax agrees on every sample whose oracle margin is beyond that tolerance's reach."""
+def bf16_checks(out: dict[str, Any], exp: dict[str, Any], tolerance: float,
+                first: Check) -> list[Check]:
+    """What a bf16 run must show beyond its tolerances: that its first outputs (`first`: the
+    check of the logits with the initial weights, or of the features) deviate from float64 more
+    than fp32's would (else it did not compute in bf16), and, for a classifier, that its argmax
+    agrees on every sample whose oracle margin is beyond that tolerance's reach."""
     key = "logits0" if "logits0" in exp else "features"
     checks = []
-    if key in out:
-        first = compare(key, out[key], exp[key], tolerance)
-        if first.rel is not None:
-            at_fp32 = first.rel <= BF16_FLOOR
-            checks.append(Check(
-                "bf16 computation", passed=not at_fp32,
-                detail=(f"{key} rel err {first.rel:.1e} {'<=' if at_fp32 else '>'} "
-                        f"{BF16_FLOOR:.0e}, " + ("fp32's level: not computed in bf16"
-                                                 if at_fp32 else "above fp32's level"))))
+    if first.rel is not None:
+        at_fp32 = first.rel <= BF16_FLOOR
+        checks.append(Check(
+            "bf16 computation", passed=not at_fp32,
+            detail=(f"{key} rel err {first.rel:.1e} {'<=' if at_fp32 else '>'} "
+                    f"{BF16_FLOOR:.0e}, " + ("fp32's level: not computed in bf16"
+                                             if at_fp32 else "above fp32's level"))))
     for label, logits in (("argmax, initial weights", "logits0"),
                           ("argmax after 2 steps", "logits2")):
         if logits in exp and logits in out:

@@ -96,7 +96,7 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
                       settings.timeout, log_dir, stop)
     info = child.report.get("info") or {}
     asked = impl.options.get("precision", precision.DEFAULT)
-    tier = "bf16" if asked == "bf16-mixed" else precision_tier(info)
+    tier = "bf16" if asked == precision.BF16_MIXED else precision_tier(info)
     checks, layers = evaluate(case, child, tier)
     made = [c for c in checks if c.passed is not None]
     unsupported = child.report.get("unsupported", {})
