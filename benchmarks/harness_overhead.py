@@ -8,7 +8,7 @@ first in even ones). Prints both, the ratio harness/bare of each pair, and their
 What the two paths share, so that only the harness differs: the interpreter, the environment
 (harness.run.child.child_environment with the row's variables), the working folder, output to a
 log file, a new session; the class the registry names; the data (harness.run.worker.
-training_data); the windows and permutations (harness.protocol.windows_of, epoch_order); a sync
+training_data); the windows and permutations (harness.windows, harness.protocol.epoch_order); a sync
 before every clock read. Earlier versions started the bare loop with another environment and
 output pipe, timed only one epoch in one piece, and always ran it second, after the harness
 run: the ratio read 0.90, 0.97 and 0.78 (harness faster), an order and set-up effect.
@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 def bare(profile: str, device: str, seed: int, out: Path) -> None:
     """The same row, no harness: the same steps in the same order, timed with a bare clock."""
     from harness import benchmarks
-    from harness.protocol import epoch_order, windows_of
+    from harness.protocol import epoch_order
+    from harness.windows import Adaptive, AdaptivePlan, windows_of
     from harness.registry import by_name
     from harness.run.job import Job
     from harness.run.worker import load_class, training_data
@@ -49,16 +50,24 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
     impl.prepare(data)
     impl.build(config, seed)
     seconds, samples = [], []
+    rule, warmup = benchmark.windows(profile), 1
     for epoch in range(benchmark.epochs(profile)):
         order = epoch_order(seed, epoch, len(data.x_train), config.batch_size)
-        for window in windows_of(order, config.batch_size, benchmark.windows(profile)):
+        plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
+                else windows_of(order, config.batch_size, rule.count))
+        for window in plan:  # the harness's own windows, so that both time the same work
             impl.sync()
             start = time.perf_counter()
             impl.train_epoch(window)
             impl.sync()
             seconds.append(time.perf_counter() - start)
             samples.append(len(window))
-    rates = [n / s for n, s in zip(samples[1:], seconds[1:])] or [samples[0] / seconds[0]]
+            if isinstance(plan, AdaptivePlan):
+                plan.took(seconds[-1])
+        if isinstance(plan, AdaptivePlan):
+            warmup = plan.warmup_windows
+    rates = ([n / s for n, s in zip(samples[warmup:], seconds[warmup:])]
+             or [samples[0] / seconds[0]])
     out.write_text(json.dumps({"samples_per_s": statistics.median(rates),
                                "train_s": sum(seconds)}))
 

@@ -4,8 +4,12 @@ rankings (harness.report.ranking): 1 is the same order, -1 the reverse. A pair o
 agreeing when both runs order it the same way, or when either run marks the two as tied (their
 spreads overlap, so neither order is claimed). Target: at least 0.9 on every benchmark.
 
-    python benchmarks/ranking_stability.py [--impl a,b,c] [--benchmarks cnn,rnn] [--repeat 1]
+    python benchmarks/ranking_stability.py [--impl a,b,c] [--benchmarks cnn,rnn] [--repeat N]
                                            [--keep DIR]   # keep both results files there
+    python benchmarks/ranking_stability.py --files A.jsonl B.jsonl  # two stored runs, no new one
+    python benchmarks/ranking_stability.py --by-process RESULTS.jsonl
+        # one run of several processes a row: the ranking of each row's first process against
+        # that of its second (how far one process's figure is from the next one's)
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def run_all(results: Path, impl: str | None, chosen: str | None, repeat: int) -> float:
+def run_all(results: Path, impl: str | None, chosen: str | None, repeat: int | None) -> float:
     names = chosen.split(",") if chosen else ["all"]
     start = time.perf_counter()
     for name in names:
         argv = [sys.executable, "-m", "harness", name, "--profile", "quick", "--data",
-                "synthetic", "--repeat", str(repeat), "--results", str(results)]
+                "synthetic", "--results", str(results)]
+        argv += ["--repeat", str(repeat)] if repeat else []
         subprocess.run(argv + (["--impl", impl] if impl else []), cwd=REPO, check=False,
                        stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -75,11 +80,21 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--impl", help="rows to run, as `--impl` (default: every ready row)")
     parser.add_argument("--benchmarks", help="e.g. cnn,rnn (default: all)")
-    parser.add_argument("--repeat", type=int, default=1, help="`--repeat` of each run of all")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="`--repeat` of each run of all (default: the profile's processes)")
     parser.add_argument("--keep", type=Path,
                         help="write the two results files (first.jsonl, second.jsonl) into this "
                              "folder and keep them, e.g. for benchmarks/wall_time.py")
+    parser.add_argument("--files", nargs=2, type=Path, metavar=("FIRST", "SECOND"),
+                        help="compare two stored results files instead of running")
+    parser.add_argument("--by-process", type=Path, metavar="RESULTS",
+                        help="compare the first and the second process of each row in one file")
     args = parser.parse_args()
+    if args.files or args.by_process:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = args.files or split_by_process(args.by_process, Path(tmp))
+            first, second = (rankings(p) for p in paths)
+            return print_taus(first, second, f"{paths[0]} against {paths[1]}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -89,7 +104,25 @@ def main() -> int:
                 parser.error(f"{path} exists: name an empty folder with --keep")
         seconds = [run_all(p, args.impl, args.benchmarks, args.repeat) for p in paths]
         first, second = (rankings(p) if p.is_file() else {} for p in paths)
-    print(f"two quick runs back to back: {seconds[0]:.0f} s and {seconds[1]:.0f} s")
+    return print_taus(first, second,
+                      f"two quick runs back to back: {seconds[0]:.0f} s and {seconds[1]:.0f} s")
+
+
+def split_by_process(path: Path, folder: Path) -> list[Path]:
+    """Each row's first process (`repeat` 0) into one file, its second (1) into another."""
+    import json
+
+    from harness.run.results import read_results
+
+    paths = [folder / "process1.jsonl", folder / "process2.jsonl"]
+    records = read_results(path)
+    for repeat, out in enumerate(paths):
+        out.write_text("".join(json.dumps(r) + "\n" for r in records if r.get("repeat") == repeat))
+    return paths
+
+
+def print_taus(first: dict, second: dict, title: str) -> int:
+    print(title)
     worst = None
     for key in sorted(set(first) | set(second)):
         tau, pairs, tied = kendall_tau(first.get(key, {}), second.get(key, {}))

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from harness.config import PROFILES, CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.flops import Flops, cnn_flops, gru_flops, resnet50_flops, transformer_flops
+from harness.windows import Adaptive, Fixed, WindowRule
 
 TRAINING, INFERENCE = "training", "inference"
 # The `# == name ==` sections every implementation of a kind is written in (`show` aligns them).
@@ -43,10 +44,17 @@ class Workload:
     n_test: int | None = None
     epochs: int | None = None  # None: the config's
     config: Any = None  # a profile's own config (inference: fewer batches); None: the record's
-    # Training: the timed windows each epoch is cut into (harness.protocol.windows_of). The
-    # first window carries compilation and warm-up; the others give the steady state's median
-    # and spread, so a profile needs at least 4 windows in all.
-    windows: int = 1
+    # Training: how each epoch is cut into timed windows (harness.windows): a fixed count (the
+    # first window of the first epoch is the warm-up; the others give the steady state's median
+    # and spread, so a fixed profile needs at least 4 windows in all), or adaptive windows that
+    # stop once the steady state is measured well enough (one epoch only).
+    windows: WindowRule = Fixed(1)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.windows, int):
+            object.__setattr__(self, "windows", Fixed(self.windows))
+        if isinstance(self.windows, Adaptive) and self.epochs != 1:
+            raise ValueError("adaptive windows time a single epoch: set epochs=1")
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ class Benchmark:
     def epochs(self, profile: str) -> int:
         return self.workload(profile).epochs or self.config.epochs
 
-    def windows(self, profile: str) -> int:
+    def windows(self, profile: str) -> WindowRule:
         return self.workload(profile).windows
 
     @property
@@ -137,8 +145,9 @@ class Benchmark:
         return importlib.import_module(self.oracle)
 
 
-# 50 steps in 5 windows of 10: the first is the warm-up, four give the steady state.
-_QUICK_TRAINING = Workload(n_train=3200, n_test=1000, epochs=1, windows=5)
+# At most 50 steps, timed in adaptive windows (harness.windows): a run stops once its steady
+# state is known, after at least 20 steps.
+_QUICK_TRAINING = Workload(n_train=3200, n_test=1000, epochs=1, windows=Adaptive())
 
 REGISTRY: dict[str, Benchmark] = {}
 
@@ -180,9 +189,9 @@ register(Benchmark(
     kind=TRAINING, impl_class="Transformer",
     config=TransformerConfig(), flops=transformer_flops(TransformerConfig()),
     # full: as the GRU, the same data, epochs and steps. quick: 7x the GRU's work a sample, so
-    # 20 steps in 5 windows of 4 (PyTorch learns the stand-in to 0.97-1.0 in them, seeds 0-2)
+    # at most 20 steps (PyTorch learns the stand-in to 0.97-1.0 in them, seeds 0-2)
     workloads={"full": Workload(windows=2),
-               "quick": Workload(n_train=1280, n_test=500, epochs=1, windows=5)},
+               "quick": Workload(n_train=1280, n_test=500, epochs=1, windows=Adaptive())},
     oracle="harness.verify.oracle.transformer", model="transformer", dataset="imdb",
     julia_source="transformer.jl"))
 

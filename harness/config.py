@@ -84,3 +84,6 @@ PROFILES: dict[str, str] = {
     "full": "the benchmark exactly: every sample, every epoch",
     "quick": "a smoke run: a few thousand samples, one epoch, a few inference batches",
 }
+# Fresh processes a row's figure comes from by default (`--repeat` overrides), so that its spread
+# covers process-to-process variation (harness.run.processes); `full` runs are hours long.
+PROCESSES: dict[str, int] = {"full": 1, "quick": 2}

@@ -14,6 +14,7 @@ import numpy as np
 from harness.interface import (InferenceSettings, InferenceImplementation, TrainingSettings,
                                TrainingData, TrainingImplementation)
 from harness.timing import Stopwatch
+from harness.windows import Adaptive, AdaptivePlan, Fixed, WindowRule, windows_of
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -32,22 +33,16 @@ def epoch_order(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
     return order[: steps * batch_size].astype(np.int64)
 
 
-def windows_of(order: np.ndarray, batch_size: int, windows: int) -> list[np.ndarray]:
-    """An epoch's permutation cut into `windows` contiguous runs of whole batches, in order (the
-    last takes any batches left over), so a window is timed on its own while every framework
-    still sees exactly `epoch_order`'s samples in `epoch_order`'s order."""
-    steps = len(order) // batch_size
-    windows = max(1, min(windows, steps))
-    per = steps // windows
-    cuts = [w * per * batch_size for w in range(windows)] + [steps * batch_size]
-    return [order[a:b] for a, b in zip(cuts, cuts[1:])]
-
-
 def run_training(impl: TrainingImplementation, config: TrainingSettings, data: TrainingData,
                  epochs: int, seed: int, emit: Emit = lambda event: None,
-                 windows: int = 1) -> dict[str, Any]:
-    """docs/benchmarks.md §7: each epoch is `windows` timed calls of `train_epoch`; the first
-    window of the first epoch carries compilation and warm-up, the others are the steady state."""
+                 windows: int | WindowRule = 1) -> dict[str, Any]:
+    """docs/benchmarks.md §7: each epoch is a series of timed calls of `train_epoch`, cut by the
+    window rule (harness.windows): a fixed count of windows an epoch, the first window of the
+    first epoch carrying compilation and warm-up; or, for a one-epoch run, adaptive windows that
+    stop once the steady state is measured well enough."""
+    rule = Fixed(windows) if isinstance(windows, int) else windows
+    if isinstance(rule, Adaptive) and epochs != 1:
+        raise ValueError(f"adaptive windows time a single epoch, not {epochs}")
     n = len(data.x_train)
     watch = Stopwatch(impl.sync)
     emit({"event": "phase", "phase": "prepare"})
@@ -59,13 +54,21 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     window_s: list[float] = []
     window_samples: list[int] = []
     epoch_s: list[float] = []
+    described = rule.describe()
+    warmup_windows = 1
     for epoch in range(epochs):
+        order = epoch_order(seed, epoch, n, config.batch_size)
+        plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
+                else windows_of(order, config.batch_size, rule.count))
         laps = []
-        for window in windows_of(epoch_order(seed, epoch, n, config.batch_size),
-                                 config.batch_size, windows):
+        for window in plan:
             impl.train_epoch(window)
             laps.append(watch.lap())
             window_samples.append(len(window))
+            if isinstance(plan, AdaptivePlan):
+                plan.took(laps[-1])
+        if isinstance(plan, AdaptivePlan):
+            warmup_windows, described = plan.warmup_windows, plan.describe()
         window_s += laps
         epoch_s.append(sum(laps))
         emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "seconds": epoch_s[-1]})
@@ -76,11 +79,14 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     steps = n // config.batch_size
     return {
         "timings": training_summary(prepare_s, build_s, epoch_s, eval_s,
-                                    steps * config.batch_size, window_s, window_samples),
+                                    steps * config.batch_size, window_s, window_samples,
+                                    warmup_windows),
         "accuracy": accuracy,
         "n_train": n, "n_test": len(data.x_test), "epochs": epochs,
         "batch_size": config.batch_size, "steps_per_epoch": steps,
+        "steps_run": sum(window_samples) // config.batch_size,
         "windows_per_epoch": len(window_s) // max(epochs, 1),
+        "windows": described,
     }
 
 
@@ -98,25 +104,28 @@ def checked_accuracy(logits: Any, data: TrainingData, n_classes: int) -> float:
 
 def training_summary(prepare_s: float, build_s: float, epoch_s: list[float], eval_s: float,
                      samples_per_epoch: int, window_s: list[float] | None = None,
-                     window_samples: list[int] | None = None) -> dict[str, Any]:
-    """docs/benchmarks.md §7 figures. The first window carries compilation and autotuning
-    (`warmup_s`); `samples_per_s` is the median over the windows after it, with their min and
-    max as its spread. A run of a single window has no steady state: its figures come from that
-    window and `steady` says False."""
+                     window_samples: list[int] | None = None,
+                     warmup_windows: int = 1) -> dict[str, Any]:
+    """docs/benchmarks.md §7 figures. The first `warmup_windows` windows carry compilation and
+    autotuning (`warmup_s`); `samples_per_s` is the median over the windows after them, with
+    their min and max as its spread. A run without a window after its warm-up has no steady
+    state: its figures come from all its windows and `steady` says False."""
     window_s = list(window_s) if window_s else list(epoch_s)
     window_samples = list(window_samples) if window_samples else [samples_per_epoch] * len(
         window_s)
     rates = [n / max(s, 1e-12) for n, s in zip(window_samples, window_s)]
-    steady_rates = rates[1:] or rates
+    steady_rates = rates[warmup_windows:] or rates
     later = epoch_s[1:]
+    steady = len(window_s) > warmup_windows
     return {
         "prepare_s": prepare_s, "build_s": build_s, "epoch_s": epoch_s,
         "train_s": sum(epoch_s), "first_epoch_s": epoch_s[0],
         "steady_epoch_s": statistics.median(later) if later else None,
         "eval_s": eval_s,
-        "warmup_s": window_s[0], "window_s": window_s,
-        "steady_s": sum(window_s[1:]) if len(window_s) > 1 else None,
-        "steady": len(window_s) > 1,
+        "warmup_s": sum(window_s[:warmup_windows]), "window_s": window_s,
+        "warmup_windows": min(warmup_windows, len(window_s)),
+        "steady_s": sum(window_s[warmup_windows:]) if steady else None,
+        "steady": steady,
         "window_samples_per_s": steady_rates,
         "samples_per_s": statistics.median(steady_rates),
         "samples_per_s_low": min(steady_rates), "samples_per_s_high": max(steady_rates),

@@ -87,8 +87,10 @@ class QuickRuns:
         results, verified = folder / "results.jsonl", folder / "verify.jsonl"
         # Each run keeps the harness's own timeout; this bounds the row's four together (mlx's
         # took 35 minutes on 2 busy cores: its Linux CPU backend bundles the reference BLAS).
+        # One process a run (`--repeat 1`): the tests read a run's record, not its figure.
         found.run = harness(["all", "--impl", row.name, "--profile", "quick", "--data",
-                             "synthetic", "--device", "cpu", "--results", str(results),
+                             "synthetic", "--device", "cpu", "--repeat", "1",
+                             "--results", str(results),
                              "--data-dir", str(self.data_dir)], folder, timeout=3600)
         # ResNet-50 at 64x64 keeps the check quick; the network and its layers are the same.
         found.verify = harness(["verify", "--impl", row.name, "--device", "cpu",

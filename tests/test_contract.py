@@ -51,6 +51,9 @@ def test_every_benchmark_runs_through_the_cli(row_run, benchmark):
         assert record["accuracy"] > chance(benchmark) + MARGIN, record["accuracy"]
         assert record["epochs"] == spec.epochs("quick")
         assert record["steps_per_epoch"] == spec.workload("quick").n_train // spec.config.batch_size
+        # adaptive windows: a steady state after the warm-up, within the epoch's steps
+        assert record["windows"]["rule"] == "adaptive" and record["timings"]["steady"]
+        assert 0 < record["steps_run"] <= record["steps_per_epoch"]
     else:
         config = spec.config_for("quick")
         assert record["feature_shape"] == [config.batch_size, config.feature_dim]

@@ -307,8 +307,8 @@ def test_unverified_data_are_marked_in_results_and_report(tmp_path, fakes, capsy
     assert load_dataset("cifar10", data_dir=tmp_path, n_train=1, n_test=1).kind == \
         "real, unverified"
     results = tmp_path / "r.jsonl"
-    assert cli.main(["cnn", "--impl", "fake-ok", "--profile", "quick", "--data", "real",
-                     "--data-dir", str(tmp_path), "--results", str(results)]) == 0
+    assert cli.main(["cnn", "--impl", "fake-ok", "--profile", "quick", "--repeat", "1",
+                     "--data", "real", "--data-dir", str(tmp_path), "--results", str(results)]) == 0
     [record] = read_results(results)
     assert record["status"] == "ok" and record["data"] == "real, unverified"
     capsys.readouterr()

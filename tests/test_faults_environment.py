@@ -150,7 +150,7 @@ def test_a_plugin_named_as_documented_runs_in_the_children(tmp_path, how):
     env = ({"HARNESS_PLUGINS": "./lib/zero_plugin.py"} if how == "relative file"
            else {"HARNESS_PLUGINS": "zero_plugin", "PYTHONPATH": str(lib)})
     results = tmp_path / "r.jsonl"
-    ran = harness("harness", "inference", "--impl", "planted-zero", "--profile", "quick",
+    ran = harness("harness", "inference", "--impl", "planted-zero", "--profile", "quick", "--repeat", "1",
                   "--device", "cpu", "--results", str(results), cwd=tmp_path, **env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     [stored] = [json.loads(line) for line in results.read_text().splitlines()]

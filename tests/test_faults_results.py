@@ -37,7 +37,8 @@ def fakes(monkeypatch):
 
 
 def run_cli(*argv: str) -> int:
-    return cli.main([*argv, "--profile", "quick"])
+    """One run of each row asked for (`--repeat 1`): these tests are about the results file."""
+    return cli.main([*argv, "--profile", "quick", "--repeat", "1"])
 
 
 def stamp(minutes: float) -> str:
@@ -356,7 +357,7 @@ def test_a_record_that_cannot_be_appended_is_printed_and_the_plan_goes_on(tmp_pa
     env = {**os.environ, "HARNESS_PLUGINS": FAKES, "COLUMNS": "200", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "inference", "--impl", "fake-ok,fake-hangs,fake-ok2",
-         "--profile", "quick", "--timeout", "8", "--results", str(results)],
+         "--profile", "quick", "--repeat", "1", "--timeout", "8", "--results", str(results)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300

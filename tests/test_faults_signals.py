@@ -127,7 +127,7 @@ def test_a_stop_ends_the_childs_grandchildren_too(tmp_path, signum):
     the run's processes behind while the parent exited 130 with the right table."""
     results = tmp_path / "r.jsonl"
     proc = start(tmp_path, "inference", "--impl", "fake-ok,fake-hangs-family,fake-ok2",
-                 "--profile", "quick", "--results", str(results))
+                 "--profile", "quick", "--repeat", "1", "--results", str(results))
     child = hanging_child(proc.pid, "harness.run.worker")
     wait_for_grandchild(child)
     try:
@@ -172,7 +172,7 @@ def test_a_timeout_ends_the_childs_whole_group(tmp_path):
     """Breakage caught: a timeout that kills the child's pid alone (its grandchild lives on)."""
     results = tmp_path / "r.jsonl"
     proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--timeout", "10",
-                 "--profile", "quick", "--results", str(results))
+                 "--profile", "quick", "--repeat", "1", "--results", str(results))
     child = hanging_child(proc.pid, "harness.run.worker")
     wait_for_grandchild(child)
     try:
@@ -198,7 +198,7 @@ def wait_until_ended(pgid: int, deadline_s: float) -> float:
 def test_the_child_group_ends_when_the_parent_is_killed(tmp_path):
     """Breakage caught: after `kill -9` of the harness its worker (and the worker's children)
     ran on, unrecorded, to the end or forever."""
-    proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--profile", "quick",
+    proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--profile", "quick", "--repeat", "1",
                  "--results", str(tmp_path / "r.jsonl"))
     child = hanging_child(proc.pid, "harness.run.worker")
     wait_for_grandchild(child)
@@ -248,7 +248,7 @@ def test_a_hung_child_of_a_stopped_parent_ends_at_its_own_deadline(tmp_path):
     records the run as timed out."""
     results = tmp_path / "r.jsonl"
     proc = start(tmp_path, "inference", "--impl", "fake-hangs-family", "--timeout", "5",
-                 "--profile", "quick", "--results", str(results))
+                 "--profile", "quick", "--repeat", "1", "--results", str(results))
     try:
         child = hanging_child(proc.pid, "harness.run.worker")
         wait_for_grandchild(child)
@@ -314,7 +314,7 @@ def test_a_closed_terminal_ends_the_run_as_sighup_does(tmp_path):
         try:
             os.chdir(REPO)
             os.execve(sys.executable, [sys.executable, "-m", "harness", "inference", "--impl",
-                                       "fake-ok,fake-hangs,fake-ok2", "--profile", "quick",
+                                       "fake-ok,fake-hangs,fake-ok2", "--profile", "quick", "--repeat", "1",
                                        "--results", str(results)], env)
         finally:
             os._exit(127)

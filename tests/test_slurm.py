@@ -91,9 +91,11 @@ def by_key(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
 # ------------------------------------------------------------------ same records as locally
 
 
-# Fields that differ between any two runs, whichever executor: identity, clocks, measurements.
+# Fields that differ between any two runs, whichever executor: identity, clocks, measurements,
+# and what the quick profile's adaptive windows decided from the clock (how many steps trained,
+# so the accuracy after them: compared below where both trained as many).
 PER_RUN = {"run_id", "started_at", "finished_at", "wall_s", "wall", "load", "log", "timings",
-           "utilisation", "memory", "executor", "slurm"}
+           "utilisation", "memory", "executor", "slurm", "steps_run", "windows", "accuracy"}
 
 
 @pytest.mark.slow
@@ -114,7 +116,7 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
     # on the CPU does not ask for; the job then has the whole node to itself.
     slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
                     "--profile", "quick", "--device", "cpu", "--executor", "slurm",
-                    "--results", str(tmp_path / "slurm.jsonl"))
+                    "--repeat", "1", "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 
     here, there = (by_key(read_results(tmp_path / f"{k}.jsonl")) for k in ("local", "slurm"))
@@ -125,8 +127,10 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
         assert set(theirs) - set(mine) == {"slurm"} and set(mine) <= set(theirs), key
         for field in set(mine) - PER_RUN:
             assert theirs[field] == mine[field], (key, field, mine[field], theirs[field])
-        for field in ("timings", "utilisation", "memory", "wall", "load"):  # same layout
-            assert set(theirs[field] or {}) == set(mine[field] or {}), (key, field)
+        for field in ("timings", "utilisation", "memory", "wall", "load", "windows"):
+            assert set(theirs[field] or {}) == set(mine[field] or {}), (key, field)  # layout
+        if mine.get("steps_run") == theirs.get("steps_run"):  # the same training: to the bit
+            assert mine["accuracy"] == theirs["accuracy"], key
         placement = theirs["slurm"]
         assert placement["job_id"] and placement["node"] == mine["env"]["host"]
         assert placement["partition"] == "debug" and placement["exclusive"] == "node"

@@ -15,7 +15,7 @@ from rich.text import Text
 from harness import benchmarks, precision, registry
 from harness.commands import options
 from harness.commands.terminal import console
-from harness.config import PROFILES
+from harness.config import PROCESSES, PROFILES
 from harness.report.groups import record_problem
 from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.report.live import legend, results_table
@@ -23,8 +23,8 @@ from harness.run.host import cpu_flags, host_environment
 from harness.run.results import default_results_path, scan_results, writable_problem
 from harness.commands import slurm_options
 from harness.commands.progress import RunDisplay
-from harness.run import local
-from harness.run.executor import PlannedRun
+from harness.run import local, processes
+from harness.run.executor import PlannedRun, PlanOutcome
 from harness.run.runner import RunSettings, StopRequest, skipped_record
 from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
@@ -52,8 +52,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)
     options.add_precision(run)
-    run.add_argument("--repeat", type=options.positive_int, default=1, metavar="N",
-                     help="runs of each implementation (at least 1), each in a fresh process")
+    run.add_argument("--repeat", type=options.positive_int, default=None, metavar="N",
+                     help="runs of each implementation (at least 1), each in a fresh process, "
+                          "interleaved (default: quick 2, plus a third where the two disagree "
+                          "beyond their spreads; full 1)")
     options.add_timeout(run, "per run, above 0 (default: 1200 quick, 14400 full)")
     options.results_option(run, f"{default_results_path()}; env HARNESS_RESULTS")
     options.add_data_dir(run)
@@ -145,9 +147,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                     records[benchmark].append(skipped_record(row, benchmark, why, "", in_list=False))
                 else:
                     candidates.append((benchmark, row))
+    repeats = args.repeat or PROCESSES[profile]
     try:
-        plan = (local_plan(candidates, records, args.repeat) if cluster is None else
-                cluster_plan(cluster, candidates, records, args.repeat))
+        plan = (local_plan(candidates, records, repeats) if cluster is None else
+                cluster_plan(cluster, candidates, records, repeats))
     except ClusterProblem as error:
         console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
         return 2
@@ -155,13 +158,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print("[yellow]Interrupted while checking the nodes; nothing ran.[/]")
         return 130
 
-    display = RunDisplay(profile, args.repeat,
+    display = RunDisplay(profile, repeats,
                          show_partition=cluster is not None and len(cluster.partitions) > 1)
     outcome = None
     try:
         with display:
-            outcome = (local.run_plan(plan, settings, display, records) if cluster is None else
-                       cluster.run_plan(plan, display, records))
+            if cluster is not None:
+                outcome = cluster.run_plan(plan, display, records)
+            else:
+                outcome = local.run_plan(plan, settings, display, records)
+                # the default count: one more process where a row's processes disagree
+                more = ([] if args.repeat or outcome.stopped_by or repeats < 2 else
+                        processes.one_more_where_they_disagree(plan, records))
+                if more:
+                    extra = local.run_plan(more, settings, display, records)
+                    outcome = PlanOutcome(extra.stopped_by, outcome.unsaved + extra.unsaved)
     except ClusterProblem as error:  # a submission refused: the jobs already in are cancelled
         console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
         return 2
@@ -223,15 +234,15 @@ def cluster_plan(cluster: SlurmExecutor, candidates: list[tuple[str, Any]],
 def ready_runs(candidates: list[tuple[str, Any]], records: dict[str, list[dict[str, Any]]],
                repeats: int, readiness: Callable[[Any, str], registry.Readiness],
                partition: str | None = None, where: str = "") -> list[PlannedRun]:
-    plan = []
+    runnable = []
     for benchmark, impl in candidates:
         ready = readiness(impl, benchmark)
         if not ready.ready:
             records[benchmark].append(skipped_record(impl, benchmark, where + ready.reason,
                                                      ready.fix))
             continue
-        plan += [PlannedRun(benchmark, impl, repeat, partition) for repeat in range(repeats)]
-    return plan
+        runnable.append((benchmark, impl))
+    return processes.rounds(runnable, repeats, partition)
 
 
 def _say(text: str) -> None:

@@ -27,7 +27,9 @@ from typing import Any
 # record's `samples_per_s` (over the epochs after the first, or the only one) as one sample.
 # Schema 3 records gained `executor` ("local" or "slurm"; absent means local) and, from a Slurm
 # job, `slurm` (job id, partition, node, what the job had to itself, queue and overhead seconds),
-# with `env` describing the node; readers need nothing new, so the number stayed.
+# with `env` describing the node; readers need nothing new, so the number stayed. They also
+# gained `steps_run` and `windows` (the window rule, harness.windows) and `timings.warmup_windows`;
+# absent, a run trained every step and its first window was the warm-up.
 SCHEMA = 3
 
 # Below this much free space a run could not be sure of keeping its record and log.

@@ -1,0 +1,161 @@
+"""How a training epoch is cut into timed windows (docs/benchmarks.md §7): the one home of the
+rule and its constants.
+
+`Fixed(count)` cuts every epoch into `count` equal runs of whole batches, the same cuts for every
+framework; the first window of the first epoch is the warm-up (the `full` profile: every sample
+of every epoch is trained).
+
+`Adaptive` (the `quick` profile, one epoch) measures until the figure is good enough, the way
+asv and pytest-benchmark calibrate their rounds:
+1. Warm-up probe: one-step windows until two consecutive steps agree within `agree` (an eager
+   framework after two or three steps, a compiling one after its compile), at most
+   `max_probe_steps`.
+2. Steady windows of `w` steps, `w` the fewest whose time reaches `min_window_s` at the probe's
+   last step time (so that one window's clock and sync overhead is noise), and small enough for
+   `last + 1` windows in the steps left. A framework that compiles per window length (a `lax.scan`
+   over the window) compiles again in the first window of `w` steps, so that window is warm-up too
+   unless it agrees with the next one (w = 1: the probe already ran that length).
+3. Stop after a window once at least `min_steps` steps have trained and the last `last` steady
+   windows lie within `spread` of their median (min-max); or once the steady windows add up to
+   `max_steady_s` (at least `last` of them); or when no whole window of `w` steps is left.
+   The epoch ends there: the remaining samples are not trained (`steps_run` says how many were),
+   and the accuracy is measured after those steps.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Every epoch cut into `count` equal runs of whole batches (the last takes any left over)."""
+
+    count: int = 1
+
+    def describe(self) -> dict[str, Any]:
+        return {"rule": "fixed", "count": self.count}
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """Windows until the steady figure is known to `spread` (module docstring)."""
+
+    min_window_s: float = 1.0  # a steady window lasts at least this long (at the probe's pace)
+    agree: float = 0.25  # two windows of one length agree: the slower within 25% of the faster
+    last: int = 3  # the steady windows judged together; never fewer steady windows than this
+    spread: float = 0.05  # stop when their (max - min) / median is at most this
+    min_steps: int = 20  # train at least this many steps (one quick epoch still learns)
+    max_steady_s: float = 20.0  # stop at this much steady time even if the spread is wider
+    max_probe_steps: int = 10  # the warm-up probe's cap (the old fixed first window's length)
+
+    def describe(self) -> dict[str, Any]:
+        return {"rule": "adaptive", **asdict(self)}
+
+
+WindowRule = Fixed | Adaptive
+
+
+def windows_of(order: np.ndarray, batch_size: int, windows: int) -> list[np.ndarray]:
+    """An epoch's permutation cut into `windows` contiguous runs of whole batches, in order (the
+    last takes any batches left over), so a window is timed on its own while every framework
+    still sees exactly the epoch's samples in the epoch's order."""
+    steps = len(order) // batch_size
+    windows = max(1, min(windows, steps))
+    per = steps // windows
+    cuts = [w * per * batch_size for w in range(windows)] + [steps * batch_size]
+    return [order[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+def agree(a: float, b: float, tolerance: float) -> bool:
+    """Two window times agree when the slower is within `tolerance` of the faster."""
+    return max(a, b) <= (1 + tolerance) * max(min(a, b), 1e-12)
+
+
+def spread_of(seconds: list[float]) -> float:
+    """(max - min) / median of window times (or of rates: the same ratio up to second order)."""
+    middle = statistics.median(seconds)
+    return (max(seconds) - min(seconds)) / max(middle, 1e-12)
+
+
+@dataclass
+class AdaptivePlan:
+    """The windows of one adaptive epoch, chosen as it runs: iterate for the next window, call
+    `took(seconds)` after timing it. `warmup_windows` leading windows are warm-up."""
+
+    rule: Adaptive
+    order: np.ndarray
+    batch_size: int
+    laps: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # steps in each window
+    warmup_windows: int = 0
+    window_steps: int | None = None  # w, once chosen
+    converged: bool = False
+    stopped_by: str = ""
+
+    @property
+    def steps(self) -> int:
+        return len(self.order) // self.batch_size
+
+    @property
+    def steps_run(self) -> int:
+        return sum(self.sizes)
+
+    def took(self, seconds: float) -> None:
+        self.laps.append(seconds)
+
+    def _window(self, size: int) -> np.ndarray:
+        start = self.steps_run * self.batch_size
+        self.sizes.append(size)
+        return self.order[start:start + size * self.batch_size]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        rule = self.rule
+        # 1. the warm-up probe, one step a window; room is kept for `last` + 1 more windows
+        while True:
+            yield self._window(1)
+            probe = self.laps
+            if len(probe) >= 2 and agree(probe[-1], probe[-2], rule.agree):
+                break
+            if len(probe) >= rule.max_probe_steps or self.steps - self.steps_run <= rule.last + 1:
+                break
+        probed = len(self.laps)
+        left = self.steps - self.steps_run
+        w = max(1, math.ceil(rule.min_window_s / max(self.laps[-1], 1e-9)))
+        w = min(w, max(1, left // (rule.last + 1)))
+        self.window_steps = w
+        # 2. windows of w steps; the first is warm-up unless w == 1 or it agrees with the next
+        self.warmup_windows = probed
+        steady_from: int | None = probed if w == 1 else None
+        while self.steps - self.steps_run >= w:
+            yield self._window(w)
+            if steady_from is None and len(self.laps) == probed + 2:
+                first, second = self.laps[probed], self.laps[probed + 1]
+                steady_from = probed if agree(first, second, rule.agree) else probed + 1
+                self.warmup_windows = steady_from
+            steady = self.laps[steady_from:] if steady_from is not None else []
+            if len(steady) < rule.last or self.steps_run < rule.min_steps:
+                continue
+            if spread_of(steady[-rule.last:]) <= rule.spread:
+                self.converged, self.stopped_by = True, "spread"
+                return
+            if sum(steady) >= rule.max_steady_s:
+                self.stopped_by = "time cap"
+                return
+        if steady_from is None:  # a single window of w steps: it is the steady state
+            self.warmup_windows = probed
+        steady = self.laps[self.warmup_windows:]
+        self.converged = len(steady) >= rule.last and spread_of(steady[-rule.last:]) <= rule.spread
+        self.stopped_by = "epoch's end"
+
+    def describe(self) -> dict[str, Any]:
+        """What the rule decided, for the record."""
+        return {**self.rule.describe(), "warmup_windows": self.warmup_windows,
+                "window_steps": self.window_steps, "steps_run": self.steps_run,
+                "converged": self.converged, "stopped_by": self.stopped_by}
