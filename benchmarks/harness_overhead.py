@@ -35,7 +35,7 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
     """The same row, no harness: the same steps in the same order, timed with a bare clock."""
     from harness import benchmarks
     from harness.protocol import epoch_order
-    from harness.windows import Adaptive, AdaptivePlan, windows_of
+    from harness.windows import EVALUATE, Adaptive, AdaptivePlan, windows_of
     from harness.registry import by_name
     from harness.run.job import Job
     from harness.run.worker import load_class, training_data
@@ -49,24 +49,28 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
     impl = implementation(device=device, **row.options)
     impl.prepare(data)
     impl.build(config, seed)
-    seconds, samples = [], []
-    rule, warmup = benchmark.windows(profile), 1
+    seconds, samples, steady = [], [], []
+    rule = benchmark.windows(profile)
     for epoch in range(benchmark.epochs(profile)):
         order = epoch_order(seed, epoch, len(data.x_train), config.batch_size)
         plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
                 else windows_of(order, config.batch_size, rule.count))
         for window in plan:  # the harness's own windows, so that both time the same work
+            if window is EVALUATE:
+                impl.predict()
+                continue
             impl.sync()
             start = time.perf_counter()
             impl.train_epoch(window)
             impl.sync()
             seconds.append(time.perf_counter() - start)
             samples.append(len(window))
+            steady.append(len(seconds) > 1)
             if isinstance(plan, AdaptivePlan):
                 plan.took(seconds[-1])
         if isinstance(plan, AdaptivePlan):
-            warmup = plan.warmup_windows
-    rates = ([n / s for n, s in zip(samples[warmup:], seconds[warmup:])]
+            steady = plan.steady
+    rates = ([n / s for n, s, counted in zip(samples, seconds, steady) if counted]
              or [samples[0] / seconds[0]])
     out.write_text(json.dumps({"samples_per_s": statistics.median(rates),
                                "train_s": sum(seconds)}))

@@ -14,7 +14,7 @@ import numpy as np
 from harness.interface import (InferenceSettings, InferenceImplementation, TrainingSettings,
                                TrainingData, TrainingImplementation)
 from harness.timing import Stopwatch
-from harness.windows import Adaptive, AdaptivePlan, Fixed, WindowRule, windows_of
+from harness.windows import EVALUATE, Adaptive, AdaptivePlan, Fixed, WindowRule, windows_of
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -55,32 +55,38 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     window_samples: list[int] = []
     epoch_s: list[float] = []
     described = rule.describe()
-    warmup_windows = 1
+    steady: list[bool] | None = None  # fixed windows: every one after the first
+    logits = None
     for epoch in range(epochs):
         order = epoch_order(seed, epoch, n, config.batch_size)
         plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
                 else windows_of(order, config.batch_size, rule.count))
         laps = []
         for window in plan:
+            if window is EVALUATE:  # mid-epoch, after the adaptive plan's fixed step count
+                logits = impl.predict()
+                eval_s = watch.lap()
+                continue
             impl.train_epoch(window)
             laps.append(watch.lap())
             window_samples.append(len(window))
             if isinstance(plan, AdaptivePlan):
                 plan.took(laps[-1])
         if isinstance(plan, AdaptivePlan):
-            warmup_windows, described = plan.warmup_windows, plan.describe()
+            steady, described = plan.steady, plan.describe()
         window_s += laps
         epoch_s.append(sum(laps))
         emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "seconds": epoch_s[-1]})
-    logits = impl.predict()
-    eval_s = watch.lap()
+    if logits is None:
+        logits = impl.predict()
+        eval_s = watch.lap()
     accuracy = checked_accuracy(logits, data, config.n_classes)
     emit({"event": "evaluated", "accuracy": accuracy, "seconds": eval_s})
     steps = n // config.batch_size
     return {
         "timings": training_summary(prepare_s, build_s, epoch_s, eval_s,
                                     steps * config.batch_size, window_s, window_samples,
-                                    warmup_windows),
+                                    steady),
         "accuracy": accuracy,
         "n_train": n, "n_test": len(data.x_test), "epochs": epochs,
         "batch_size": config.batch_size, "steps_per_epoch": steps,
@@ -105,27 +111,30 @@ def checked_accuracy(logits: Any, data: TrainingData, n_classes: int) -> float:
 def training_summary(prepare_s: float, build_s: float, epoch_s: list[float], eval_s: float,
                      samples_per_epoch: int, window_s: list[float] | None = None,
                      window_samples: list[int] | None = None,
-                     warmup_windows: int = 1) -> dict[str, Any]:
-    """docs/benchmarks.md §7 figures. The first `warmup_windows` windows carry compilation and
-    autotuning (`warmup_s`); `samples_per_s` is the median over the windows after them, with
-    their min and max as its spread. A run without a window after its warm-up has no steady
+                     steady: list[bool] | None = None) -> dict[str, Any]:
+    """docs/benchmarks.md §7 figures. `steady[i]` says whether window i is in the steady state
+    (default: every window after the first); the windows before the first steady one carry
+    compilation and autotuning (`warmup_s`). `samples_per_s` is the median over the steady
+    windows, with their min and max as its spread. A run without a steady window has no steady
     state: its figures come from all its windows and `steady` says False."""
     window_s = list(window_s) if window_s else list(epoch_s)
     window_samples = list(window_samples) if window_samples else [samples_per_epoch] * len(
         window_s)
+    mask = list(steady) if steady is not None else [i > 0 for i in range(len(window_s))]
     rates = [n / max(s, 1e-12) for n, s in zip(window_samples, window_s)]
-    steady_rates = rates[warmup_windows:] or rates
+    steady_rates = [r for r, counted in zip(rates, mask) if counted] or rates
+    warmup = mask.index(True) if True in mask else len(mask)
     later = epoch_s[1:]
-    steady = len(window_s) > warmup_windows
     return {
         "prepare_s": prepare_s, "build_s": build_s, "epoch_s": epoch_s,
         "train_s": sum(epoch_s), "first_epoch_s": epoch_s[0],
         "steady_epoch_s": statistics.median(later) if later else None,
         "eval_s": eval_s,
-        "warmup_s": sum(window_s[:warmup_windows]), "window_s": window_s,
-        "warmup_windows": min(warmup_windows, len(window_s)),
-        "steady_s": sum(window_s[warmup_windows:]) if steady else None,
-        "steady": steady,
+        "warmup_s": sum(window_s[:warmup]), "window_s": window_s,
+        "warmup_windows": warmup, "window_steady": mask,
+        "steady_s": sum(s for s, counted in zip(window_s, mask) if counted) if any(mask)
+        else None,
+        "steady": any(mask),
         "window_samples_per_s": steady_rates,
         "samples_per_s": statistics.median(steady_rates),
         "samples_per_s_low": min(steady_rates), "samples_per_s_high": max(steady_rates),

@@ -6,7 +6,8 @@ framework; the first window of the first epoch is the warm-up (the `full` profil
 of every epoch is trained).
 
 `Adaptive` (the `quick` profile, one epoch) measures until the figure is good enough, the way
-asv and pytest-benchmark calibrate their rounds:
+asv and pytest-benchmark calibrate their rounds, while what is trained before the accuracy is
+measured stays fixed:
 1. Warm-up probe: one-step windows until two consecutive steps agree within `agree` (an eager
    framework after two or three steps, a compiling one after its compile), at most
    `max_probe_steps`.
@@ -15,11 +16,13 @@ asv and pytest-benchmark calibrate their rounds:
    `last + 1` windows in the steps left. A framework that compiles per window length (a `lax.scan`
    over the window) compiles again in the first window of `w` steps, so that window is warm-up too
    unless it agrees with the next one (w = 1: the probe already ran that length).
-3. Stop after a window once at least `min_steps` steps have trained and the last `last` steady
-   windows lie within `spread` of their median (min-max); or once the steady windows add up to
-   `max_steady_s` (at least `last` of them); or when no whole window of `w` steps is left.
-   The epoch ends there: the remaining samples are not trained (`steps_run` says how many were),
-   and the accuracy is measured after those steps.
+3. The accuracy is measured (`predict`, untimed) after exactly `eval_steps` steps, whatever the
+   clock did, so that it is the same in every process and comparable between rows; the window
+   that would cross that step is cut short there and is in no figure.
+4. From then on, stop after a window once the last `last` steady windows lie within `spread` of
+   their median (min-max), or once the steady windows add up to `max_steady_s` (at least `last`
+   of them), or when no whole window of `w` steps is left in the epoch. The samples after the stop
+   are not trained (`steps_run` says how many steps were).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class Adaptive:
     agree: float = 0.25  # two windows of one length agree: the slower within 25% of the faster
     last: int = 3  # the steady windows judged together; never fewer steady windows than this
     spread: float = 0.05  # stop when their (max - min) / median is at most this
-    min_steps: int = 20  # train at least this many steps (one quick epoch still learns)
+    eval_steps: int = 20  # the accuracy is measured after exactly this many steps (or the epoch)
     max_steady_s: float = 20.0  # stop at this much steady time even if the spread is wider
     max_probe_steps: int = 10  # the warm-up probe's cap (the old fixed first window's length)
 
@@ -84,18 +87,27 @@ def spread_of(seconds: list[float]) -> float:
     return (max(seconds) - min(seconds)) / max(middle, 1e-12)
 
 
+class Evaluate:
+    """What an adaptive plan yields when the accuracy is to be measured (`predict`, untimed)."""
+
+
+EVALUATE = Evaluate()
+
+
 @dataclass
 class AdaptivePlan:
-    """The windows of one adaptive epoch, chosen as it runs: iterate for the next window, call
-    `took(seconds)` after timing it. `warmup_windows` leading windows are warm-up."""
+    """The windows of one adaptive epoch, chosen as it runs: iterate for the next window (or
+    EVALUATE), call `took(seconds)` after timing each window. `steady[i]`: whether window i is
+    part of the steady state."""
 
     rule: Adaptive
     order: np.ndarray
     batch_size: int
     laps: list[float] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)  # steps in each window
-    warmup_windows: int = 0
+    steady: list[bool] = field(default_factory=list)
     window_steps: int | None = None  # w, once chosen
+    evaluated_after: int | None = None  # steps trained when the accuracy was measured
     converged: bool = False
     stopped_by: str = ""
 
@@ -107,55 +119,87 @@ class AdaptivePlan:
     def steps_run(self) -> int:
         return sum(self.sizes)
 
+    @property
+    def steady_laps(self) -> list[float]:
+        return [lap for lap, counted in zip(self.laps, self.steady) if counted]
+
+    @property
+    def warmup_windows(self) -> int:
+        """The windows before the first steady one."""
+        return self.steady.index(True) if True in self.steady else len(self.steady)
+
     def took(self, seconds: float) -> None:
         self.laps.append(seconds)
 
-    def _window(self, size: int) -> np.ndarray:
+    def _window(self, size: int, steady: bool) -> np.ndarray:
         start = self.steps_run * self.batch_size
         self.sizes.append(size)
+        self.steady.append(steady)
         return self.order[start:start + size * self.batch_size]
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[np.ndarray | Evaluate]:
         rule = self.rule
-        # 1. the warm-up probe, one step a window; room is kept for `last` + 1 more windows
+        evaluate_at = min(rule.eval_steps, self.steps)
+        # 1. the warm-up probe, one step a window, never past the accuracy's step count
         while True:
-            yield self._window(1)
+            yield self._window(1, False)
             probe = self.laps
             if len(probe) >= 2 and agree(probe[-1], probe[-2], rule.agree):
                 break
-            if len(probe) >= rule.max_probe_steps or self.steps - self.steps_run <= rule.last + 1:
+            if len(probe) >= rule.max_probe_steps or evaluate_at - self.steps_run <= 1:
                 break
-        probed = len(self.laps)
         left = self.steps - self.steps_run
         w = max(1, math.ceil(rule.min_window_s / max(self.laps[-1], 1e-9)))
         w = min(w, max(1, left // (rule.last + 1)))
         self.window_steps = w
-        # 2. windows of w steps; the first is warm-up unless w == 1 or it agrees with the next
-        self.warmup_windows = probed
-        steady_from: int | None = probed if w == 1 else None
-        while self.steps - self.steps_run >= w:
-            yield self._window(w)
-            if steady_from is None and len(self.laps) == probed + 2:
-                first, second = self.laps[probed], self.laps[probed + 1]
-                steady_from = probed if agree(first, second, rule.agree) else probed + 1
-                self.warmup_windows = steady_from
-            steady = self.laps[steady_from:] if steady_from is not None else []
-            if len(steady) < rule.last or self.steps_run < rule.min_steps:
-                continue
-            if spread_of(steady[-rule.last:]) <= rule.spread:
-                self.converged, self.stopped_by = True, "spread"
+        # 2. windows of w steps; the first is warm-up unless w == 1 (the probe ran that length)
+        #    or it agrees with the next
+        first_w: int | None = None
+        while self.steps_run < self.steps:
+            if self.evaluated_after is None and self.steps_run >= evaluate_at:
+                self.evaluated_after = self.steps_run
+                yield EVALUATE
+                if self._enough():
+                    return
+            size = w
+            if self.evaluated_after is None and self.steps_run + w > evaluate_at:
+                size = evaluate_at - self.steps_run  # a shorter window: not steady
+            elif self.steps - self.steps_run < w:
+                break  # no whole window left
+            yield self._window(size, size == w and (w == 1 or first_w is not None))
+            if size == w and first_w is None and w > 1:
+                first_w = len(self.laps) - 1
+            elif size == w and first_w is not None and first_w == len(self.laps) - 2 \
+                    and agree(self.laps[first_w], self.laps[-1], rule.agree):
+                self.steady[first_w] = True
+            if self.evaluated_after is not None and self._enough():
                 return
-            if sum(steady) >= rule.max_steady_s:
-                self.stopped_by = "time cap"
-                return
-        if steady_from is None:  # a single window of w steps: it is the steady state
-            self.warmup_windows = probed
-        steady = self.laps[self.warmup_windows:]
-        self.converged = len(steady) >= rule.last and spread_of(steady[-rule.last:]) <= rule.spread
+        if self.evaluated_after is None:
+            self.evaluated_after = self.steps_run
+            yield EVALUATE
+        if first_w is not None and not any(self.steady):
+            self.steady[first_w] = True  # a single window of w steps: it is the steady state
+        steady = self.steady_laps
+        self.converged = (len(steady) >= self.rule.last
+                          and spread_of(steady[-self.rule.last:]) <= self.rule.spread)
         self.stopped_by = "epoch's end"
+
+    def _enough(self) -> bool:
+        """Whether the steady state is measured well enough to stop (sets why)."""
+        rule, steady = self.rule, self.steady_laps
+        if len(steady) < rule.last:
+            return False
+        if spread_of(steady[-rule.last:]) <= rule.spread:
+            self.converged, self.stopped_by = True, "spread"
+            return True
+        if sum(steady) >= rule.max_steady_s:
+            self.stopped_by = "time cap"
+            return True
+        return False
 
     def describe(self) -> dict[str, Any]:
         """What the rule decided, for the record."""
         return {**self.rule.describe(), "warmup_windows": self.warmup_windows,
                 "window_steps": self.window_steps, "steps_run": self.steps_run,
+                "evaluated_after": self.evaluated_after, "steady_windows": sum(self.steady),
                 "converged": self.converged, "stopped_by": self.stopped_by}

@@ -100,10 +100,8 @@ def test_pytorch_bf16_computes_in_bf16_and_says_so():
 def test_default_and_bf16_run_side_by_side_as_two_rows(tmp_path):
     helpers.torch()
     results = tmp_path / "r.jsonl"
-    # Inference: four ResNet-50 batches a run, the cheapest benchmark in bf16 on a CPU that
-    # emulates it (a training step there is about 7x an fp32 one).
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "inference", "--impl", "pytorch", "--precision",
+        [sys.executable, "-m", "harness", "transformer", "--impl", "pytorch", "--precision",
          "default,bf16-mixed", "--profile", "quick", "--device", "cpu", "--repeat", "1",
          "--results", str(results)], cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**os.environ, "COLUMNS": "200"})

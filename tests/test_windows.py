@@ -1,6 +1,6 @@
 """The quick profile's adaptive timing windows (harness.windows): warm-up until steps agree, steady
-windows of at least a minimum duration, a stop once the last windows agree, and the record of it,
-on a fake clock driven by scripted step times."""
+windows of at least a minimum duration, the accuracy after a fixed step count, a stop once the
+last windows agree, and the record of it, on a fake clock driven by scripted step times."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from harness import benchmarks
 from harness.config import CNNConfig
 from harness.interface import TrainingData
 from harness.protocol import epoch_order, run_training
-from harness.windows import Adaptive, AdaptivePlan, Fixed, agree, spread_of
+from harness.windows import EVALUATE, Adaptive, AdaptivePlan, Fixed, agree, spread_of
 from tests.fake_impls import SoftmaxRegression
 
 BATCH = 64
@@ -18,9 +18,14 @@ BATCH = 64
 def simulate(rule: Adaptive, steps: int, seconds) -> AdaptivePlan:
     """Run a plan over `steps` batches; `seconds(call, size)` is the time of a window."""
     plan = AdaptivePlan(rule, np.arange(steps * BATCH), BATCH)
-    for call, window in enumerate(plan):
+    evaluations = []
+    for window in plan:
+        if window is EVALUATE:
+            evaluations.append(plan.steps_run)
+            continue
         assert len(window) % BATCH == 0 and len(window) > 0
-        plan.took(seconds(call, len(window) // BATCH))
+        plan.took(seconds(len(plan.laps), len(window) // BATCH))
+    assert evaluations == [plan.evaluated_after]  # the accuracy is measured once
     return plan
 
 
@@ -29,9 +34,11 @@ def test_an_eager_framework_is_warm_after_two_steps_and_stops_once_windows_agree
     assert plan.sizes[:2] == [1, 1]  # the probe: two steps that agree
     assert plan.window_steps == 4  # the fewest steps whose time reaches 1 s at 0.3 s a step
     assert plan.warmup_windows == 2  # its first 4-step window agreed with the next: steady
+    # four windows of 4, then one cut short at step 20, where the accuracy is measured; the
+    # four agree, so the run stops there, 30 of the epoch's 50 steps untrained
+    assert plan.sizes == [1, 1, 4, 4, 4, 4, 2] and plan.steady[-1] is False
+    assert plan.evaluated_after == plan.steps_run == 20
     assert plan.converged and plan.stopped_by == "spread"
-    # stops at the first window past min_steps: 2 + 5 x 4 = 22 of the epoch's 50
-    assert plan.steps_run == 22 and plan.sizes[2:] == [4] * 5
 
 
 def test_a_compile_in_the_first_step_is_warm_up_and_not_steady():
@@ -56,28 +63,33 @@ def test_a_framework_that_compiles_each_window_length_warms_up_that_length_too()
     assert plan.window_steps == 4 and plan.warmup_windows == probe + 1
     assert plan.converged
     # breakage caught: counting the compiling window as steady gives a 9 s window
-    steady = plan.laps[plan.warmup_windows:]
-    assert max(steady) == pytest.approx(1.0)
+    assert max(plan.steady_laps) == pytest.approx(1.0)
 
 
-def test_noisy_windows_run_until_the_time_cap_and_say_they_did_not_converge():
+def test_noisy_windows_run_past_the_accuracy_until_the_time_cap_and_say_they_did_not_converge():
     noisy = lambda call, size: size * (0.2 if call % 2 else 0.35)  # noqa: E731
     plan = simulate(Adaptive(max_steady_s=6.0, agree=1.0), 200, noisy)
     assert not plan.converged and plan.stopped_by == "time cap"
-    assert sum(plan.laps[plan.warmup_windows:]) >= 6.0
-    assert plan.steps_run < 200
+    assert sum(plan.steady_laps) >= 6.0
+    assert plan.evaluated_after == 20 < plan.steps_run < 200
 
 
-def test_a_short_epoch_ends_at_its_last_whole_window_and_still_has_a_steady_state():
-    plan = simulate(Adaptive(), 20, lambda call, size: 0.1 * size)
-    assert plan.steps_run <= 20 and plan.stopped_by == "epoch's end"
-    assert len(plan.laps) - plan.warmup_windows >= Adaptive().last
-    assert 20 - plan.steps_run < plan.window_steps  # no whole window was left untrained
+def test_the_accuracy_is_measured_after_the_same_steps_whatever_the_clock_did():
+    fast = simulate(Adaptive(), 50, lambda call, size: 0.01 * size)
+    slow = simulate(Adaptive(), 50, lambda call, size: (3.0 if call == 0 else 0.7) * size)
+    assert fast.window_steps != slow.window_steps
+    assert fast.evaluated_after == slow.evaluated_after == 20
+
+
+def test_an_epoch_shorter_than_the_accuracy_step_count_is_trained_whole():
+    plan = simulate(Adaptive(eval_steps=40), 20, lambda call, size: 0.1 * size)
+    assert plan.steps_run == plan.evaluated_after == 20
+    assert sum(plan.steady) >= Adaptive().last
 
 
 def test_an_epoch_of_a_few_steps_degrades_to_a_window_a_step():
     plan = simulate(Adaptive(), 3, lambda call, size: 0.1 * size)
-    assert plan.sizes == [1, 1, 1] and plan.steps_run == 3
+    assert plan.sizes == [1, 1, 1] and plan.steps_run == plan.evaluated_after == 3
 
 
 def test_agreement_and_spread():
@@ -107,11 +119,12 @@ def test_a_quick_run_records_the_rule_and_trains_a_prefix_of_the_epoch_in_order(
                         (np.arange(100) % 10).astype(np.int32))
     impl = Timed(clock)
     out = run_training(impl, CNNConfig(), data, epochs=1, seed=3,
-                       windows=benchmarks.get("cnn").windows("quick"))
+                       windows=Adaptive(eval_steps=20))
     t, rule = out["timings"], out["windows"]
     assert rule["rule"] == "adaptive" and rule["converged"]
     assert out["steps_run"] == rule["steps_run"] < out["steps_per_epoch"] == 50
     assert t["warmup_windows"] == rule["warmup_windows"] == 3  # 5.3 s, 0.3 s, 0.3 s
+    assert rule["evaluated_after"] == 20
     assert t["warmup_s"] == pytest.approx(5.9)
     assert t["samples_per_s"] == pytest.approx(BATCH / 0.3)
     trained = np.concatenate(impl.orders)
