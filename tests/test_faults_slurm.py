@@ -164,7 +164,7 @@ def test_folders_others_could_write_are_refused_before_any_job(tmp_path, monkeyp
         cases.append((theirs, f"the results folder {theirs} is owned by another user",
                        "keep the results in a folder of yours"))
     for folder, message, fix in cases:
-        for argv in (["inference", "--impl", "fake-ok", "--executor", "slurm", "--profile",
+        for argv in (["inference", "--impl", "fake-ok", "--executor", "slurm", "--repeat", "1", "--profile",
                       "quick", "--results", str(folder / "r.jsonl")],
                      ["collect", str(folder / "r.jsonl")]):
             assert cli.main(argv) == 2
@@ -184,7 +184,7 @@ def test_jobs_of_a_killed_submitter_are_collected_once_as_a_normal_run_records_t
     their records - the same as a submitter that lived appends, in every field but the run's
     identity, clocks and measurements, with `slurm.collected_by` - exactly once. While the
     submitter still lives, `collect` leaves its jobs to it."""
-    rows = ["inference", "--impl", "fake-slow,fake-raises", "--executor", "slurm",
+    rows = ["inference", "--impl", "fake-slow,fake-raises", "--executor", "slurm", "--repeat", "1",
             "--share-node", "--gpus", "0"]
     (tmp_path / "normal").mkdir()
     normal = harness(tmp_path, slurm_conf, *rows, "--results", str(tmp_path / "normal/r.jsonl"))

@@ -89,7 +89,7 @@ def test_a_good_run_records_figures_and_environment(tmp_path):
 def test_failures_do_not_stop_the_other_runs(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
     code = cli.main(["inference", "--impl", "fake-ok,fake-raises,fake-exits,fake-ok2",
-                     "--profile", "quick", "--results", str(results)])
+                     "--profile", "quick", "--repeat", "1", "--results", str(results)])
     assert code == 1  # some runs failed
     statuses = {r["impl"]: r["status"] for r in read_results(results)}
     assert statuses == {"fake-ok": "ok", "fake-raises": "failed", "fake-exits": "crashed",
@@ -105,7 +105,7 @@ def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
            "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "inference", "--impl", "fake-ok,fake-hangs,fake-ok2",
-         "--profile", "quick", "--results", str(results)],
+         "--profile", "quick", "--repeat", "1", "--results", str(results)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     logs = tmp_path / "logs"
     deadline = time.monotonic() + 300  # generous: CI machines can be loaded

@@ -115,7 +115,7 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
     # --device cpu: the test node offers a stand-in GPU (tests/slurm_cluster.sh), which a run
     # on the CPU does not ask for; the job then has the whole node to itself.
     slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
-                    "--profile", "quick", "--device", "cpu", "--executor", "slurm",
+                    "--profile", "quick", "--device", "cpu", "--executor", "slurm", "--repeat", "1",
                     "--repeat", "1", "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 
@@ -158,7 +158,7 @@ def test_readiness_is_checked_on_a_node_not_on_the_submitting_machine(tmp_path, 
     assert local.returncode == 1 and "1 not run: fake-node-only" in local.stdout
 
     slurm = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-node-only,fake-ok",
-                    "--executor", "slurm", "--partition", "debug,second", "--share-node",
+                    "--executor", "slurm", "--repeat", "1", "--partition", "debug,second", "--share-node",
                     "--gpus", "0",
                     "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
@@ -176,7 +176,7 @@ def test_a_job_on_a_gpu_partition_holds_its_gpu_alone_and_says_so(tmp_path, slur
     (--gres=gpu:1), so three jobs run one after another, never two at once, and each record
     says it had its GPU to itself and which one Slurm gave it."""
     done = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-ok2,fake-pid",
-                   "--executor", "slurm", "--results", str(tmp_path / "r.jsonl"))
+                   "--executor", "slurm", "--repeat", "1", "--results", str(tmp_path / "r.jsonl"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     placements = [r["slurm"] for r in read_results(tmp_path / "r.jsonl")]
     assert len(placements) == 3
@@ -199,7 +199,7 @@ def test_failed_cancelled_and_timed_out_jobs_become_rows_with_their_reasons(tmp_
     past a one-minute Slurm time limit. Each gets its record and reason; no job is left."""
     results = tmp_path / "faults.jsonl"
     rows = "fake-ok,fake-raises,fake-killed,fake-hangs-family,fake-hangs"
-    proc = start(tmp_path, slurm_conf, "inference", "--impl", rows, "--executor", "slurm",
+    proc = start(tmp_path, slurm_conf, "inference", "--impl", rows, "--executor", "slurm", "--repeat", "1",
                  "--share-node", "--gpus", "0", "--time-limit", "1", "--results", str(results))
     try:
         job = wait_for(lambda: next((j for j, s in our_jobs(slurm_conf, "fake-hangs-family")
@@ -260,7 +260,8 @@ def test_a_node_failure_becomes_a_crashed_row(tmp_path, slurm_conf):
 def test_ctrl_c_cancels_every_job_keeps_what_finished_and_prints_the_table(tmp_path, slurm_conf):
     results = tmp_path / "stopped.jsonl"
     proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-ok,fake-hangs",
-                 "--executor", "slurm", "--share-node", "--gpus", "0", "--results", str(results))
+                 "--executor", "slurm", "--repeat", "1", "--share-node", "--gpus", "0",
+                 "--results", str(results))
     try:
         wait_for(lambda: results.exists() and read_results(results), what="fake-ok's record")
         wait_for(lambda: "RUNNING" in our_jobs(slurm_conf, "fake-hangs").values(),
@@ -297,7 +298,7 @@ def test_without_slurm_the_message_says_where_to_run(tmp_path):
     env = environment(tmp_path, None)
     env["PATH"] = str(tmp_path)  # no sbatch, squeue, ...
     done = subprocess.run([sys.executable, "-m", "harness", "inference", "--impl", "fake-ok",
-                           "--executor", "slurm", "--results", str(tmp_path / "r.jsonl")],
+                           "--executor", "slurm", "--repeat", "1", "--results", str(tmp_path / "r.jsonl")],
                           cwd=REPO, text=True, env=env, capture_output=True, timeout=120)
     assert done.returncode == 2
     assert "not on PATH: run the harness on the cluster's login node" in done.stdout
@@ -306,7 +307,7 @@ def test_without_slurm_the_message_says_where_to_run(tmp_path):
 
 def test_an_unknown_partition_names_the_ones_there_are(tmp_path, slurm_conf):
     done = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-ok", "--executor", "slurm",
-                   "--partition", "h100", "--results", str(tmp_path / "r.jsonl"))
+                   "--repeat", "1", "--partition", "h100", "--results", str(tmp_path / "r.jsonl"))
     assert done.returncode == 2
     assert "no partition h100 on this cluster" in done.stdout and "debug" in done.stdout
 
