@@ -67,7 +67,7 @@ def test_a_result_pickle_planted_in_the_jobs_folder_is_never_loaded(tmp_path, sl
                       "--output=/dev/null", "--wrap=sleep 120").strip()
     try:
         proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-ok", "--executor",
-                     "slurm", "--results", str(tmp_path / "r.jsonl"))
+                     "slurm", "--repeat", "1", "--results", str(tmp_path / "r.jsonl"))
         try:
             job = wait_for(lambda: next(iter(our_jobs(slurm_conf, "rosetta-readiness",
                                                       "PENDING")), None),

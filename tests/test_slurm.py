@@ -116,7 +116,7 @@ def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
     # on the CPU does not ask for; the job then has the whole node to itself.
     slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
                     "--profile", "quick", "--device", "cpu", "--executor", "slurm", "--repeat", "1",
-                    "--repeat", "1", "--results", str(tmp_path / "slurm.jsonl"))
+                    "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 
     here, there = (by_key(read_results(tmp_path / f"{k}.jsonl")) for k in ("local", "slurm"))
@@ -237,7 +237,7 @@ def test_a_node_failure_becomes_a_crashed_row(tmp_path, slurm_conf):
     node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], env=env, capture_output=True,
                           text=True, check=True).stdout.split()[0]
     proc = start(tmp_path, slurm_conf, "inference", "--impl", "fake-hangs", "--executor",
-                 "slurm", "--gpus", "0", "--results", str(results))
+                 "slurm", "--repeat", "1", "--gpus", "0", "--results", str(results))
     try:
         wait_for(lambda: "RUNNING" in our_jobs(slurm_conf, "fake-hangs").values(),
                  what="the hanging job to run")
@@ -320,7 +320,7 @@ def test_a_job_slurm_refuses_or_would_never_start_stops_the_command(tmp_path, sl
                                                            "debug"),
                             ("--sbatch=--nodes=5", "Slurm will not start job")):
         done = harness(tmp_path, slurm_conf, "inference", "--impl", "fake-ok", "--executor",
-                       "slurm", option, "--results", str(tmp_path / "r.jsonl"), timeout=120)
+                       "slurm", "--repeat", "1", option, "--results", str(tmp_path / "r.jsonl"), timeout=120)
         assert done.returncode == 2, done.stdout[-2000:]
         assert message in done.stdout and "check the partition, account, time" in done.stdout
         assert not (tmp_path / "r.jsonl").exists()
