@@ -35,7 +35,7 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
     """The same row, no harness: the same steps in the same order, timed with a bare clock."""
     from harness import benchmarks
     from harness.protocol import epoch_order
-    from harness.windows import EVALUATE, Adaptive, AdaptivePlan, windows_of
+    from harness.windows import EVALUATE
     from harness.registry import by_name
     from harness.run.job import Job
     from harness.run.worker import load_class, training_data
@@ -52,9 +52,8 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
     seconds, samples, steady = [], [], []
     rule = benchmark.windows(profile)
     for epoch in range(benchmark.epochs(profile)):
-        order = epoch_order(seed, epoch, len(data.x_train), config.batch_size)
-        plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
-                else windows_of(order, config.batch_size, rule.count))
+        plan = rule.plan(epoch_order(seed, epoch, len(data.x_train), config.batch_size),
+                         config.batch_size, first_epoch=epoch == 0)
         for window in plan:  # the harness's own windows, so that both time the same work
             if window is EVALUATE:
                 impl.predict()
@@ -65,11 +64,8 @@ def bare(profile: str, device: str, seed: int, out: Path) -> None:
             impl.sync()
             seconds.append(time.perf_counter() - start)
             samples.append(len(window))
-            steady.append(len(seconds) > 1)
-            if isinstance(plan, AdaptivePlan):
-                plan.took(seconds[-1])
-        if isinstance(plan, AdaptivePlan):
-            steady = plan.steady
+            plan.took(seconds[-1])
+        steady += plan.steady
     rates = ([n / s for n, s, counted in zip(samples, seconds, steady) if counted]
              or [samples[0] / seconds[0]])
     out.write_text(json.dumps({"samples_per_s": statistics.median(rates),

@@ -14,7 +14,7 @@ import numpy as np
 from harness.interface import (InferenceSettings, InferenceImplementation, TrainingSettings,
                                TrainingData, TrainingImplementation)
 from harness.timing import Stopwatch
-from harness.windows import EVALUATE, Adaptive, AdaptivePlan, Fixed, WindowRule, windows_of
+from harness.windows import EVALUATE, Adaptive, Fixed, WindowRule
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -54,13 +54,11 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     window_s: list[float] = []
     window_samples: list[int] = []
     epoch_s: list[float] = []
-    described = rule.describe()
-    steady: list[bool] | None = None  # fixed windows: every one after the first
+    steady: list[bool] = []
     logits = None
     for epoch in range(epochs):
-        order = epoch_order(seed, epoch, n, config.batch_size)
-        plan = (AdaptivePlan(rule, order, config.batch_size) if isinstance(rule, Adaptive)
-                else windows_of(order, config.batch_size, rule.count))
+        plan = rule.plan(epoch_order(seed, epoch, n, config.batch_size), config.batch_size,
+                         first_epoch=epoch == 0)
         laps = []
         for window in plan:
             if window is EVALUATE:  # mid-epoch, after the adaptive plan's fixed step count
@@ -70,10 +68,9 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
             impl.train_epoch(window)
             laps.append(watch.lap())
             window_samples.append(len(window))
-            if isinstance(plan, AdaptivePlan):
-                plan.took(laps[-1])
-        if isinstance(plan, AdaptivePlan):
-            steady, described = plan.steady, plan.describe()
+            plan.took(laps[-1])
+        steady += plan.steady
+        described = plan.describe()
         window_s += laps
         epoch_s.append(sum(laps))
         emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "seconds": epoch_s[-1]})

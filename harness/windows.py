@@ -1,6 +1,10 @@
 """How a training epoch is cut into timed windows (docs/benchmarks.md §7): the one home of the
 rule and its constants.
 
+Both rules make a plan per epoch with one interface (`rule.plan(...)`): iterate it for the next
+window of sample indices (or EVALUATE), call `took(seconds)` after timing each window; `steady[i]`
+then says whether window i is in the steady state and `describe()` what the rule decided.
+
 `Fixed(count)` cuts every epoch into `count` equal runs of whole batches, the same cuts for every
 framework; the first window of the first epoch is the warm-up (the `full` profile: every sample
 of every epoch is trained).
@@ -45,6 +49,9 @@ class Fixed:
     def describe(self) -> dict[str, Any]:
         return {"rule": "fixed", "count": self.count}
 
+    def plan(self, order: np.ndarray, batch_size: int, first_epoch: bool) -> FixedPlan:
+        return FixedPlan(self, order, batch_size, first_epoch)
+
 
 @dataclass(frozen=True)
 class Adaptive:
@@ -60,6 +67,11 @@ class Adaptive:
 
     def describe(self) -> dict[str, Any]:
         return {"rule": "adaptive", **asdict(self)}
+
+    def plan(self, order: np.ndarray, batch_size: int, first_epoch: bool) -> AdaptivePlan:
+        if not first_epoch:
+            raise ValueError("adaptive windows time a single epoch")
+        return AdaptivePlan(self, order, batch_size)
 
 
 WindowRule = Fixed | Adaptive
@@ -85,6 +97,30 @@ def spread_of(seconds: list[float]) -> float:
     """(max - min) / median of window times (or of rates: the same ratio up to second order)."""
     middle = statistics.median(seconds)
     return (max(seconds) - min(seconds)) / max(middle, 1e-12)
+
+
+@dataclass
+class FixedPlan:
+    """One epoch of a fixed rule: its windows are known up front; only the first window of the
+    first epoch is warm-up."""
+
+    rule: Fixed
+    order: np.ndarray
+    batch_size: int
+    first_epoch: bool
+    laps: list[float] = field(default_factory=list)
+    steady: list[bool] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for index, window in enumerate(windows_of(self.order, self.batch_size, self.rule.count)):
+            self.steady.append(not (self.first_epoch and index == 0))
+            yield window
+
+    def took(self, seconds: float) -> None:
+        self.laps.append(seconds)
+
+    def describe(self) -> dict[str, Any]:
+        return self.rule.describe()
 
 
 class Evaluate:
@@ -179,20 +215,22 @@ class AdaptivePlan:
             yield EVALUATE
         if first_w is not None and not any(self.steady):
             self.steady[first_w] = True  # a single window of w steps: it is the steady state
-        steady = self.steady_laps
-        self.converged = (len(steady) >= self.rule.last
-                          and spread_of(steady[-self.rule.last:]) <= self.rule.spread)
+        self.converged = self._agreeing()
         self.stopped_by = "epoch's end"
+
+    def _agreeing(self) -> bool:
+        """Whether the last `last` steady windows lie within `spread` of their median."""
+        steady = self.steady_laps
+        return (len(steady) >= self.rule.last
+                and spread_of(steady[-self.rule.last:]) <= self.rule.spread)
 
     def _enough(self) -> bool:
         """Whether the steady state is measured well enough to stop (sets why)."""
-        rule, steady = self.rule, self.steady_laps
-        if len(steady) < rule.last:
-            return False
-        if spread_of(steady[-rule.last:]) <= rule.spread:
+        if self._agreeing():
             self.converged, self.stopped_by = True, "spread"
             return True
-        if sum(steady) >= rule.max_steady_s:
+        steady = self.steady_laps
+        if len(steady) >= self.rule.last and sum(steady) >= self.rule.max_steady_s:
             self.stopped_by = "time cap"
             return True
         return False

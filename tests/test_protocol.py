@@ -6,8 +6,9 @@ import pytest
 from harness.config import CNNConfig, InferenceConfig
 from harness.interface import TrainingData
 from harness.protocol import (ImplementationError, epoch_order, run_inference, run_training,
-                              training_summary, windows_of)
+                              training_summary)
 from harness.timing import Stopwatch
+from harness.windows import windows_of
 from tests.fake_impls import SoftmaxRegression, WrongShape, ZeroFeatures
 
 

@@ -136,3 +136,24 @@ def test_adaptive_windows_are_for_one_epoch_and_ints_mean_fixed_windows():
         benchmarks.Workload(epochs=3, windows=Adaptive())
     assert benchmarks.Workload(windows=2).windows == Fixed(2)
     assert benchmarks.get("cnn").windows("full") == Fixed(1)
+
+
+def test_fixed_windows_leave_only_the_first_window_of_the_first_epoch_as_warm_up(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("harness.timing.time.perf_counter", lambda: clock[0])
+    rng = np.random.default_rng(0)
+    data = TrainingData(rng.random((640, 3, 32, 32), np.float32),
+                        (np.arange(640) % 10).astype(np.int32),
+                        rng.random((100, 3, 32, 32), np.float32),
+                        (np.arange(100) % 10).astype(np.int32))
+    impl = Timed(clock)
+    out = run_training(impl, CNNConfig(), data, epochs=2, seed=3, windows=3)
+    t = out["timings"]
+    assert out["windows"] == {"rule": "fixed", "count": 3}
+    assert t["window_steady"] == [False] + [True] * 5 and t["warmup_windows"] == 1
+    assert t["warmup_s"] == pytest.approx(5.0 + 0.3 * 3)  # 10 steps cut 3, 3, 4
+    assert out["steps_run"] == 2 * out["steps_per_epoch"] == 20
+    plan = Fixed(3).plan(np.arange(10 * BATCH), BATCH, first_epoch=False)
+    assert [len(w) // BATCH for w in plan] == [3, 3, 4] and plan.steady == [True] * 3
+    with pytest.raises(ValueError, match="single epoch"):
+        Adaptive().plan(np.arange(10 * BATCH), BATCH, first_epoch=False)
