@@ -5,6 +5,7 @@ with a GPU named as such: in the matrix's cells and footnotes, and in `--verbose
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import subprocess
@@ -181,3 +182,14 @@ def test_list_of_an_unknown_row_names_the_known_ones(monkeypatch, capsys):
     monkeypatch.setattr(registry, "ROWS", [make_row("one"), make_row("two")])
     assert cli.main(["list", "one", "nine"]) == 2
     assert "unknown implementation 'nine'; known: one, two" in capsys.readouterr().out
+
+
+def test_the_rows_having_each_precision_are_named_once_below_the_matrix_and_the_tables(listed):
+    rows = [dataclasses.replace(make_row(name), precisions=precisions) for name, precisions in
+            (("mixed-a", {"bf16-mixed": "autocast"}), ("plain", {}),
+             ("mixed-b", {"bf16-mixed": "a dtype policy"}))]
+    for argv in ((), ("--verbose",)):
+        out = listed(rows, "", *argv)
+        [line] = [line for line in out.splitlines() if "--precision bf16-mixed" in line]
+        assert "mixed-a, mixed-b (the other rows run their default only" in line
+        assert "plain" not in line

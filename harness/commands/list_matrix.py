@@ -1,6 +1,7 @@
 """The matrix `python -m harness list` prints by default: one line per row, one column per
 benchmark, each cell ✓ (ready), - (the row has no entry point for it) or a footnote mark; below
-it each distinct reason or caveat once, numbered in order of first appearance, with its fix."""
+it each distinct reason or caveat once, numbered in order of first appearance, with its fix, and
+which rows run each precision beyond the default."""
 
 from __future__ import annotations
 
@@ -116,4 +117,15 @@ def matrix(rows: list[registry.Row], gpu: bool, found: dict[str, versions.RowVer
         table.add_row(row.name, row.framework, interpreter_label(row),
                       short_version(found[row.name]),
                       *(cell(row, benchmark, gpu, found[row.name], notes) for benchmark in names))
-    return [table, notes.render()] if notes.by_text else [table]
+    return [table, *([notes.render()] if notes.by_text else []), *precision_lines(rows)]
+
+
+def precision_lines(rows: list[registry.Row]) -> list[Text]:
+    """One line per precision beyond the default: the rows that have it (`Row.precisions`)."""
+    having: dict[str, list[str]] = {}
+    for row in rows:
+        for precision in row.precisions:
+            having.setdefault(precision, []).append(row.name)
+    return [Text.assemble((f"--precision {precision}", "bold"), f": {', '.join(names)} "
+                          "(the other rows run their default only; docs/benchmarks.md §8)")
+            for precision, names in having.items()]

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness import benchmarks, registry, versions
 from harness.commands import options
-from harness.commands.list_matrix import caveats, interpreter_label, matrix
+from harness.commands.list_matrix import caveats, interpreter_label, matrix, precision_lines
 from harness.commands.terminal import console
 
 
@@ -69,6 +69,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     found = {impl.name: versions.row_versions(impl, gpu) for impl in rows}
     if args.verbose or names:
         print_tables(rows, gpu, found)
+        for line in precision_lines(rows):
+            console.print(line)
     else:
         for part in matrix(rows, gpu, found):
             console.print(part)
