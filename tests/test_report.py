@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.commands import report
-from harness.report.groups import build_sections, compare, load_results
+from harness.report.groups import build_sections, compare, compare_variants, load_results
 from harness.report.render import export, export_comparison
 from tests.report_fixtures import H100, record, standard_records, write_results
 
@@ -278,3 +278,36 @@ def test_a_percent_of_peak_above_100_is_flagged_with_its_reason_not_shown_as_a_r
     assert pytorch["% of peak"] == "62"
     rows = {r["impl"]: r for r in csv.DictReader(io.StringIO(export(sections, "csv")))}
     assert float(rows["jax-flax"]["pct_of_measured_peak"]) == 146.0  # the exports keep the figure
+
+
+def test_vs_default_sets_each_variant_row_against_its_own_default_run(tmp_path: Path,
+                                                                      capsys) -> None:
+    """bf16 against the same row's fp32 in one result set: ratio and noise judgement per row."""
+    def bf16(*args, **kwargs):
+        return {**record(*args, **kwargs), "variant": "bf16-mixed", "precision": "bf16-mixed"}
+
+    records = [record("cnn", "pytorch", 20.0, 0.77), record("cnn", "pytorch", 21.0, 0.77,
+                                                             repeat=1),
+               bf16("cnn", "pytorch", 40.0, 0.76), bf16("cnn", "pytorch", 42.0, 0.76, repeat=1),
+               record("cnn", "jax-flax", 14.0, 0.75), record("cnn", "jax-flax", 15.0, 0.75,
+                                                              repeat=1),
+               bf16("cnn", "jax-flax", 14.5, 0.75), bf16("cnn", "jax-flax", 15.5, 0.75,
+                                                         repeat=1),
+               bf16("cnn", "keras-torch", 9.0, 0.7)]
+    rows = {c.impl: c for c in compare_variants(records)}
+    assert set(rows) == {"pytorch", "jax-flax", "keras-torch"}  # default rows are no variant
+    assert rows["pytorch"].ratio == pytest.approx(20.5 / 41.0) and rows["pytorch"].verdict == \
+        "faster"
+    assert rows["jax-flax"].verdict == "noise"
+    assert rows["keras-torch"].verdict == "no default run of this row to compare with"
+
+    path = write_results(tmp_path / "mixed.jsonl", records, damaged=False)
+    capsys.readouterr()
+    assert run_report(str(path), "--vs-default", "--format", "markdown") == 0
+    out = capsys.readouterr().out
+    assert "this = the row's variant, baseline = its default run" in out
+    assert "| pytorch (bf16-mixed) | full | real |" in out
+    assert run_report(str(path), "--vs-default", "--compare", str(path)) == 2
+    plain = write_results(tmp_path / "plain.jsonl", records[:2], damaged=False)
+    assert run_report(str(plain), "--vs-default") == 1
+    assert "no variant rows" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from harness.commands import terminal
 from harness.report import render
-from harness.report.groups import build_sections, compare, load_results
+from harness.report.groups import build_sections, compare, compare_variants, load_results
 from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.run.results import default_results_path
 
@@ -30,6 +30,10 @@ def register(subparsers: Any) -> None:
                         help="a baseline result set (file or folder; repeatable): per-row "
                              "ratios RESULTS / OTHER, changes within the repeat spread marked "
                              "as noise")
+    parser.add_argument("--vs-default", action="store_true",
+                        help="each variant row (a --precision run, `pytorch (bf16-mixed)`) "
+                             "against the same row's default run in the same results: ratio "
+                             "and whether the change is beyond the repeat spread")
     parser.add_argument("--format", choices=("table", "markdown", "csv", "json"),
                         default="table", help="table: rich tables in the terminal; the others "
                         "go to stdout, or to DIR/report.* with --out")
@@ -72,11 +76,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, loaded: Any, baseline: Any, out: Console,
             err: Console) -> int:
+    if args.vs_default and (baseline is not None or args.html):
+        err.print("[red]--vs-default compares rows inside one result set: leave out "
+                  "--compare and --html[/]")
+        return 2
     if args.html:
         return _site(args, loaded, baseline, out, err)
-    if baseline is not None:
-        rows = compare(loaded.records, baseline.records)
-        names = (_set_name(loaded.sources), _set_name(baseline.sources))
+    if baseline is not None or args.vs_default:
+        if args.vs_default:
+            rows = compare_variants(loaded.records)
+            names = ("the row's variant", "its default run")
+            if not rows:
+                err.print("[yellow]no variant rows in these results: run with --precision "
+                          "default,bf16-mixed to have both[/]")
+                return 1
+        else:
+            rows = compare(loaded.records, baseline.records)
+            names = (_set_name(loaded.sources), _set_name(baseline.sources))
         if args.format == "table":
             for table in render.comparison_tables(rows, *names):
                 out.print(table)

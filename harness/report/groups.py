@@ -15,6 +15,8 @@ harness.report.ranking.
 cpu/cuda) - the device name may differ: comparing two machines is a purpose - and reports the
 ratio of medians. A change is called noise when the two sets' min-max ranges over repeats
 overlap; with a single run on either side there is no spread to judge by, and the verdict says so.
+`--vs-default` makes the same comparison inside one set: each variant row (a `--precision` run)
+against the same row's default run, matched by everything but the variant.
 """
 
 from __future__ import annotations
@@ -313,6 +315,7 @@ class Comparison:
     data: str
     base: Group | None  # from --compare OTHER: the baseline
     this: Group | None  # from RESULTS
+    alone: str = "only in this set"  # the verdict when there is no baseline
 
     @property
     def _higher_better(self) -> bool:
@@ -331,7 +334,7 @@ class Comparison:
     @property
     def verdict(self) -> str:
         if self.base is None:
-            return "only in this set"
+            return self.alone
         if self.this is None:
             return "only in the baseline"
         a, b = self.base.headline, self.this.headline
@@ -374,6 +377,21 @@ def compare(this: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[Comp
             g = this_group or base_group
             rows.append(Comparison(g.benchmark, g.impl, g.variant, g.profile, g.data,
                                    base=base_group, this=this_group))
+    rows.sort(key=lambda c: (benchmarks.order(c.benchmark), c.profile, c.data, c.impl, c.variant))
+    return rows
+
+
+def compare_variants(records: list[dict[str, Any]]) -> list[Comparison]:
+    """Each variant row of one result set (`pytorch (bf16-mixed)`) against the same row's
+    default run on the same device, profile and data: `this` the variant, `base` the default
+    (None where the set has no default run of that row)."""
+    groups = [g for s in build_sections(records, False) for g in s.groups]
+    defaults = {(g.benchmark, g.impl, g.profile, g.data, g.device): g for g in groups
+                if g.variant == "default"}
+    rows = [Comparison(g.benchmark, g.impl, g.variant, g.profile, g.data, this=g,
+                       base=defaults.get((g.benchmark, g.impl, g.profile, g.data, g.device)),
+                       alone="no default run of this row to compare with")
+            for g in groups if g.variant != "default"]
     rows.sort(key=lambda c: (benchmarks.order(c.benchmark), c.profile, c.data, c.impl, c.variant))
     return rows
 
