@@ -6,7 +6,8 @@ For each row, through the command line as a user runs it (quick profile, synthet
 inference run gives (batch, feature_dim) features, every record carries its achieved FLOP/s, the
 row's own matrix-multiply calibration and its memory high-water marks, the parent never imports
 a framework; and
-`verify --impl ROW --strict` passes every check against the oracle. A row that cannot run here
+`verify --impl ROW --strict` passes every check against the oracle, the initialisation rule's
+on the weights the row builds itself among them (harness.verify.init_rule). A row that cannot run here
 is skipped with its reason and the command that fixes it, never silently.
 
 Per-framework test files keep only what is specific to their framework.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import pytest
 
 from harness import benchmarks, registry
+from harness.verify import init_rule
 from tests.helpers import MARGIN, chance
 from tests.quick_runs import RowRun
 
@@ -75,6 +77,9 @@ def test_every_benchmark_passes_verify(row_run, benchmark):
     assert set(record["unsupported"]) == KNOWN_MISSING_HOOKS.get((row_run.row.name, benchmark),
                                                                  set()), record["unsupported"]
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]  # --strict
+    if benchmark in init_rule.RULES:  # the row's own initial weights were checked, and passed
+        made = [c for c in record["checks"] if c["name"].startswith("init: ")]
+        assert made and all(c["passed"] for c in made), made
 
 
 def test_every_row_names_its_benchmarks_and_a_known_framework():

@@ -133,6 +133,11 @@ def evaluate(case: Case, child: ChildRun, tier: str) -> tuple[list[Check], list[
             checks.append(Check(label, detail=_missing_reason(child, _hook_for(key))))
     if tier == "bf16":
         checks += bf16_checks(out, exp, tol["forward"], checks[0])
+    from harness.verify import init_rule  # it builds on this module's Check
+
+    built = {k.removeprefix("init/"): v for k, v in out.items() if k.startswith("init/")}
+    checks += init_rule.checks(case.benchmark, built, benchmarks.get(case.benchmark).config,
+                               _missing_reason(child, "get_weights"))
     return checks, layers
 
 

@@ -2,7 +2,8 @@
 
 It imports one implementation, feeds it the case the parent wrote (inputs and canonical
 weights, a NumPy .npz: no h5py needed here), and saves what the implementation computed to
-another .npz for the parent to compare with the oracle. A hook the implementation lacks
+another .npz for the parent to compare with the oracle (and, where docs/benchmarks.md §3 has an
+initialisation rule, the weights the row built itself: harness.verify.init_rule). A hook the implementation lacks
 (NotImplementedError) is recorded as unsupported and the checks that need it are skipped; any
 other exception is recorded as the run's error. Whatever was computed before is kept.
 """
@@ -25,6 +26,7 @@ from harness.interface import TrainingData
 from harness.plugins import load_plugins
 from harness.run.child import end_with_parent
 from harness.run.worker import load_class, one_line, run_info
+from harness.verify import init_rule
 
 
 def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.ndarray],
@@ -33,6 +35,10 @@ def run_training(impl: Any, case: dict[str, np.ndarray], weights: dict[str, np.n
     x, y = case["x"], case["y"]
     impl.prepare(TrainingData(x_train=x, y_train=y, x_test=x, y_test=y, kind="synthetic"))
     impl.build(benchmarks.get(benchmark).config, seed)
+    if benchmark in init_rule.RULES:  # the row's own initial weights, before the canonical ones
+        built = attempt(unsupported, "get_weights", impl.get_weights)
+        for name, value in (built if isinstance(built, dict) else {}).items():
+            out[f"init/{name}"] = np.asarray(value)
     if not attempt(unsupported, "load_weights", lambda: impl.load_weights(weights)):
         return
     out["logits0"] = np.asarray(impl.predict())
