@@ -3,9 +3,9 @@
 It imports one implementation, feeds it the case the parent wrote (inputs and canonical
 weights, a NumPy .npz: no h5py needed here), and saves what the implementation computed to
 another .npz for the parent to compare with the oracle (and, where docs/benchmarks.md §3 has an
-initialisation rule, the weights the row built itself: harness.verify.init_rule). A hook the implementation lacks
-(NotImplementedError) is recorded as unsupported and the checks that need it are skipped; any
-other exception is recorded as the run's error. Whatever was computed before is kept.
+initialisation rule, the weights the row built itself: harness.verify.init_rule). A hook the
+implementation lacks (NotImplementedError) is recorded as unsupported and the checks that need
+it are skipped; any other exception is recorded as the run's error. Whatever was computed before is kept.
 """
 
 from __future__ import annotations
