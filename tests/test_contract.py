@@ -78,7 +78,7 @@ def test_every_benchmark_passes_verify(row_run, benchmark):
                                                                  set()), record["unsupported"]
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]  # --strict
     if benchmark in init_rule.RULES:  # the row's own initial weights were checked, and passed
-        made = [c for c in record["checks"] if c["name"].startswith("init: ")]
+        made = [c for c in record["checks"] if c["name"].startswith(init_rule.PREFIX)]
         assert made and all(c["passed"] for c in made), made
 
 

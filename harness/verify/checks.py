@@ -120,7 +120,7 @@ def evaluate(case: Case, child: ChildRun, tier: str) -> tuple[list[Check], list[
         if key.startswith("update"):
             step = int(key[-1])
             if not weights[step]:
-                checks.append(Check(label, detail=_missing_reason(child, "get_weights")))
+                checks.append(Check(label, detail=missing_reason(child, "get_weights")))
                 continue
             # In bf16 a tensor whose gradient is all near-cancelling terms (a bias inside
             # attention, a 2-element output bias) gets Adam steps of +-lr in random directions
@@ -130,14 +130,9 @@ def evaluate(case: Case, child: ChildRun, tier: str) -> tuple[list[Check], list[
         elif key in out:
             checks.append(compare(label, out[key], exp[key], tol[kind]))
         else:
-            checks.append(Check(label, detail=_missing_reason(child, _hook_for(key))))
+            checks.append(Check(label, detail=missing_reason(child, _hook_for(key))))
     if tier == "bf16":
         checks += bf16_checks(out, exp, tol["forward"], checks[0])
-    from harness.verify import init_rule  # it builds on this module's Check
-
-    built = {k.removeprefix("init/"): v for k, v in out.items() if k.startswith("init/")}
-    checks += init_rule.checks(case.benchmark, built, benchmarks.get(case.benchmark).config,
-                               _missing_reason(child, "get_weights"))
     return checks, layers
 
 
@@ -185,7 +180,8 @@ def _hook_for(key: str) -> str:
     return {"loss1": "verify_step", "loss2": "verify_step"}.get(key, "load_weights")
 
 
-def _missing_reason(child: ChildRun, hook: str) -> str:
+def missing_reason(child: ChildRun, hook: str) -> str:
+    """Why a check that needed `hook` was not made."""
     unsupported = child.report.get("unsupported", {})
     for name in (hook, "load_weights", "verify_step", "get_weights"):
         if name in unsupported:

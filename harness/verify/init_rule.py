@@ -21,8 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.verify.checks import Check
+from harness import benchmarks
+from harness.verify.checks import Check, missing_reason
+from harness.verify.child_run import ChildRun
 
+PREFIX = "init: "  # every check of the rule is named so: it compares with a distribution, not the oracle
 GRU_TENSORS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0")
 TABLES = ("embedding.weight", "position.weight")
 
@@ -30,7 +33,7 @@ TABLES = ("embedding.weight", "position.weight")
 def _normal(name: str, values: np.ndarray, std: float, tolerance: float) -> Check:
     """A table drawn from N(0, std): its sample std and mean within `tolerance` x std."""
     off = max(abs(float(values.std()) - std), abs(float(values.mean()))) / std
-    return Check(f"init: {name} ~ N(0, {std:g})", rel=off, tolerance=tolerance,
+    return Check(f"{PREFIX}{name} ~ N(0, {std:g})", rel=off, tolerance=tolerance,
                  passed=off <= tolerance,
                  detail=f"std {values.std():.4g}, mean {values.mean():.2g}")
 
@@ -40,7 +43,7 @@ def _uniform(name: str, values: np.ndarray, bound: float) -> Check:
     largest, std = float(np.abs(values).max()), float(values.std())
     off = abs(std - bound / 3 ** 0.5) / (bound / 3 ** 0.5)
     inside = 0.95 * bound < largest <= bound * (1 + 1e-6)
-    return Check(f"init: {name} ~ U(-{bound:.3g}, {bound:.3g})", max_abs=largest, rel=off,
+    return Check(f"{PREFIX}{name} ~ U(-{bound:.3g}, {bound:.3g})", max_abs=largest, rel=off,
                  tolerance=0.1, passed=inside and off <= 0.1,
                  detail=f"largest |w| {largest:.4g}, std {std:.4g}")
 
@@ -63,22 +66,29 @@ def transformer(weights: dict[str, np.ndarray], config: Any) -> list[Check]:
         if worst is None or (not check.passed, check.rel) > (not worst.passed, worst.rel):
             worst = check
     if worst is not None:
-        checks.append(Check(f"init: {len(dense)} dense matrices Glorot-uniform",
+        checks.append(Check(f"{PREFIX}{len(dense)} dense matrices Glorot-uniform",
                             worst.max_abs, worst.rel, worst.tolerance, worst.passed,
-                            f"worst: {worst.name.removeprefix('init: ')}: {worst.detail}"))
+                            f"worst: {worst.name.removeprefix(PREFIX)}: {worst.detail}"))
     biases = max((float(np.abs(v).max()) for k, v in weights.items() if k.endswith("bias")),
                  default=0.0)
-    checks.append(Check("init: every bias zero", max_abs=biases, passed=biases == 0.0,
+    checks.append(Check(f"{PREFIX}every bias zero", max_abs=biases, passed=biases == 0.0,
                         detail="" if biases == 0.0 else f"largest |bias| {biases:.3g}"))
     scales = sorted({float(x) for k, v in weights.items()
                      if ".ln" in "." + k and k.endswith("weight") for x in np.unique(v)})
-    checks.append(Check("init: every LayerNorm scale one", passed=scales == [1.0],
+    checks.append(Check(f"{PREFIX}every LayerNorm scale one", passed=scales == [1.0],
                         detail="" if scales == [1.0] else f"values {scales[:4]}"))
     return checks
 
 
 RULES: dict[str, Callable[[dict[str, np.ndarray], Any], list[Check]]] = {
     "rnn": rnn, "transformer": transformer}
+
+
+def evaluate(benchmark: str, child: ChildRun) -> list[Check]:
+    """The rule's checks of what verify's child handed back (`init/<tensor>`)."""
+    built = {k.removeprefix("init/"): v for k, v in child.outputs.items() if k.startswith("init/")}
+    return checks(benchmark, built, benchmarks.get(benchmark).config,
+                  missing_reason(child, "get_weights"))
 
 
 def checks(benchmark: str, weights: dict[str, np.ndarray], config: Any,
@@ -89,9 +99,9 @@ def checks(benchmark: str, weights: dict[str, np.ndarray], config: Any,
     if rule is None:
         return []
     if not weights:
-        return [Check("init: the initialisation rule", detail=missing)]
+        return [Check(f"{PREFIX}the initialisation rule", detail=missing)]
     try:
         return rule(weights, config)
     except KeyError as error:
-        return [Check("init: the initialisation rule", passed=False,
+        return [Check(f"{PREFIX}the initialisation rule", passed=False,
                       detail=f"get_weights() lacks {error.args[0]}")]

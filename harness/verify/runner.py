@@ -32,6 +32,7 @@ from harness import precision, registry
 from harness.benchmarks import get as get_benchmark
 from harness.run.child import child_environment, interpreter_for, read_json, run_module
 from harness.run.host import host_environment
+from harness.verify import init_rule
 from harness.verify.case import Case, make_case
 from harness.verify.checks import TOLERANCES, evaluate, first_divergence, precision_tier
 from harness.verify.child_run import ChildRun
@@ -98,6 +99,7 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
     asked = impl.options.get("precision", precision.DEFAULT)
     tier = "bf16" if asked == precision.BF16_MIXED else precision_tier(info)
     checks, layers = evaluate(case, child, tier)
+    checks += init_rule.evaluate(case.benchmark, child)
     made = [c for c in checks if c.passed is not None]
     unsupported = child.report.get("unsupported", {})
     # Figures of another precision must not pass as this one's (as in a timed run).
@@ -113,7 +115,7 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
     else:
         status = "passed"
     divergence = first_divergence(layers)
-    computed = [c for c in made if not c.name.startswith("init: ")]
+    computed = [c for c in made if not c.name.startswith(init_rule.PREFIX)]
     if checks_failed and divergence is None and all(c.passed for c in computed):
         divergence = ("none in the computation: the weights the row builds itself break the "
                       "initialisation rule (docs/benchmarks.md §3)")
