@@ -24,7 +24,7 @@ from harness.run.results import default_results_path, scan_results, writable_pro
 from harness.commands import slurm_options
 from harness.commands.progress import RunDisplay
 from harness.run import local, processes
-from harness.run.executor import PlannedRun, PlanOutcome
+from harness.run.executor import PlannedRun
 from harness.run.runner import RunSettings, StopRequest, skipped_record
 from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
@@ -166,13 +166,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if cluster is not None:
                 outcome = cluster.run_plan(plan, display, records)
             else:
-                outcome = local.run_plan(plan, settings, display, records)
                 # the default count: one more process where a row's processes disagree
-                more = ([] if args.repeat or outcome.stopped_by or repeats < 2 else
-                        processes.one_more_where_they_disagree(plan, records))
-                if more:
-                    extra = local.run_plan(more, settings, display, records)
-                    outcome = PlanOutcome(extra.stopped_by, outcome.unsaved + extra.unsaved)
+                outcome = local.run_settled(plan, settings, display, records,
+                                            settle=not args.repeat and repeats >= 2)
     except ClusterProblem as error:  # a submission refused: the jobs already in are cancelled
         console.print(f"[red]{escape(str(error))}[/]", soft_wrap=True)
         return 2

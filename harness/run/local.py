@@ -4,6 +4,7 @@ share the machine while they are timed."""
 
 from __future__ import annotations
 
+from harness.run import processes
 from harness.run.executor import Display, PlannedRun, PlanOutcome, Record
 from harness.run.runner import (ResultNotSaved, RunSettings, StopRequest, interrupted_record,
                                 run_one, stop_signals_as_request)
@@ -29,6 +30,19 @@ def run_plan(plan: list[PlannedRun], settings: RunSettings, display: Display,
             if not stop.is_set():
                 raise
     return PlanOutcome(stop if stop.is_set() else None, unsaved)
+
+
+def run_settled(plan: list[PlannedRun], settings: RunSettings, display: Display,
+                records: dict[str, list[Record]], settle: bool) -> PlanOutcome:
+    """`run_plan`; then, with `settle` (the profile's own process count), one more run of each
+    row whose processes disagree beyond their spreads (harness.run.processes), unless stopped."""
+    outcome = run_plan(plan, settings, display, records)
+    more = ([] if not settle or outcome.stopped_by else
+            processes.one_more_where_they_disagree(plan, records))
+    if not more:
+        return outcome
+    extra = run_plan(more, settings, display, records)
+    return PlanOutcome(extra.stopped_by, outcome.unsaved + extra.unsaved)
 
 
 def _run_shown(run: PlannedRun, settings: RunSettings, display: Display, stop: StopRequest
