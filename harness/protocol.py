@@ -56,6 +56,7 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
     epoch_s: list[float] = []
     steady: list[bool] = []
     logits = None
+    steps = n // config.batch_size
     for epoch in range(epochs):
         plan = rule.plan(epoch_order(seed, epoch, n, config.batch_size), config.batch_size,
                          first_epoch=epoch == 0)
@@ -69,6 +70,9 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
             laps.append(watch.lap())
             window_samples.append(len(window))
             plan.took(laps[-1])
+            done = sum(window_samples[len(window_s):]) // config.batch_size
+            emit({"event": "window", "step": done, "steps": steps, "epoch": epoch + 1,
+                  "seconds_per_step": laps[-1] / max(len(window) // config.batch_size, 1)})
         steady += plan.steady
         described = plan.describe()
         window_s += laps
@@ -79,7 +83,6 @@ def run_training(impl: TrainingImplementation, config: TrainingSettings, data: T
         eval_s = watch.lap()
     accuracy = checked_accuracy(logits, data, config.n_classes)
     emit({"event": "evaluated", "accuracy": accuracy, "seconds": eval_s})
-    steps = n // config.batch_size
     return {
         "timings": training_summary(prepare_s, build_s, epoch_s, eval_s,
                                     steps * config.batch_size, window_s, window_samples,

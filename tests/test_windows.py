@@ -146,9 +146,15 @@ def test_fixed_windows_leave_only_the_first_window_of_the_first_epoch_as_warm_up
                         (np.arange(640) % 10).astype(np.int32),
                         rng.random((100, 3, 32, 32), np.float32),
                         (np.arange(100) % 10).astype(np.int32))
-    impl = Timed(clock)
-    out = run_training(impl, CNNConfig(), data, epochs=2, seed=3, windows=3)
+    impl, events = Timed(clock), []
+    out = run_training(impl, CNNConfig(), data, epochs=2, seed=3, windows=3,
+                       emit=events.append)
     t = out["timings"]
+    # the progress line's events: how far into each epoch, at what pace a step
+    windows = [(e["epoch"], e["step"], e["steps"], round(e["seconds_per_step"], 6))
+               for e in events if e["event"] == "window"]
+    assert windows == [(1, 3, 10, round(5.9 / 3, 6)), (1, 6, 10, 0.3), (1, 10, 10, 0.3),
+                       (2, 3, 10, 0.3), (2, 6, 10, 0.3), (2, 10, 10, 0.3)]
     assert out["windows"] == {"rule": "fixed", "count": 3}
     assert t["window_steady"] == [False] + [True] * 5 and t["warmup_windows"] == 1
     assert t["warmup_s"] == pytest.approx(5.0 + 0.3 * 3)  # 10 steps cut 3, 3, 4

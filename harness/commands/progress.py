@@ -1,5 +1,5 @@
 """The progress lines of a run command, one per run in flight or done: what it is doing (queued,
-running on a node, epoch 3/10, done). Both executors report through it (harness.run.executor's
+running on a node, epoch 3/10, step 24/50 of an epoch and its pace, done). Both executors report through it (harness.run.executor's
 Display), so a local run and a Slurm job look the same on the terminal."""
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ class RunDisplay:
         kind = event.get("event")
         if kind == "phase":
             self.progress.update(handle, note=escape(str(event["phase"])))
+        elif kind == "window":  # inside an epoch: how far, and the pace of the last window
+            self.progress.update(handle, note=f"epoch {event['epoch']}, step {event['step']}/"
+                                 f"{event['steps']}: {event['seconds_per_step']:.3f} s a step")
         elif kind == "epoch":
             self.progress.update(handle, advance=1, note=f"epoch {event['epoch']}/"
                                  f"{event['epochs']}: {event['seconds']:.2f} s")
