@@ -1,6 +1,7 @@
 """The progress lines of a run command, one per run in flight or done: what it is doing (queued,
-running on a node, epoch 3/10, step 24/50 of an epoch and its pace, done). Both executors report through it (harness.run.executor's
-Display), so a local run and a Slurm job look the same on the terminal."""
+running on a node, epoch 3/10, step 24/50 of an epoch and its pace, done). Both executors
+report through it (harness.run.executor's Display), so a local run and a Slurm job look the same
+on the terminal."""
 
 from __future__ import annotations
 
