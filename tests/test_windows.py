@@ -109,14 +109,23 @@ class Timed(SoftmaxRegression):
         self.clock[0] += 0.3 * (len(order) // BATCH) + (5.0 if len(self.orders) == 1 else 0.0)
 
 
-def test_a_quick_run_records_the_rule_and_trains_a_prefix_of_the_epoch_in_order(monkeypatch):
+def fake_clock(monkeypatch) -> list[float]:
+    """The harness's clock, reading what the test (a Timed implementation) sets."""
     clock = [0.0]
     monkeypatch.setattr("harness.timing.time.perf_counter", lambda: clock[0])
+    return clock
+
+
+def images(n_train: int) -> TrainingData:
     rng = np.random.default_rng(0)
-    data = TrainingData(rng.random((3200, 3, 32, 32), np.float32),
-                        (np.arange(3200) % 10).astype(np.int32),
+    return TrainingData(rng.random((n_train, 3, 32, 32), np.float32),
+                        (np.arange(n_train) % 10).astype(np.int32),
                         rng.random((100, 3, 32, 32), np.float32),
                         (np.arange(100) % 10).astype(np.int32))
+
+
+def test_a_quick_run_records_the_rule_and_trains_a_prefix_of_the_epoch_in_order(monkeypatch):
+    clock, data = fake_clock(monkeypatch), images(3200)
     impl = Timed(clock)
     out = run_training(impl, CNNConfig(), data, epochs=1, seed=3,
                        windows=Adaptive(eval_steps=20))
@@ -139,13 +148,7 @@ def test_adaptive_windows_are_for_one_epoch_and_ints_mean_fixed_windows():
 
 
 def test_fixed_windows_leave_only_the_first_window_of_the_first_epoch_as_warm_up(monkeypatch):
-    clock = [0.0]
-    monkeypatch.setattr("harness.timing.time.perf_counter", lambda: clock[0])
-    rng = np.random.default_rng(0)
-    data = TrainingData(rng.random((640, 3, 32, 32), np.float32),
-                        (np.arange(640) % 10).astype(np.int32),
-                        rng.random((100, 3, 32, 32), np.float32),
-                        (np.arange(100) % 10).astype(np.int32))
+    clock, data = fake_clock(monkeypatch), images(640)
     impl, events = Timed(clock), []
     out = run_training(impl, CNNConfig(), data, epochs=2, seed=3, windows=3,
                        emit=events.append)
