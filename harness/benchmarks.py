@@ -151,6 +151,9 @@ class Benchmark:
 # 1.0, 0.53) and PyTorch's accuracy swings from step to step (0.21-1.0 over steps 25-50), so
 # the CNN is judged after its 50; the GRU learns steadily (PyTorch 0.68 after 20, 0.80 after 40).
 _QUICK = dict(n_train=3200, n_test=1000, epochs=1)
+# `smoke`: an epoch of exactly the steps after which the accuracy still clears chance clearly
+# (measured on the stand-ins, every row: docs/benchmarks.md §7), and a small test set.
+SMOKE_CNN, SMOKE_RNN, SMOKE_TRANSFORMER = 30, 40, 20
 
 REGISTRY: dict[str, Benchmark] = {}
 
@@ -167,7 +170,9 @@ register(Benchmark(
     name="cnn", title="CNN: VGG-style on CIFAR-10 (training)", kind=TRAINING, impl_class="CNN",
     config=CNNConfig(), flops=cnn_flops(CNNConfig()),
     workloads={"full": Workload(),  # full: epochs 2-10 are steady
-               "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=50))},
+               "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=50)),
+               "smoke": Workload(n_train=SMOKE_CNN * 64, n_test=250, epochs=1,
+                                 windows=Adaptive(eval_steps=SMOKE_CNN))},
     oracle="harness.verify.oracle.cnn", model="cnn", accuracy_band=(0.75, 0.79),
     dataset="cifar10", pixel_scale=255.0,  # pixels 0..255 -> 0..1 float32, once, for everyone
     julia_source="cnn.jl", original_name="CNN"))
@@ -176,7 +181,9 @@ register(Benchmark(
     config=RNNConfig(), flops=gru_flops(RNNConfig()),
     # full: 3 epochs of 2 windows, so that the steady state has 5 windows
     workloads={"full": Workload(windows=2),
-               "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=40))},
+               "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=40)),
+               "smoke": Workload(n_train=SMOKE_RNN * 64, n_test=250, epochs=1,
+                                 windows=Adaptive(eval_steps=SMOKE_RNN))},
     oracle="harness.verify.oracle.gru", model="rnn", dataset="imdb", accuracy_band=(0.845, 0.863),
     julia_source="rnn.jl", original_name="RNN"))
 register(Benchmark(
@@ -186,7 +193,10 @@ register(Benchmark(
     workloads={"full": Workload(),
                # three one-batch passes: a spread at the cost of the old single 3-batch pass
                "quick": Workload(config=InferenceConfig(warmup_batches=1, timed_batches=1,
-                                                        passes=3))},
+                                                        passes=3)),
+               # a small batch: the same network and work per image
+               "smoke": Workload(config=InferenceConfig(batch_size=8, warmup_batches=1,
+                                                        timed_batches=1, passes=2))},
     oracle="harness.verify.oracle.resnet50", model="resnet50", verify_batch=2,
     julia_source="inference.jl", original_name="Inference"))
 register(Benchmark(
@@ -197,7 +207,9 @@ register(Benchmark(
     # at most 20 steps (PyTorch learns the stand-in to 0.97-1.0 in them, seeds 0-2)
     workloads={"full": Workload(windows=2),
                "quick": Workload(n_train=1280, n_test=500, epochs=1,
-                                 windows=Adaptive(eval_steps=20))},
+                                 windows=Adaptive(eval_steps=20)),
+               "smoke": Workload(n_train=SMOKE_TRANSFORMER * 64, n_test=250, epochs=1,
+                                 windows=Adaptive(eval_steps=SMOKE_TRANSFORMER))},
     oracle="harness.verify.oracle.transformer", model="transformer", dataset="imdb",
     julia_source="transformer.jl"))
 

@@ -78,12 +78,16 @@ class InferenceConfig:
     passes: int = 5  # timed passes over the batches; the report takes the median
 
 
-# `full` is the benchmark exactly; `quick` a smoke run. Each benchmark's record says how much of
-# it a profile does (harness.benchmarks.Workload).
+# `full` is the benchmark exactly; `quick` a short measurement; `smoke` only shows that every row
+# runs and learns here (its figures come from a few steps: not for comparison). Each benchmark's
+# record says how much of it a profile does (harness.benchmarks.Workload).
 PROFILES: dict[str, str] = {
     "full": "the benchmark exactly: every sample, every epoch",
-    "quick": "a smoke run: a few thousand samples, one epoch, a few inference batches",
+    "quick": "a short measurement: a few thousand samples, one epoch, a few inference batches",
+    "smoke": "does every row run and learn here: a few dozen steps, two small inference batches; "
+             "figures not for comparison",
 }
 # Fresh processes a row's figure comes from by default (`--repeat` overrides), so that its spread
-# covers process-to-process variation (harness.run.processes); `full` runs are hours long.
-PROCESSES: dict[str, int] = {"full": 1, "quick": 2}
+# covers process-to-process variation (harness.run.processes); `full` runs are hours long, and a
+# smoke run makes no figure worth a second process.
+PROCESSES: dict[str, int] = {"full": 1, "quick": 2, "smoke": 1}

@@ -48,7 +48,8 @@ def test_all_runs_the_plugin_benchmark_and_prints_its_table(ran):
         assert record["accuracy"] > 1 / 3 + 0.3  # the blobs are easy
         assert record["n_train"] == 512 and record["steps_per_epoch"] == 16
         calibration = record["utilisation"]["calibration"]
-        assert calibration["size"] == 2048 and calibration["flops_per_s"] > 0
+        # the largest size whose product fits the budget on this machine (harness.run.utilisation)
+        assert calibration["size"] in (512, 1024, 2048) and calibration["flops_per_s"] > 0
         assert record["utilisation"]["flops_per_sample"] == 3 * 2 * (20 * 32 + 32 * 3)
         assert record["memory"]["host_peak_bytes"] > 0
 

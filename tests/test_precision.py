@@ -101,8 +101,10 @@ def test_default_and_bf16_run_side_by_side_as_two_rows(tmp_path):
     helpers.torch()
     results = tmp_path / "r.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "transformer", "--impl", "pytorch", "--precision",
-         "default,bf16-mixed", "--profile", "quick", "--device", "cpu", "--repeat", "1",
+        # inference's smoke workload: three batches of 8 (bf16 training without bf16
+        # instructions took 6 minutes for the Transformer's quick run)
+        [sys.executable, "-m", "harness", "inference", "--impl", "pytorch", "--precision",
+         "default,bf16-mixed", "--profile", "smoke", "--device", "cpu",
          "--results", str(results)], cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -12,18 +12,21 @@ from harness.run import utilisation
 
 
 class SleepyMatmul:
-    """A 'matrix multiply' that takes `seconds`, so the measured rate is known."""
+    """A 'matrix multiply' that takes `seconds` at the calibration's full size and scales as n^3
+    (as a real product does), so the measured rate is known."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.calls = seconds, 0
+        self.seconds, self.calls, self.sizes = seconds, 0, []
 
     def sync(self) -> None:
         pass
 
     def matmul(self, n: int):
+        self.sizes.append(n)
+
         def multiply() -> None:
             self.calls += 1
-            time.sleep(self.seconds)
+            time.sleep(self.seconds * (n / utilisation.CALIBRATION_SIZE["cpu"]) ** 3)
         return multiply
 
 
@@ -33,10 +36,22 @@ def test_calibration_times_the_rows_own_product_after_a_warm_up():
     result = utilisation.calibrate(impl, "cpu")
     n = utilisation.CALIBRATION_SIZE["cpu"]
     assert result["size"] == n and result["products"] >= utilisation.MIN_PRODUCTS
-    assert impl.calls == result["products"] + 1  # one untimed warm-up
+    # the probe at a quarter size (a warm-up and one timed), then one warm-up at the full size
+    assert impl.sizes == [n // 4, n] and impl.calls == result["products"] + 3
     assert 0.02 <= result["best_s"] < 0.05
     assert result["flops_per_s"] == pytest.approx(2 * n ** 3 / result["best_s"])
     assert result["seconds"] >= result["products"] * 0.02
+
+
+@pytest.mark.slow
+def test_a_product_the_hardware_only_emulates_is_calibrated_smaller_not_for_minutes():
+    """bf16 on a CPU without bf16 instructions took a minute a 2048 product (4 minutes a
+    calibration): the probe picks the largest size that fits the budget."""
+    impl = SleepyMatmul(3.0)  # at 2048; 0.05 s at 512, 0.375 s at 1024
+    result = utilisation.calibrate(impl, "cpu")
+    assert result["size"] == utilisation.CALIBRATION_SIZE["cpu"] // 4
+    assert impl.sizes == [result["size"]] and result["products"] >= utilisation.MIN_PRODUCTS
+    assert result["seconds"] < 2.0
 
 
 def test_a_row_without_a_calibration_or_with_a_broken_one_says_why():

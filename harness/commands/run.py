@@ -29,7 +29,7 @@ from harness.run.runner import RunSettings, StopRequest, skipped_record
 from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
 
-DEFAULT_TIMEOUT = {"quick": 1200.0, "full": 4 * 3600.0}
+DEFAULT_TIMEOUT = {"smoke": 600.0, "quick": 1200.0, "full": 4 * 3600.0}
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -45,9 +45,8 @@ def register(sub: argparse._SubParsersAction, name: str) -> None:
 def add_run_options(run: argparse.ArgumentParser) -> None:
     options.add_impl(run)
     run.add_argument("--profile", choices=sorted(PROFILES),
-                     help="full = the benchmark exactly (docs/benchmarks.md); quick = a few thousand "
-                          "samples, 1 epoch, a few inference batches (default: full with a GPU, "
-                          "quick without)")
+                     help="; ".join(f"{name} = {what}" for name, what in PROFILES.items())
+                     + " (docs/benchmarks.md §7; default: full with a GPU, quick without)")
     run.add_argument("--data", choices=("auto", "real", "synthetic"), default="auto",
                      help="real data from datasets/, generated stand-ins, or real where present")
     options.add_device(run)

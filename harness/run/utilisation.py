@@ -5,10 +5,13 @@
 - **Measured peak**: a short calibration times the row's own framework multiplying two square
   matrices of the benchmark's precision on the run's device (`Implementation.matmul`), so the
   denominator of "% of peak" is what that framework reaches on this device, not a datasheet.
-  The best of several products is taken, after one untimed warm-up product. It runs after the
-  timed work and its evaluation, so it cannot disturb them; it costs 1.1-1.4 s on this
-  project's 2-core CPU, so it is measured once per row, device and precision in a command and
-  the later runs of that row reuse it (`reuse`, marked `reused: true` in the record).
+  The best of several products is taken, after one untimed warm-up product. A probe at a
+  quarter of the size picks the largest size (up to the device's) whose product fits the budget,
+  so that a precision the hardware only emulates (bf16 on a CPU without bf16 instructions: a
+  minute a 2048 product) costs seconds, not minutes. It runs after the timed work and its
+  evaluation, so it cannot disturb them; it costs 1.1-1.4 s on this project's 2-core CPU, so it
+  is measured once per row, device and precision in a command and the later runs of that row
+  reuse it (`reuse`, marked `reused: true` in the record).
 - **Nominal peak**, where the device is a GPU in `NOMINAL_PEAKS` (dense figures from NVIDIA's
   datasheets): the rate as a percentage of that too.
 - **Memory**: the child's resident-set high-water mark (the whole process: framework, data and
@@ -48,12 +51,22 @@ NOMINAL_PEAKS: dict[str, dict[str, float]] = {
 def calibrate(impl: Any, device: str) -> dict[str, Any]:
     """The attainable matrix-multiply rate of this framework on this device, or why not. A
     failure here is recorded and never fails the run: the timed work is already done."""
-    n = CALIBRATION_SIZE.get(device, CALIBRATION_SIZE["cpu"])
+    largest = CALIBRATION_SIZE.get(device, CALIBRATION_SIZE["cpu"])
     started = time.perf_counter()
     try:
+        n = largest // 4
         multiply = impl.matmul(n)
         multiply()  # warm-up: allocation, kernel selection, compilation
         watch = Stopwatch(impl.sync)
+        multiply()
+        probe = watch.lap()
+        # Each doubling is 8x the work: the largest size whose product fits the budget's share.
+        while n < largest and probe * 8 <= CALIBRATION_BUDGET_S / MIN_PRODUCTS:
+            n, probe = 2 * n, probe * 8
+        if n != largest // 4:
+            multiply = impl.matmul(n)
+            multiply()
+            watch.lap()
         times: list[float] = []
         while len(times) < MAX_PRODUCTS and (len(times) < MIN_PRODUCTS
                                              or sum(times) < CALIBRATION_BUDGET_S):
