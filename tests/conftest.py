@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-# One quick run of each row, shared by the tests that need real records (tests/quick_runs.py);
-# not there when tests/test_ci_skips.py copies this file to run a small suite of its own.
+# One smoke run of the rows the session needs, shared by the tests that need real records
+# (tests/smoke_runs.py: its fixture and the hook that plans the rows); not there when
+# tests/test_ci_skips.py copies this file to run a small suite of its own.
 try:
-    from tests.quick_runs import quick_runs  # noqa: F401
+    from tests.smoke_runs import pytest_collection_modifyitems, smoke_runs  # noqa: F401
 except ImportError:
     pass
 

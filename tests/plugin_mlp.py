@@ -101,7 +101,8 @@ BENCHMARKS = [Benchmark(
     name="mlp", title="MLP: a plugin benchmark on Gaussian blobs (training)", kind=TRAINING,
     config=CONFIG,
     workloads={"full": Workload(n_train=2048, n_test=512),
-               "quick": Workload(n_train=512, n_test=256, epochs=1)},
+               "quick": Workload(n_train=512, n_test=256, epochs=1),
+               "smoke": Workload(n_train=256, n_test=128, epochs=1)},
     flops=training(CONFIG.features * CONFIG.hidden + CONFIG.hidden * CONFIG.n_classes),
     oracle=__name__, model="mlp", generate=generate)]
 

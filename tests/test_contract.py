@@ -1,12 +1,12 @@
 """The contract every registered row meets, generated over the registry: a row is covered the
 moment it is registered (TorchBench's one test over every model).
 
-For each row, through the command line as a user runs it (quick profile, synthetic data, CPU):
-`all --impl ROW` runs every benchmark the row implements, each training run beats chance, each
+For each row, through the command line as a user runs it (smoke profile, synthetic data, CPU):
+`all --impl ROWS` runs every benchmark the row implements, each training run beats chance, each
 inference run gives (batch, feature_dim) features, every record carries its achieved FLOP/s, the
 row's own matrix-multiply calibration and its memory high-water marks, the parent never imports
 a framework; and
-`verify --impl ROW --strict` passes every check against the oracle, the initialisation rule's
+`verify --impl ROWS --strict` passes every check against the oracle, the initialisation rule's
 on the weights the row builds itself among them (harness.verify.init_rule). A row that cannot run here
 is skipped with its reason and the command that fixes it, never silently.
 
@@ -21,7 +21,7 @@ import pytest
 from harness import benchmarks, registry
 from harness.verify import init_rule
 from tests.helpers import MARGIN, chance
-from tests.quick_runs import RowRun
+from tests.smoke_runs import PROFILE, RowRun
 
 # The verify hooks a row is known to lack (harness/interface.py): any other missing hook is a
 # check the row used to run and cannot any more, and fails; one listed here that appears must be
@@ -30,9 +30,9 @@ KNOWN_MISSING_HOOKS = {("mxnet-module", "cnn"): {"activations"}}
 
 
 @pytest.fixture(params=[row.name for row in registry.ROWS])
-def row_run(request, quick_runs) -> RowRun:
-    """One row's `all` and `verify` through the CLI (tests/quick_runs.py: once a session)."""
-    return quick_runs(request.param)
+def row_run(request, smoke_runs) -> RowRun:
+    """One row's records of the session's `all` and `verify` (tests/smoke_runs.py)."""
+    return smoke_runs(request.param)
 
 
 @pytest.mark.slow
@@ -41,7 +41,7 @@ def test_every_benchmark_runs_through_the_cli(row_run, benchmark):
     record = row_run.record(benchmark)
     assert "PARENT_IMPORTED []" in row_run.run.stdout, row_run.run.stdout[-2000:]
     assert record["status"] == "ok", record["reason"]
-    assert record["profile"] == "quick" and record["data"] == "synthetic"
+    assert record["profile"] == PROFILE and record["data"] == "synthetic"
     assert record["device"] == "cpu"
     utilisation, memory = record["utilisation"], record["memory"]
     assert utilisation["calibration"].get("flops_per_s", 0) > 0, utilisation["calibration"]
@@ -51,13 +51,13 @@ def test_every_benchmark_runs_through_the_cli(row_run, benchmark):
     spec = benchmarks.get(benchmark)
     if spec.training:
         assert record["accuracy"] > chance(benchmark) + MARGIN, record["accuracy"]
-        assert record["epochs"] == spec.epochs("quick")
-        assert record["steps_per_epoch"] == spec.workload("quick").n_train // spec.config.batch_size
+        assert record["epochs"] == spec.epochs(PROFILE)
+        assert record["steps_per_epoch"] == spec.workload(PROFILE).n_train // spec.config.batch_size
         # adaptive windows: a steady state after the warm-up, within the epoch's steps
         assert record["windows"]["rule"] == "adaptive" and record["timings"]["steady"]
         assert 0 < record["steps_run"] <= record["steps_per_epoch"]
     else:
-        config = spec.config_for("quick")
+        config = spec.config_for(PROFILE)
         assert record["feature_shape"] == [config.batch_size, config.feature_dim]
         assert record["timings"][spec.headline] > 0
 
@@ -76,7 +76,9 @@ def test_every_benchmark_passes_verify(row_run, benchmark):
     # checks gone) still passed: its status stays "passed", and verify's exit code went unread.
     assert set(record["unsupported"]) == KNOWN_MISSING_HOOKS.get((row_run.row.name, benchmark),
                                                                  set()), record["unsupported"]
-    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]  # --strict
+    # --strict: the command (every row's) exits 0 exactly when all its records passed
+    everyone_passed = all(r["status"] == "passed" for r in row_run.verified_beside)
+    assert (check.returncode == 0) == everyone_passed, check.stdout[-3000:] + check.stderr[-3000:]
     if benchmark in init_rule.RULES:  # the row's own initial weights were checked, and passed
         made = [c for c in record["checks"] if c["name"].startswith(init_rule.PREFIX)]
         assert made and all(c["passed"] for c in made), made

@@ -157,12 +157,13 @@ def test_the_review_variants_train_the_same_weights(host, scan, config):
 
 
 @pytest.mark.slow
-def test_the_variants_agree_through_the_harness(quick_runs):
-    """Both rows' quick runs through the CLI (shared with the contract test: tests/quick_runs.py)
+@pytest.mark.rows("jax-flax", "jax-flax-scan")
+def test_the_variants_agree_through_the_harness(smoke_runs):
+    """Both rows' smoke runs through the CLI (shared with the contract test: tests/smoke_runs.py)
     learn; where their adaptive windows trained the same number of steps, the whole-epoch scan
     reaches the host loop's accuracy."""
     for benchmark in ("cnn", "rnn", "transformer"):
-        runs = {name: quick_runs(name).record(benchmark) for name in ("jax-flax", "jax-flax-scan")}
+        runs = {name: smoke_runs(name).record(benchmark) for name in ("jax-flax", "jax-flax-scan")}
         for record in runs.values():
             assert record["accuracy"] > helpers.chance(benchmark) + helpers.MARGIN, record
         if runs["jax-flax"]["steps_run"] == runs["jax-flax-scan"]["steps_run"]:

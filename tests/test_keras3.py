@@ -113,12 +113,13 @@ BACKENDS = [
 
 
 @pytest.mark.slow
+@pytest.mark.rows("keras-tensorflow", "keras-jax", "keras-torch")
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_each_backend_runs_and_records_itself(backend, quick_runs):
-    """The row's quick run through the CLI (shared with the contract test, which asserts that
+def test_each_backend_runs_and_records_itself(backend, smoke_runs):
+    """The row's smoke run through the CLI (shared with the contract test, which asserts that
     it trains and beats chance): the record names the backend that ran, and the GRU says it
     ran without cuDNN on the CPU."""
-    run = quick_runs(f"keras-{backend}")
+    run = smoke_runs(f"keras-{backend}")
     cnn, rnn = run.record("cnn"), run.record("rnn")
     assert cnn["framework"] == f"Keras ({backend})"
     assert cnn["env"]["framework_extra"]["backend"] == backend

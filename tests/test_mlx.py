@@ -1,7 +1,7 @@
 """MLX (py_impls/mlx.py). MLX is lazy and the row queues each training step with
 `mx.async_eval`, so when `train_epoch` returns its last work is still computing: `sync()` must
 evaluate everything the epoch produced, and a clock read without it would miss that work. The
-quick run through the CLI (shared with the contract test) records the backend and the BLAS the
+smoke run through the CLI (shared with the contract test) records the backend and the BLAS the
 CPU backend loaded; on Linux, an `mlx` without its backend wheel is named, not run."""
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ def test_a_clock_read_without_sync_misses_the_work_still_queued():
 
 
 @pytest.mark.slow
-def test_the_quick_run_records_the_backend_the_blas_and_the_kernels(quick_runs):
-    run = quick_runs("mlx")
+@pytest.mark.rows("mlx")
+def test_the_smoke_run_records_the_backend_the_blas_and_the_kernels(smoke_runs):
+    run = smoke_runs("mlx")
     cnn, rnn, transformer = run.record("cnn"), run.record("rnn"), run.record("transformer")
     assert cnn["framework"] == "MLX"
     extra = cnn["env"]["framework_extra"]

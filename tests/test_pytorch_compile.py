@@ -96,8 +96,9 @@ def test_the_eager_row_calls_its_model_directly():
 
 
 @pytest.mark.slow
-def test_each_benchmark_records_that_it_ran_compiled(quick_runs):
-    run = quick_runs(ROW)
+@pytest.mark.rows(ROW)
+def test_each_benchmark_records_that_it_ran_compiled(smoke_runs):
+    run = smoke_runs(ROW)
     for benchmark in registry.by_name(ROW).entry_points:
         record = run.record(benchmark)
         assert record["status"] == "ok", run.output()

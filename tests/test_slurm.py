@@ -22,6 +22,7 @@ from harness.run.results import read_results
 from harness.run.slurm.readiness import NodeView, sharing_problems
 from harness.run.slurm.node import fingerprint
 from harness.run.slurm.settings import SlurmConfigError, settings_from
+from tests.smoke_runs import PROFILE
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tests" / "slurm_cluster.sh"
@@ -92,30 +93,31 @@ def by_key(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
 
 
 # Fields that differ between any two runs, whichever executor: identity, clocks, measurements,
-# and what the quick profile's adaptive windows decided from the clock (how many steps trained,
+# and what the smoke profile's adaptive windows decided from the clock (how many steps trained,
 # so the accuracy after them: compared below where both trained as many).
 PER_RUN = {"run_id", "started_at", "finished_at", "wall_s", "wall", "load", "log", "timings",
            "utilisation", "memory", "executor", "slurm", "steps_run", "windows", "accuracy"}
 
 
 @pytest.mark.slow
-def test_a_quick_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf,
-                                                                          quick_runs):
+@pytest.mark.rows("pytorch", "mxnet-gluon")
+def test_a_smoke_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf,
+                                                                          smoke_runs):
     """PyTorch and an isolated-environment row (MXNet Gluon), every benchmark: the same
     records through both executors in every field but the run's identity, clock readings and
     measurements, and where it ran (the node and job id, only in Slurm's). The local side is
-    the rows' shared quick run (tests/quick_runs.py: the same command, the local executor)."""
+    the rows' shared smoke run (tests/smoke_runs.py: the same command, the local executor)."""
     rows = ["pytorch", "mxnet-gluon"]
     for name in rows:  # CI has both: the contract test runs them too
         ready = registry.readiness(registry.by_name(name), "cnn")
         if not ready.ready:
             pytest.skip(f"{name} is not ready: {ready.reason}")
-    local = [record for name in rows for record in quick_runs(name).records]
+    local = [record for name in rows for record in smoke_runs(name).records]
     (tmp_path / "local.jsonl").write_text("".join(json.dumps(r) + "\n" for r in local))
     # --device cpu: the test node offers a stand-in GPU (tests/slurm_cluster.sh), which a run
     # on the CPU does not ask for; the job then has the whole node to itself.
     slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
-                    "--profile", "quick", "--device", "cpu", "--executor", "slurm", "--repeat", "1",
+                    "--profile", PROFILE, "--device", "cpu", "--executor", "slurm", "--repeat", "1",
                     "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
 

@@ -16,12 +16,13 @@ VARIANTS = [pytest.param("", id="tensorflow"), pytest.param("XLA", id="tensorflo
 
 
 @pytest.mark.slow
+@pytest.mark.rows("tensorflow", "tensorflow-xla")
 @pytest.mark.parametrize("suffix", VARIANTS)
-def test_each_variant_runs_and_records_itself(suffix, quick_runs):
-    """The row's quick run through the CLI (shared with the contract test, which asserts that
+def test_each_variant_runs_and_records_itself(suffix, smoke_runs):
+    """The row's smoke run through the CLI (shared with the contract test, which asserts that
     it trains and beats chance): XLA on or off as the row says, TensorFlow's CPU layout, and
     no cuDNN for the GRU on the CPU."""
-    run = quick_runs("tensorflow-xla" if suffix == "XLA" else "tensorflow")
+    run = smoke_runs("tensorflow-xla" if suffix == "XLA" else "tensorflow")
     cnn, rnn = run.record("cnn"), run.record("rnn")
     extra = cnn["env"]["framework_extra"]
     assert cnn["framework"] == "TensorFlow"

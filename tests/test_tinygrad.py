@@ -4,7 +4,7 @@ returns with the initial weights and the optimizer state not yet computed, and a
 without the sync would move that work into the first training window. (Realized, the kernels of
 tinygrad's CPU device have run by the time `realize` returns; a GPU's queue would still be
 running, which `sync` waits for through the device's `synchronize`.) Without clang, `list` names
-it and the fix; each process compiles with a kernel cache of its own. The quick run through the
+it and the fix; each process compiles with a kernel cache of its own. The smoke run through the
 CLI (shared with the contract test) records the backend and the compile in the first window."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ INSTALL = 'pip install -e ".[tinygrad]"'
 @pytest.fixture(scope="module")
 def tg():
     """py_impls.tinygrad, imported here without leaving its private CACHEDB in this process's
-    environment: the quick runs' children must each name their own."""
+    environment: the smoke runs' children must each name their own."""
     helpers.framework("tinygrad", "tinygrad", INSTALL)
     before = os.environ.get("CACHEDB")
     from py_impls import tinygrad as tg_impl
@@ -126,8 +126,9 @@ def test_the_row_implements_every_benchmark():
 
 
 @pytest.mark.slow
-def test_the_quick_run_records_tinygrad_and_compiles_in_the_first_window(quick_runs):
-    run = quick_runs("tinygrad")
+@pytest.mark.rows("tinygrad")
+def test_the_smoke_run_records_tinygrad_and_compiles_in_the_first_window(smoke_runs):
+    run = smoke_runs("tinygrad")
     cnn, rnn, transformer = run.record("cnn"), run.record("rnn"), run.record("transformer")
     assert cnn["framework"] == "tinygrad"
     extra = cnn["env"]["framework_extra"]
