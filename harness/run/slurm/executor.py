@@ -108,7 +108,12 @@ class SlurmExecutor:
         executor = submitit.SlurmExecutor(folder=self.folder / "%j", max_num_timeout=0)
         # --no-requeue: a run its node's failure ended is a crashed row, not a silent rerun
         # (an --sbatch=--requeue of the user's wins).
-        extra = {"no_requeue": True, **self.slurm.extra_parameters()}
+        # submitit always asks for SIGUSR2 90 s before the time limit, and Slurm may send it up
+        # to a minute early: under a short limit it came while the job's Python was starting,
+        # before any handler, and killed the run. A benchmark has nothing to checkpoint, so the
+        # warning signal is SIGURG, which nothing handles and no process dies of (an
+        # --sbatch=--signal=... of the user's wins).
+        extra = {"no_requeue": True, "signal": "URG@90", **self.slurm.extra_parameters()}
         if extra.get("requeue"):
             extra.pop("no_requeue")
         params: dict[str, Any] = {"partition": partition, "time": minutes, "job_name": name,

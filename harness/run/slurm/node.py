@@ -47,9 +47,10 @@ def run_job(job: Job, environment: str | None, env: dict[str, str], timeout: flo
     from harness.run.host import host_environment
     from harness.run.runner import run_child
 
-    # submitit asks Slurm for SIGUSR2 shortly before the time limit and on it ends the function
-    # with an error (to requeue a checkpointable one); a benchmark has nothing to checkpoint:
-    # Slurm's own limit (SIGTERM, then SIGKILL) ends it and the job's state says TIMEOUT.
+    # The executor asks for SIGURG before the time limit instead of submitit's SIGUSR2, on which
+    # submitit ends the function with an error (to requeue a checkpointable one); should a
+    # user's --sbatch ask for SIGUSR2 again, it is ignored too: Slurm's own limit (SIGTERM, then
+    # SIGKILL) ends the run and the job's state says TIMEOUT.
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     started = time.time()
     with open(events_path, "a", buffering=1) as events:
