@@ -311,3 +311,15 @@ def test_vs_default_sets_each_variant_row_against_its_own_default_run(tmp_path: 
     plain = write_results(tmp_path / "plain.jsonl", records[:2], damaged=False)
     assert run_report(str(plain), "--vs-default") == 1
     assert "no variant rows" in capsys.readouterr().err
+
+
+def test_a_smoke_runs_table_says_its_figures_are_not_for_comparison(tmp_path: Path) -> None:
+    from harness.report.render import table_footnote
+
+    smoke = [record("cnn", impl, rate, 0.7, device_name="", profile="smoke", data="synthetic")
+             for impl, rate in (("pytorch", 5.0), ("jax-flax", 4.0))]
+    note = table_footnote(sections_of(write_results(tmp_path / "s.jsonl", smoke, damaged=False)))
+    assert "Profile smoke:" in note and "not for comparison" in note
+    quick = [dict(r, profile="quick") for r in smoke]
+    note = table_footnote(sections_of(write_results(tmp_path / "q.jsonl", quick, damaged=False)))
+    assert "Profile smoke:" not in note

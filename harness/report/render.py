@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import benchmarks, metrics, versions
+from harness.config import PROFILES
 from harness.metrics import fmt
 from harness.report.accuracy import accuracy_text, note as accuracy_note
 from harness.report.groups import Comparison, Group, Section
@@ -208,7 +209,9 @@ def table_footnote(sections: list[Section]) -> str:
                      "(harness/report/reference_data/README.md).")
     elif any(s.profile != "full" for s in sections):
         lines.append("The original project's K80/P100 figures appear beside full-profile rows "
-                     "only (a quick run is not the same workload).")
+                     "only (a quick or smoke run is not the same workload).")
+    if any(s.profile == "smoke" for s in sections):
+        lines.append(f"Profile smoke: {PROFILES['smoke']}.")
     # Versions outside the tested set; CPU runs on a machine with a GPU (harness.versions).
     lines += versions.result_notes(r for s in sections for g in s.groups for r in g.runs)
     return "\n".join(escape(line) for line in lines)
