@@ -254,6 +254,23 @@ def layer_weights(model: keras.Model, names: list[str]) -> dict[str, list[np.nda
     return {name: [np.asarray(v) for v in model.get_layer(name).get_weights()] for name in names}
 
 
+def fit_in_order(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
+    """One `fit` epoch over x, y in their order. On TensorFlow `fit` wraps arrays in a tf.data
+    pipeline, and the end of each call waits for its autotuning thread: about 0.5 s, on some
+    calls and not others (3-step quick windows took 0.80 or 1.31 s, one mode or the other, so a
+    process's figure came out 1x or 1.6x). The harness calls fit once a timed window, so the
+    same batches go through a pipeline with autotuning off; other backends take the arrays."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+        model.fit(batches.with_options(options), epochs=1, verbose=0)
+    else:
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+
+
 def dense_gradient(gradient):
     """TensorFlow hands an Embedding's gradient over as IndexedSlices, one slice per token, a
     row repeated for a repeated token; keras.ops.square squares each slice on its own, so Adam's
@@ -680,9 +697,8 @@ class CNN(_KerasRun, TrainingImplementation):
 
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
-        # The harness's permutation, batched in order: shuffle=False keeps it.
-        self.model.fit(self.x_train[order], self.y_train[order], batch_size=self.config.batch_size,
-                       epochs=1, shuffle=False, verbose=0)
+        # The harness's permutation, batched in order.
+        fit_in_order(self.model, self.x_train[order], self.y_train[order], self.config.batch_size)
 
     # == prediction ==
     def predict(self) -> np.ndarray:
@@ -737,8 +753,7 @@ class _ReviewClassifier(_KerasRun):
 
     # == training epoch ==
     def train_epoch(self, order: np.ndarray) -> None:
-        self.model.fit(self.x_train[order], self.y_train[order], batch_size=self.config.batch_size,
-                       epochs=1, shuffle=False, verbose=0)
+        fit_in_order(self.model, self.x_train[order], self.y_train[order], self.config.batch_size)
 
     # == prediction ==
     def predict(self) -> np.ndarray:
