@@ -152,7 +152,7 @@ class Benchmark:
 # the CNN is judged after its 50; the GRU learns steadily (PyTorch 0.68 after 20, 0.80 after 40).
 _QUICK = dict(n_train=3200, n_test=1000, epochs=1)
 # `smoke`: an epoch of exactly the steps after which the accuracy still clears chance clearly
-# (measured on the stand-ins, every row: docs/benchmarks.md §7), and a small test set.
+# (measured on the stand-ins, every row: docs/benchmarks.md §5), and a small test set.
 SMOKE_CNN, SMOKE_RNN, SMOKE_TRANSFORMER = 30, 40, 20
 
 REGISTRY: dict[str, Benchmark] = {}
@@ -171,7 +171,8 @@ register(Benchmark(
     config=CNNConfig(), flops=cnn_flops(CNNConfig()),
     workloads={"full": Workload(),  # full: epochs 2-10 are steady
                "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=50)),
-               "smoke": Workload(n_train=SMOKE_CNN * 64, n_test=250, epochs=1,
+               "smoke": Workload(n_train=SMOKE_CNN * CNNConfig().batch_size,
+                                 n_test=250, epochs=1,
                                  windows=Adaptive(eval_steps=SMOKE_CNN))},
     oracle="harness.verify.oracle.cnn", model="cnn", accuracy_band=(0.75, 0.79),
     dataset="cifar10", pixel_scale=255.0,  # pixels 0..255 -> 0..1 float32, once, for everyone
@@ -182,7 +183,8 @@ register(Benchmark(
     # full: 3 epochs of 2 windows, so that the steady state has 5 windows
     workloads={"full": Workload(windows=2),
                "quick": Workload(**_QUICK, windows=Adaptive(eval_steps=40)),
-               "smoke": Workload(n_train=SMOKE_RNN * 64, n_test=250, epochs=1,
+               "smoke": Workload(n_train=SMOKE_RNN * RNNConfig().batch_size,
+                                 n_test=250, epochs=1,
                                  windows=Adaptive(eval_steps=SMOKE_RNN))},
     oracle="harness.verify.oracle.gru", model="rnn", dataset="imdb", accuracy_band=(0.845, 0.863),
     julia_source="rnn.jl", original_name="RNN"))
@@ -208,7 +210,8 @@ register(Benchmark(
     workloads={"full": Workload(windows=2),
                "quick": Workload(n_train=1280, n_test=500, epochs=1,
                                  windows=Adaptive(eval_steps=20)),
-               "smoke": Workload(n_train=SMOKE_TRANSFORMER * 64, n_test=250, epochs=1,
+               "smoke": Workload(n_train=SMOKE_TRANSFORMER * TransformerConfig().batch_size,
+                                 n_test=250, epochs=1,
                                  windows=Adaptive(eval_steps=SMOKE_TRANSFORMER))},
     oracle="harness.verify.oracle.transformer", model="transformer", dataset="imdb",
     julia_source="transformer.jl"))
