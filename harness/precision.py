@@ -20,14 +20,24 @@ import numpy as np
 from harness.registry import Row
 
 DEFAULT = "default"
+FP32_STRICT = "fp32-strict"
 BF16_MIXED = "bf16-mixed"
 PRECISIONS = {
     DEFAULT: "the framework's default: fp32 on the CPU, TF32 where the framework allows it on a "
              "GPU (the record says which)",
-    "fp32-strict": "true fp32 everywhere: no TF32 on GPUs",
+    FP32_STRICT: "true fp32 everywhere: no TF32 on GPUs, no bf16 passes for fp32 on CPUs",
     BF16_MIXED: "the framework's recommended mixed precision: bf16 compute, fp32 weights "
                   "(master copy) and fp32 loss",
 }
+
+
+# The environment of a strict-fp32 child, whatever its framework: cuBLAS and cuDNN read
+# NVIDIA_TF32_OVERRIDE as they load (no framework switch turns cuDNN's TF32 off for every call),
+# oneDNN its default floating-point math mode (STRICT is its default; an inherited BF16 or TF32
+# would let fp32 primitives compute in those), JAX its default matmul precision. Each row's own
+# switch (Row.precisions) comes on top. `verify` computes in strict fp32 with it too.
+STRICT_FP32_ENV = {"NVIDIA_TF32_OVERRIDE": "0", "ONEDNN_DEFAULT_FPMATH_MODE": "STRICT",
+                   "JAX_DEFAULT_MATMUL_PRECISION": "highest"}
 
 
 def parse(text: str) -> list[str]:
@@ -45,8 +55,9 @@ def at_precision(row: Row, precision: str) -> tuple[Row, str | None]:
     it cannot (the skipped row's reason)."""
     if precision == DEFAULT:
         return row, None
+    env = {**row.env, **STRICT_FP32_ENV} if precision == FP32_STRICT else row.env
     variant = replace(row, options={**row.options, "precision": precision, "variant": precision},
-                      description=f"{row.description}; {precision}: "
+                      env=env, description=f"{row.description}; {precision}: "
                                   f"{row.precisions.get(precision, 'not available')}")
     if precision in row.precisions:
         return variant, None
@@ -56,16 +67,23 @@ def at_precision(row: Row, precision: str) -> tuple[Row, str | None]:
 
 
 class OutputPrecision:
-    """For an implementation whose row has bf16-mixed: whether it was asked for, and its
-    outputs handed to the harness as float32 with the dtype they were computed in noted, from
-    which `recorded` says what ran."""
+    """For an implementation whose row has bf16-mixed or fp32-strict: whether it was asked for,
+    and its outputs handed to the harness as float32 with the dtype they were computed in
+    noted, from which `recorded` says what ran."""
 
     options: dict
+    # fp32-strict: what the row's own switch set, read back from the framework (None: nothing)
+    strict_settings: str | None = None
 
     @property
     def bf16(self) -> bool:
         """Asked for bf16 mixed precision (`--precision bf16-mixed`, docs/benchmarks.md §8)."""
         return self.options.get("precision") == BF16_MIXED
+
+    @property
+    def strict(self) -> bool:
+        """Asked for strict fp32 (`--precision fp32-strict`, docs/benchmarks.md §8)."""
+        return self.options.get("precision") == FP32_STRICT
 
     def outputs(self, values: Any) -> np.ndarray:
         """The model's outputs (a NumPy-convertible array) as float32 NumPy."""
@@ -75,19 +93,27 @@ class OutputPrecision:
 
     def precision_record(self, how: str, otherwise: str) -> str:
         return recorded(self.options.get("precision"), getattr(self, "computed", None), how,
-                        otherwise)
+                        otherwise, self.strict_settings)
 
 
-def recorded(asked: str | None, computed: object, how: str, otherwise: str) -> str:
-    """The record's `precision` for a row that has bf16-mixed: read from the dtype its outputs
-    were computed in (`computed`: a dtype or its name, e.g. torch.bfloat16, "bfloat16"), with
-    how the row does it; `otherwise` (the row's default description) when bf16 was not asked."""
-    if asked != BF16_MIXED:
-        return otherwise
+def recorded(asked: str | None, computed: object, how: str, otherwise: str,
+             strict: str | None = None) -> str:
+    """The record's `precision` for a row that has bf16-mixed or fp32-strict: read from the
+    dtype its outputs were computed in (`computed`: a dtype or its name, e.g. torch.bfloat16,
+    "bfloat16"), with how the row does bf16 (`how`) or what its strict switch set (`strict`);
+    `otherwise` (the row's default description) when neither was asked."""
     name = str(getattr(computed, "name", computed)).rsplit(".", 1)[-1]
-    if name == "bfloat16":
-        return f"bf16-mixed ({how})"
-    return f"fp32 (bf16-mixed was asked for; outputs {computed})"
+    if asked == BF16_MIXED:
+        if name == "bfloat16":
+            return f"bf16-mixed ({how})"
+        return f"fp32 (bf16-mixed was asked for; outputs {computed})"
+    if asked == FP32_STRICT:
+        if name != "float32":
+            return f"{name} (fp32-strict was asked for; outputs {computed})"
+        if not strict:
+            return "fp32 (fp32-strict was asked for; the row set no switch of its own)"
+        return f"fp32-strict ({strict})"
+    return otherwise
 
 
 class NotThatPrecision(RuntimeError):

@@ -10,7 +10,7 @@ import ast
 import importlib
 import importlib.metadata
 import importlib.util
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
@@ -146,6 +146,15 @@ KERAS_MIXED = ("the Keras mixed_bfloat16 dtype policy: layers compute in bf16, v
                "optimizer state fp32, the loss in fp32")
 FLAX_BF16 = ("every Flax layer with dtype=bfloat16 (param_dtype fp32: parameters and optax "
              "state fp32), the logits cast to fp32 for the loss")
+# fp32-strict: each row's own switch, on top of precision.STRICT_FP32_ENV in every strict child.
+TORCH_STRICT = ("torch.backends' fp32_precision='ieee' for cuBLAS, cuDNN (conv, RNN) and oneDNN "
+                "(matmul, conv, RNN): no TF32 on GPUs, no bf16 passes for fp32 on CPUs")
+TF_STRICT = ("tf.config.experimental.enable_tensor_float_32_execution(False): no TF32 in "
+             "TensorFlow's GPU matmuls and convolutions")
+JAX_STRICT = ("jax_default_matmul_precision='highest': XLA's fp32 dots and convolutions in full "
+              "fp32 (no TF32, no bf16 passes)")
+JULIA_STRICT = ("NVIDIA_TF32_OVERRIDE=0 before Julia starts (cuBLAS and cuDNN read it as they load) "
+                "and CUDA.jl PEDANTIC_MATH")
 JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
             Requirement("optax", "optax", "0.2", "1"))
 
@@ -159,7 +168,7 @@ ROWS: list[Row] = [
         description="eager fp32, batches copied from host each step, cuDNN autotune, cuDNN GRU",
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
-        precisions={"bf16-mixed": TORCH_AUTOCAST},
+        precisions={"bf16-mixed": TORCH_AUTOCAST, "fp32-strict": TORCH_STRICT},
     ),
     Row(
         name="pytorch-compile",
@@ -171,7 +180,7 @@ ROWS: list[Row] = [
         requires=(TORCH,),
         install='pip install -e ".[torch]"',
         readiness_check=toolchain.cxx_problem,
-        precisions={"bf16-mixed": TORCH_AUTOCAST},
+        precisions={"bf16-mixed": TORCH_AUTOCAST, "fp32-strict": TORCH_STRICT},
     ),
     Row(
         name="tensorflow",
@@ -182,7 +191,7 @@ ROWS: list[Row] = [
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
-        precisions={"bf16-mixed": KERAS_MIXED},
+        precisions={"bf16-mixed": KERAS_MIXED, "fp32-strict": TF_STRICT},
     ),
     Row(
         name="tensorflow-xla",
@@ -193,7 +202,7 @@ ROWS: list[Row] = [
         requires=(TENSORFLOW,),
         install='pip install -e ".[tensorflow]"',
         env={"KERAS_BACKEND": "tensorflow"},
-        precisions={"bf16-mixed": KERAS_MIXED},
+        precisions={"bf16-mixed": KERAS_MIXED, "fp32-strict": TF_STRICT},
     ),
     Row(
         name="keras-tensorflow",
@@ -204,7 +213,7 @@ ROWS: list[Row] = [
         requires=(KERAS, TENSORFLOW),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "tensorflow"},
-        precisions={"bf16-mixed": KERAS_MIXED},
+        precisions={"bf16-mixed": KERAS_MIXED, "fp32-strict": TF_STRICT},
     ),
     Row(
         name="keras-jax",
@@ -215,7 +224,7 @@ ROWS: list[Row] = [
         requires=(KERAS, Requirement("jax", "jax", "0.4.30", "1")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "jax"},
-        precisions={"bf16-mixed": KERAS_MIXED},
+        precisions={"bf16-mixed": KERAS_MIXED, "fp32-strict": JAX_STRICT},
     ),
     Row(
         name="keras-torch",
@@ -226,7 +235,7 @@ ROWS: list[Row] = [
         requires=(KERAS, Requirement("torch", "torch", "2.1", "3")),
         install='pip install -e ".[keras]"',
         env={"KERAS_BACKEND": "torch"},
-        precisions={"bf16-mixed": KERAS_MIXED},
+        precisions={"bf16-mixed": KERAS_MIXED, "fp32-strict": TORCH_STRICT},
     ),
     Row(
         name="jax-flax",
@@ -237,7 +246,7 @@ ROWS: list[Row] = [
                     "host batches, GRU as lax.scan (no cuDNN)",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
-        precisions={"bf16-mixed": FLAX_BF16},
+        precisions={"bf16-mixed": FLAX_BF16, "fp32-strict": JAX_STRICT},
     ),
     Row(
         name="jax-flax-scan",
@@ -248,7 +257,7 @@ ROWS: list[Row] = [
         description="as jax-flax, data resident on the device, each epoch one jitted lax.scan",
         requires=JAX_FLAX,
         install='pip install -e ".[jax]"',
-        precisions={"bf16-mixed": FLAX_BF16},
+        precisions={"bf16-mixed": FLAX_BF16, "fp32-strict": JAX_STRICT},
     ),
     Row(
         name="mlx",
@@ -315,6 +324,7 @@ ROWS: list[Row] = [
                     "GRU; never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("knet"),
         readiness_check=partial(julia_readiness.julia_problem, "knet"),
+        precisions={"fp32-strict": JULIA_STRICT},
         notice=knet_gpu_note,
         # juliacall 0.9.29+ drops Julia 1.9, the last Julia Knet runs on.
         install='pip install "juliacall<=0.9.28" && python -m harness setup julia',
@@ -328,6 +338,7 @@ ROWS: list[Row] = [
                     "Recurrence (no cuDNN); never run in this project's CI (no Julia there)",
         options=julia_readiness.row_options("flux"),
         readiness_check=partial(julia_readiness.julia_problem, "flux"),
+        precisions={"fp32-strict": JULIA_STRICT},
         install='pip install -e ".[julia]" && python -m harness setup julia',
     ),
     # Retired frameworks of the original comparison that no supported Python can install: named,
@@ -353,21 +364,6 @@ ROWS: list[Row] = [
                      "fails to build"),
     ),
 ]
-
-
-def _strict_fp32(row: Row) -> Row:
-    """docs/benchmarks.md §8: strict fp32 is a named variant. NVIDIA_TF32_OVERRIDE=0 keeps
-    cuBLAS and cuDNN off TF32 (cuDNN's default math type allows it); Julia adds PEDANTIC_MATH."""
-    return replace(row, name=f"{row.name}-fp32-strict",
-                   description=f"as {row.name}, strict fp32 on a GPU: no TF32 "
-                               "(NVIDIA_TF32_OVERRIDE=0, CUDA.jl PEDANTIC_MATH); never run in "
-                               "this project's CI (no Julia there)",
-                   options={**row.options, "precision": "strict", "variant": "fp32-strict"},
-                   env={**row.env, "NVIDIA_TF32_OVERRIDE": "0"})
-
-
-_after_julia = max(i for i, row in enumerate(ROWS) if row.language == "julia") + 1
-ROWS[_after_julia:_after_julia] = [_strict_fp32(row) for row in ROWS if row.language == "julia"]
 
 
 def by_name(name: str) -> Row:

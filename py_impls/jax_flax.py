@@ -45,8 +45,9 @@ only, unless XLA_FLAGS already sets that flag; `info()` records the flags in eff
 unaffected.
 
 Precision: JAX's default matmul precision. On a GPU with TF32 (Ampere and later) XLA then runs fp32
-convolutions and matmuls in TF32; on CPU it is fp32. Option `precision="highest"` (a separately
-named variant) sets `jax_default_matmul_precision` for true fp32. `info()` records which.
+convolutions and matmuls in TF32; on CPU it is fp32. Asked for `fp32-strict` (`--precision`, a
+separately named variant) it sets `jax_default_matmul_precision=highest` for true fp32. `info()`
+records which.
 """
 
 from __future__ import annotations
@@ -103,8 +104,10 @@ class _JaxRun(OutputPrecision):
     def device(self) -> jax.Device:
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
-            if self.options.get("precision") == "fp32-strict":  # no TF32 on a GPU
+            if self.strict:  # no TF32 on a GPU
                 jax.config.update("jax_default_matmul_precision", "highest")
+                self.strict_settings = ("jax_default_matmul_precision="
+                                        f"{jax.config.jax_default_matmul_precision}")
         return self._device
 
     @property

@@ -571,15 +571,37 @@ def gpu_name() -> str:
     return torch.cuda.get_device_name()
 
 
+def strict_fp32() -> str:
+    """Strict fp32 with the backend's own switch (Keras has none of its own); what is in
+    effect, read back."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+        return f"TensorFlow tensor_float_32_execution={enabled}"
+    if BACKEND == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+        return f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}"
+    from py_impls.pytorch import strict_fp32 as torch_strict_fp32
+
+    return torch_strict_fp32()
+
+
 class KerasPrecision(OutputPrecision):
     """bf16-mixed the Keras way (`--precision bf16-mixed`, docs/benchmarks.md §8), for the
     Keras 3 rows and the TensorFlow rows: the `mixed_bfloat16` dtype policy makes every layer
     built under it compute in bf16 while its variables stay fp32, and Keras' losses cast their
-    inputs to fp32."""
+    inputs to fp32. fp32-strict is the backend's switch (`strict_fp32`)."""
 
     def set_dtype_policy(self) -> None:
-        """Before a model is built: the policy of the precision asked for (Keras' is global)."""
+        """Before a model is built: the policy of the precision asked for (Keras' is global),
+        and the backend's strict-fp32 switch when that was asked for."""
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if self.bf16 else "float32")
+        if self.strict:
+            self.strict_settings = strict_fp32()
 
     def precision(self, otherwise: str) -> str:
         """The record's precision: from the outputs' dtype when bf16 was asked for."""
@@ -659,7 +681,7 @@ class _KerasRun(KerasPrecision):
             framework_version=keras.__version__,
             device=self.device,
             device_name=gpu_name() if self.device == "cuda" else "cpu",
-            precision=self.precision(precision_in_effect(self.device)),
+            precision=self.precision("" if self.strict else precision_in_effect(self.device)),
             extra={
                 "backend": BACKEND,
                 "backend_version": backend_version(),

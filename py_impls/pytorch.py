@@ -7,7 +7,9 @@ kept, which lets cuDNN convolutions use TF32 but not matmuls (docs/benchmarks.md
 
 Asked for `bf16-mixed` (`--precision`, docs/benchmarks.md §8), the forward passes and the loss
 run inside `torch.autocast(device, torch.bfloat16)`: bf16 matmuls and convolutions, fp32 weights
-and optimizer state; `info()` reports the dtype the outputs came out in.
+and optimizer state; `info()` reports the dtype the outputs came out in. Asked for `fp32-strict`,
+every backend's fp32 precision is set to IEEE (`strict_fp32`): no TF32 in cuBLAS or cuDNN, no
+bf16 passes for fp32 in oneDNN.
 
 The `...Compiled` classes are the `pytorch-compile` row: the same models under `torch.compile`
 (default mode, the Inductor backend, which on the CPU compiles C++ with the machine's compiler).
@@ -52,6 +54,31 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def strict_fp32() -> str:
+    """Strict fp32 the PyTorch way (its `fp32_precision` settings; the legacy `allow_tf32` flags
+    must not be mixed with them): IEEE fp32 in every backend. Returns what is now in effect,
+    read back."""
+    torch.backends.fp32_precision = "ieee"
+    backends = {"cuBLAS": torch.backends.cuda.matmul, "cuDNN conv": torch.backends.cudnn.conv,
+                "cuDNN RNN": torch.backends.cudnn.rnn, "oneDNN matmul": torch.backends.mkldnn.matmul,
+                "oneDNN conv": torch.backends.mkldnn.conv, "oneDNN RNN": torch.backends.mkldnn.rnn}
+    for backend in backends.values():
+        backend.fp32_precision = "ieee"
+    by_value: dict[str, list[str]] = {}
+    for name, backend in backends.items():
+        by_value.setdefault(backend.fp32_precision, []).append(name)
+    return "; ".join(f"fp32_precision {value}: {', '.join(names)}"
+                     for value, names in by_value.items())
+
+
+def default_precision(device: torch.device) -> str:
+    """The record's precision of a default run: fp32, and on a GPU whether TF32 was allowed."""
+    if device.type != "cuda":
+        return "fp32"
+    return (f"fp32 (PyTorch default: cuDNN conv TF32={torch.backends.cudnn.allow_tf32}, "
+            f"matmul TF32={torch.backends.cuda.matmul.allow_tf32})")
+
+
 class _TorchRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
@@ -79,6 +106,8 @@ class _TorchRun(OutputPrecision):
     def device(self) -> torch.device:
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
+            if self.strict:
+                self.strict_settings = strict_fp32()
         return self._device
 
     def sync(self) -> None:
@@ -102,8 +131,7 @@ class _TorchRun(OutputPrecision):
         # what the outputs were computed in, not what was asked for
         precision = self.precision_record(
             f"torch.autocast {self.device.type} bfloat16, fp32 weights",
-            f"fp32 (PyTorch default: cuDNN conv TF32={torch.backends.cudnn.allow_tf32}, "
-            f"matmul TF32={torch.backends.cuda.matmul.allow_tf32})" if cuda else "fp32")
+            "" if self.strict else default_precision(self.device))
         return RunInfo(
             framework="PyTorch",
             framework_version=torch.__version__,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
+from harness import precision, registry
 from harness.julia import bridge as jb
 from harness.julia import device as jd
 from harness.julia import readiness as jr
@@ -79,8 +79,9 @@ def test_the_knet_rows_carry_the_reason_on_a_gpu_too_new_for_them(machine, monke
                                                                    note):
     ready_knet(machine, monkeypatch)
     fake_nvidia_smi(machine / "bin", *gpus)
-    for name in ("knet", "knet-fp32-strict"):
-        ready = registry.readiness(registry.by_name(name), "cnn", gpu=bool(gpus))
+    knet = registry.by_name("knet")
+    for row in (knet, precision.at_precision(knet, "fp32-strict")[0]):
+        ready = registry.readiness(row, "cnn", gpu=bool(gpus))
         assert ready.ready, ready.reason  # still ready: --device auto runs it on the CPU
         if note:
             assert f"{gpus[0][0]} has compute capability {gpus[0][1]}" in ready.note
@@ -191,15 +192,17 @@ def test_only_knet_gpu_runs_are_pinned(machine, started, device, flavor):
 
 # -- precision --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("row", ["knet-fp32-strict", "flux-fp32-strict"])
-def test_the_strict_fp32_rows_ask_julia_for_strict_fp32_with_tf32_off(machine, started, row):
-    impl = registry.by_name(row)
-    assert impl.env == {"NVIDIA_TF32_OVERRIDE": "0"}  # read by cuBLAS and cuDNN as they load
-    assert impl.options["variant"] == "fp32-strict"
-    jb.JuliaRNN(device="cpu", **impl.options)
+@pytest.mark.parametrize("name", ["knet", "flux"])
+def test_fp32_strict_asks_julia_for_strict_fp32_with_tf32_off(machine, started, name):
+    row, why = precision.at_precision(registry.by_name(name), "fp32-strict")
+    assert why is None and row.options["variant"] == "fp32-strict"
+    assert row.env["NVIDIA_TF32_OVERRIDE"] == "0"  # read by cuBLAS and cuDNN as they load
+    jb.JuliaRNN(device="cpu", **row.options)
     assert started[0].module.calls[0][2] == {"precision": "strict"}
-    base = registry.by_name(row.removesuffix("-fp32-strict"))
+    base = registry.by_name(name)
     assert "precision" not in base.options and "NVIDIA_TF32_OVERRIDE" not in base.env
+    jb.JuliaRNN(device="cpu", **base.options)
+    assert started[1].module.calls[0][2] == {"precision": "default"}
 
 
 GPU = {"device": "cuda", "math_mode": "DEFAULT_MATH", "compute_capability": "9.0",
@@ -209,6 +212,8 @@ GPU = {"device": "cuda", "math_mode": "DEFAULT_MATH", "compute_capability": "9.0
 @pytest.mark.parametrize("flavor, facts, label", [
     ("flux", {"device": "cpu"}, "fp32"),
     ("knet", {"device": "cpu", "tf32_override": "0"}, "fp32"),
+    ("knet", {"device": "cpu", "precision_choice": "strict"},
+     "fp32-strict (the CPU computes fp32 only; NVIDIA_TF32_OVERRIDE=0 for the GPU)"),
     ("flux", {**GPU, "cudnn_tf32": "convolutions"},
      "tf32-where-allowed (CUDA.jl math_mode=DEFAULT_MATH: cuBLAS matmuls fp32; "
      "cuDNN convolutions with CUDNN_TENSOR_OP_MATH may use TF32)"),

@@ -106,7 +106,7 @@ def test_each_distinct_reason_is_printed_once_and_rows_sharing_it_share_its_mark
         assert len(marks) == 1, (reason, marks)
     assert len(footnotes(listed)) == len(reasons)
     assert cells["mxnet-gluon"]["cnn"] == cells["mxnet-module"]["cnn"]
-    assert cells["knet"] == {**cells["knet-fp32-strict"], "implementation": "knet"}
+    assert cells["knet"] == {**cells["flux"], "implementation": "knet", "framework": "Knet.jl"}
 
 
 def test_the_matrix_fits_a_terminal_without_a_word_cut(listed, no_envs):

@@ -51,6 +51,68 @@ def test_outputs_in_another_precision_fail_the_run():
     assert precision.check("strict", "fp32-strict (...)") is None  # a Julia row's own option
 
 
+def test_a_strict_run_is_recorded_from_its_outputs_and_its_own_switch():
+    def record(computed: str, settings: str | None) -> str:
+        return precision.recorded("fp32-strict", computed, "bf16 how", "fp32", settings)
+
+    strict = record("float32", "jax_default_matmul_precision=highest")
+    assert strict == "fp32-strict (jax_default_matmul_precision=highest)"
+    assert precision.check("fp32-strict", strict) is None
+    for computed, settings in (("bfloat16", "x=1"), ("float32", None), ("None", "x=1")):
+        assert "not a fp32-strict run" in precision.check("fp32-strict", record(computed, settings))
+    assert record("float32", "x=1") != precision.recorded("default", "float32", "", "fp32", "x=1")
+
+
+def test_fp32_strict_is_a_variant_in_the_strict_environment_and_a_row_without_it_says_why():
+    row, why = precision.at_precision(registry.by_name("keras-jax"), "fp32-strict")
+    assert why is None and row.options == {"precision": "fp32-strict", "variant": "fp32-strict"}
+    assert row.env == {"KERAS_BACKEND": "jax", **precision.STRICT_FP32_ENV}
+    assert "jax_default_matmul_precision='highest'" in row.description
+    assert registry.by_name("keras-jax").env == {"KERAS_BACKEND": "jax"}  # the row is unchanged
+    row, why = precision.at_precision(registry.by_name("mxnet-gluon"), "fp32-strict")
+    assert why.startswith("mxnet-gluon has no fp32-strict here")
+
+
+# Each framework's own switch, in a fresh process (the switches are process-wide).
+STRICT_SWITCHES = {"pytorch": "fp32_precision ieee: cuBLAS, cuDNN conv, cuDNN RNN, oneDNN matmul",
+                   "tensorflow": "TensorFlow tensor_float_32_execution=False",
+                   "keras-tensorflow": "TensorFlow tensor_float_32_execution=False",
+                   "keras-jax": "jax_default_matmul_precision=highest",
+                   "keras-torch": "fp32_precision ieee: cuBLAS",
+                   "jax-flax": "jax_default_matmul_precision=highest"}
+BUILD_AND_PREDICT = """
+import importlib, json, sys
+import numpy as np
+from harness import precision, registry
+from harness.benchmarks import get
+from harness.interface import TrainingData
+row, _ = precision.at_precision(registry.by_name(sys.argv[1]), "fp32-strict")
+module, name = row.entry_points["transformer"].split(":")
+impl = getattr(importlib.import_module(module), name)(device="cpu", **row.options)
+config = get("transformer").config
+tokens, labels = np.ones((8, config.seq_len), np.int32), np.zeros(8, np.int32)
+impl.prepare(TrainingData(tokens, labels, tokens[:2], labels[:2]))
+impl.build(config, seed=0)
+impl.predict()
+print(json.dumps(impl.info().precision))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(STRICT_SWITCHES))
+def test_each_row_with_fp32_strict_sets_its_own_switch_and_records_it(name):
+    row = registry.by_name(name)
+    if not registry.readiness(row, "transformer").ready:
+        pytest.skip(f"{name} is not ready here: {registry.readiness(row, 'transformer').reason}")
+    strict, _ = precision.at_precision(row, "fp32-strict")
+    done = subprocess.run([sys.executable, "-c", BUILD_AND_PREDICT, name], cwd=REPO,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **strict.env})
+    assert done.returncode == 0, done.stderr[-3000:]
+    recorded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert recorded.startswith(f"fp32-strict ({STRICT_SWITCHES[name]}"), recorded
+
+
 def test_an_unknown_precision_stops_before_anything_runs(tmp_path, capsys):
     code = main(["transformer", "--impl", "pytorch", "--precision", "fp8",
                  "--results", str(tmp_path / "r.jsonl")])
@@ -97,24 +159,25 @@ def test_pytorch_bf16_computes_in_bf16_and_says_so():
 
 
 @pytest.mark.slow
-def test_default_and_bf16_run_side_by_side_as_two_rows(tmp_path):
+def test_default_bf16_and_strict_run_side_by_side_as_three_rows(tmp_path):
     helpers.torch()
     results = tmp_path / "r.jsonl"
     done = subprocess.run(
         # inference's smoke workload: three batches of 8 (bf16 training without bf16
         # instructions took 6 minutes for the Transformer's quick run)
         [sys.executable, "-m", "harness", "inference", "--impl", "pytorch", "--precision",
-         "default,bf16-mixed", "--profile", "smoke", "--device", "cpu",
+         "default,bf16-mixed,fp32-strict", "--profile", "smoke", "--device", "cpu",
          "--results", str(results)], cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = {r["variant"]: r for r in read_results(results)}
-    assert records.keys() == {"default", "bf16-mixed"}
+    assert records.keys() == {"default", "bf16-mixed", "fp32-strict"}
     assert records["default"]["precision"] == "fp32"
+    assert records["fp32-strict"]["precision"].startswith("fp32-strict (fp32_precision ieee")
     assert records["bf16-mixed"]["precision"].startswith("bf16-mixed")
     assert records["bf16-mixed"]["utilisation"]["calibration"]["precision"].startswith("bf16")
     assert all(r["status"] == "ok" for r in records.values()), json.dumps(records)[:2000]
-    assert "pytorch (bf16-mixed)" in done.stdout
+    assert "pytorch (bf16-mixed)" in done.stdout and "pytorch (fp32-strict)" in done.stdout
 
 
 def test_a_cpu_without_bf16_instructions_is_named_before_bf16_runs():

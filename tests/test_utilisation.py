@@ -84,6 +84,9 @@ def test_achieved_rate_is_work_per_sample_times_steady_throughput():
     ("NVIDIA H200", "fp32 (PyTorch default: cuDNN conv TF32=True, matmul TF32=False)",
      ("fp32", 67e12)),
     ("Tesla P100-PCIE-16GB", "fp32", ("fp32", 10.6e12)),
+    # a strict run says how it switched TF32 off, in words that name TF32
+    ("NVIDIA H100 80GB HBM3", "fp32-strict (NVIDIA_TF32_OVERRIDE=0: no TF32 in cuBLAS or cuDNN)",
+     ("fp32", 67e12)),
     ("NVIDIA A100-SXM4-40GB", "bf16-mixed", ("bf16", 312e12)),
     ("cpu", "fp32", None),
     ("Tesla P100-PCIE-16GB", "bf16-mixed", None),  # no bf16 on a P100: no figure, not a wrong one

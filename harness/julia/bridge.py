@@ -33,7 +33,8 @@ import numpy as np
 from harness import benchmarks
 from harness.interface import (InferenceImplementation, RunInfo, TrainingData,
                                TrainingImplementation)
-from harness.julia.device import knet_cuda_problem, knet_gpu_pin, precision_label
+from harness.julia.device import (julia_precision, knet_cuda_problem, knet_gpu_pin,
+                                  precision_label)
 from harness.julia.layouts import (canonical_weights, from_julia_columns, julia_inputs,
                                    julia_labels, julia_order, julia_range, julia_weights)
 from harness.julia.readiness import (Flavor, JuliaNotReady, bridge_name, find_julia,
@@ -132,9 +133,7 @@ class _JuliaRun:
         started = time.perf_counter()
         self.bridge = start_julia(self.flavor)
         self.module = self.bridge.include(self.flavor.sources / self.record.julia_source)
-        # precision: "default", or "strict" for the fp32-strict rows (julia_impls/precision.jl)
-        self.state = self.module.State(self.requested_device,
-                                       precision=self.options.get("precision", "default"))
+        self.state = self.module.State(self.requested_device, precision=julia_precision(self.options))
         self.start_s = time.perf_counter() - started
 
     def sync(self) -> None:

@@ -88,6 +88,13 @@ def knet_cuda_problem() -> str | None:
     return f"--device cuda: {knet_gpu_note()}. Run the Knet rows with --device cpu or auto"
 
 
+def julia_precision(options: dict) -> str:
+    """The precision a Julia `State` is built with (julia_impls/precision.jl): "strict" for a
+    run asked for fp32-strict (`--precision`, whose variant also sets NVIDIA_TF32_OVERRIDE=0
+    before Julia starts), else "default"."""
+    return "strict" if options.get("precision") == "fp32-strict" else "default"
+
+
 def precision_label(flavor: str, facts: dict[str, str]) -> str:
     """The record's `precision` (docs/benchmarks.md §8) from what the Julia side reports:
     device, CUDA.jl's math mode, the GPU's compute capability, NVIDIA_TF32_OVERRIDE, and
@@ -95,7 +102,8 @@ def precision_label(flavor: str, facts: dict[str, str]) -> str:
     "GRU", or "none": a row of cuBLAS matmuls and element-wise kernels only, the Flux GRU and
     both Transformers)."""
     if facts.get("device") != "cuda":
-        return "fp32"
+        return ("fp32-strict (the CPU computes fp32 only; NVIDIA_TF32_OVERRIDE=0 for the GPU)"
+                if facts.get("precision_choice") == "strict" else "fp32")
     mode = facts.get("math_mode", "?")
     if facts.get("tf32_override") == "0":
         return (f"fp32-strict (NVIDIA_TF32_OVERRIDE=0: no TF32 in cuBLAS or cuDNN; "

@@ -37,16 +37,14 @@ from harness.verify.case import Case, make_case
 from harness.verify.checks import TOLERANCES, evaluate, first_divergence, precision_tier
 from harness.verify.child_run import ChildRun
 
-# The child computes in strict fp32 where the libraries allow it: cuBLAS/cuDNN honour
-# NVIDIA_TF32_OVERRIDE, JAX its default matmul precision. Verify checks the function; the
-# precision a timed run used is recorded with that run.
-STRICT_FP32_ENV = {"NVIDIA_TF32_OVERRIDE": "0", "JAX_DEFAULT_MATMUL_PRECISION": "highest"}
 
 
 def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
               seed: int, timeout: float, log_dir: Path,
               stop: threading.Event | None = None) -> ChildRun:
-    """One fresh process, as for a timed run (harness.run.child); never raises for anything
+    """One fresh process, as for a timed run (harness.run.child), computing in strict fp32
+    where the libraries allow it (precision.STRICT_FP32_ENV: verify checks the function; the
+    precision a timed run used is recorded with that run); never raises for anything
     the child does. When `stop` is set the child's group is killed and KeyboardInterrupt
     raised."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +58,7 @@ def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
     job_file = base.with_suffix(".job.json")
     job_file.write_text(json.dumps(job))
     done = run_module(interpreter_for(impl.environment), "harness.verify.worker", [str(job_file)],
-                      env=child_environment({**STRICT_FP32_ENV, **impl.env}), timeout=timeout,
+                      env=child_environment({**precision.STRICT_FP32_ENV, **impl.env}), timeout=timeout,
                       log_path=log, stop=stop)
     error = f"timed out after {timeout:g} s and was killed; log: {log}" if done.timed_out \
         else None
@@ -138,7 +136,7 @@ def verify_one(impl: registry.Row, case: Case, case_file: Path,
         "status": status, "reason": error, "unsupported": unsupported,
         "checks": [c.as_dict() for c in checks], "layers": [c.as_dict() for c in layers],
         "first_divergence": divergence if checks_failed else None,
-        "case": case.description, "env": {**host_environment(), "strict_fp32_env": STRICT_FP32_ENV},
+        "case": case.description, "env": {**host_environment(), "strict_fp32_env": precision.STRICT_FP32_ENV},
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(child.wall_s, 3), "log": str(child.log),
