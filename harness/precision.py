@@ -34,10 +34,12 @@ PRECISIONS = {
 # The environment of a strict-fp32 child, whatever its framework: cuBLAS and cuDNN read
 # NVIDIA_TF32_OVERRIDE as they load (no framework switch turns cuDNN's TF32 off for every call),
 # oneDNN its default floating-point math mode (STRICT is its default; an inherited BF16 or TF32
-# would let fp32 primitives compute in those), JAX its default matmul precision. Each row's own
-# switch (Row.precisions) comes on top. `verify` computes in strict fp32 with it too.
+# would let fp32 primitives compute in those), JAX its default matmul precision, MLX and tinygrad
+# their TF32 switches (MLX's default is TF32 where the hardware has it). Each row's own switch
+# (Row.precisions) comes on top. `verify` computes in strict fp32 with it too.
 STRICT_FP32_ENV = {"NVIDIA_TF32_OVERRIDE": "0", "ONEDNN_DEFAULT_FPMATH_MODE": "STRICT",
-                   "JAX_DEFAULT_MATMUL_PRECISION": "highest"}
+                   "JAX_DEFAULT_MATMUL_PRECISION": "highest", "MLX_ENABLE_TF32": "0",
+                   "ALLOW_TF32": "0"}
 
 
 def parse(text: str) -> list[str]:

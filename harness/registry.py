@@ -153,6 +153,14 @@ TF_STRICT = ("tf.config.experimental.enable_tensor_float_32_execution(False): no
              "TensorFlow's GPU matmuls and convolutions")
 JAX_STRICT = ("jax_default_matmul_precision='highest': XLA's fp32 dots and convolutions in full "
               "fp32 (no TF32, no bf16 passes)")
+MXNET_STRICT = ("MXNET_CUDA_ALLOW_TENSOR_CORE=0, set before the model is built: no tensor-core "
+                "math in MXNet's cuDNN and cuBLAS calls (the CPU computes fp32 with or without it)")
+CHAINER_STRICT = ("chainer.config.use_cudnn_tensor_core='never': cuDNN without tensor-core math "
+                  "(NumPy on the CPU computes fp32 with or without it)")
+MLX_STRICT = ("MLX_ENABLE_TF32=0 in the environment before MLX starts (MLX's default, 1, runs fp32 "
+              "matmuls and convolutions in TF32 on NVIDIA GPUs and Apple M5; the CPU in fp32)")
+TINYGRAD_STRICT = ("ALLOW_TF32=0 (tinygrad's default: fp32 matmuls never on TF32 tensor cores; "
+                   "the CPU has none)")
 JULIA_STRICT = ("NVIDIA_TF32_OVERRIDE=0 before Julia starts (cuBLAS and cuDNN read it as they load) "
                 "and CUDA.jl PEDANTIC_MATH")
 JAX_FLAX = (Requirement("jax", "jax", "0.10", "1"), Requirement("flax", "flax", "0.12", "1"),
@@ -269,6 +277,7 @@ ROWS: list[Row] = [
         requires=(Requirement("mlx", "mlx", "0.32", "1"),),
         install='pip install -e ".[mlx]"',
         readiness_check=mlx_backend_problem,
+        precisions={"fp32-strict": MLX_STRICT},
     ),
     Row(
         name="tinygrad",
@@ -280,6 +289,7 @@ ROWS: list[Row] = [
         requires=(Requirement("tinygrad", "tinygrad", "0.14", "0.15"),),
         install='pip install -e ".[tinygrad]"',
         readiness_check=toolchain.tinygrad_cc_problem,
+        precisions={"fp32-strict": TINYGRAD_STRICT},
     ),
     # MXNet and Chainer are retired upstream and need numpy < 2: each runs in its own
     # environment (harness.run.envs), made by `python -m harness setup mxnet|chainer`.
@@ -292,6 +302,7 @@ ROWS: list[Row] = [
         requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
         environment="mxnet",
+        precisions={"fp32-strict": MXNET_STRICT},
     ),
     Row(
         name="mxnet-module",
@@ -302,6 +313,7 @@ ROWS: list[Row] = [
         requires=(Requirement("mxnet", "mxnet", "1.9.1", "2"), Requirement("numpy", "numpy", "1.23", "2")),
         install="python -m harness setup mxnet",
         environment="mxnet",
+        precisions={"fp32-strict": MXNET_STRICT},
     ),
     Row(
         name="chainer",
@@ -312,6 +324,7 @@ ROWS: list[Row] = [
         requires=(Requirement("chainer", "chainer", "7.8.1", "8"),),
         install="python -m harness setup chainer",
         environment="chainer",
+        precisions={"fp32-strict": CHAINER_STRICT},
     ),
     # Julia rows: Knet.jl (the original's Julia row) and Flux.jl (current Julia), called through
     # juliacall in their own child processes. Not run in this project's CI (no Julia there).

@@ -38,6 +38,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import OutputPrecision
 
 
 def resolve_device(requested: str) -> chainer.backend.Device:
@@ -50,7 +51,14 @@ def resolve_device(requested: str) -> chainer.backend.Device:
     return chainer.get_device("@cupy:0" if requested == "cuda" else "@numpy")
 
 
-class _ChainerRun:
+def strict_fp32() -> str:
+    """Strict fp32 the Chainer way: cuDNN never in tensor-core math (on the CPU NumPy computes
+    fp32 with or without it). Returns what is in effect."""
+    chainer.global_config.use_cudnn_tensor_core = "never"
+    return f"chainer.config.use_cudnn_tensor_core={chainer.config.use_cudnn_tensor_core}"
+
+
+class _ChainerRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the three benchmarks."""
 
     requested_device: str
@@ -59,6 +67,8 @@ class _ChainerRun:
     def device(self) -> chainer.backend.Device:
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
+            if self.strict:
+                self.strict_settings = strict_fp32()
         return self._device
 
     @property
@@ -87,7 +97,7 @@ class _ChainerRun:
             framework_version=chainer.__version__,
             device="cuda" if self.on_gpu else "cpu",
             device_name=str(self.device),
-            precision="fp32",
+            precision=self.precision_record("", "fp32"),
             extra={"numpy": np.__version__,
                    "cudnn_enabled": bool(chainer.backends.cuda.cudnn_enabled),
                    "ideep": chainer.backends.intel64.is_ideep_available()},
@@ -194,10 +204,10 @@ class CNN(_ChainerRun, TrainingImplementation):
     # == prediction ==
     def predict(self) -> np.ndarray:
         with chainer.using_config("train", False), chainer.no_backprop_mode():
-            return np.concatenate([
+            return self.outputs(np.concatenate([
                 chainer.backend.CpuDevice().send(self.model(self.device.send(
                     self.x_test[i:i + self.config.batch_size])).array)
-                for i in range(0, len(self.x_test), self.config.batch_size)])
+                for i in range(0, len(self.x_test), self.config.batch_size)]))
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -278,10 +288,10 @@ class TokenClassifier(_ChainerRun, TrainingImplementation):
     # == prediction ==
     def predict(self) -> np.ndarray:
         with chainer.using_config("train", False), chainer.no_backprop_mode():
-            return np.concatenate([
+            return self.outputs(np.concatenate([
                 chainer.backend.CpuDevice().send(self.model(self.device.send(
                     self.x_test[i:i + self.config.batch_size])).array)
-                for i in range(0, len(self.x_test), self.config.batch_size)])
+                for i in range(0, len(self.x_test), self.config.batch_size)]))
 
     # == verification ==
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -570,7 +580,7 @@ class ResNet50Features(_ChainerRun, InferenceImplementation):
         # train=False: batch-norm uses its running statistics.
         with chainer.using_config("train", False), chainer.no_backprop_mode():
             features = self.model(self.device.send(self.images[start:stop]))
-        return chainer.backend.CpuDevice().send(features.array)
+        return self.outputs(chainer.backend.CpuDevice().send(features.array))
 
     # == verification ==
     def info(self) -> RunInfo:

@@ -37,6 +37,7 @@ records which library that is.
 from __future__ import annotations
 
 import math
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -54,6 +55,7 @@ from harness.interface import (
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import OutputPrecision
 
 
 def resolve_device(requested: str) -> mx.Device:
@@ -78,7 +80,23 @@ def linked_blas() -> str:
     return ", ".join(found) or "unknown"
 
 
-class _MlxRun:
+def tf32_allowed() -> bool:
+    """MLX's TF32 switch (MLX_ENABLE_TF32, default 1: fp32 matmuls, attention and convolutions
+    in TF32 on hardware that has it - NVIDIA GPUs, Apple M5 - and plain fp32 on the CPU)."""
+    return os.environ.get("MLX_ENABLE_TF32", "1") != "0"
+
+
+def strict_fp32() -> str:
+    """Strict fp32 the MLX way: TF32 off (MLX reads the variable when it first multiplies, so
+    the strict child's environment sets it before MLX starts; this checks it). Returns what is
+    in effect."""
+    if tf32_allowed():
+        raise RuntimeError("fp32-strict needs MLX_ENABLE_TF32=0 in the environment before MLX "
+                           "starts (harness.precision.STRICT_FP32_ENV sets it for a strict run)")
+    return "MLX_ENABLE_TF32=0"
+
+
+class _MlxRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the four benchmarks."""
 
     requested_device: str
@@ -88,6 +106,8 @@ class _MlxRun:
     def device(self) -> mx.Device:
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
+            if self.strict:
+                self.strict_settings = strict_fp32()
         return self._device
 
     @property
@@ -115,7 +135,9 @@ class _MlxRun:
             framework_version=mx.__version__,
             device="cpu" if backend == "cpu" else "cuda" if backend == "cuda" else "metal",
             device_name=str(self.device),
-            precision="fp32",
+            precision=self.precision_record("", "fp32" if backend == "cpu" or not tf32_allowed()
+                                            else "tf32-where-allowed (MLX_ENABLE_TF32 unset or 1, "
+                                                 "MLX's default: fp32 matmuls in TF32)"),
             extra={
                 "backend": backend,
                 "layout": "NHWC",
@@ -234,7 +256,7 @@ class _Training(_MlxRun, TrainingImplementation):
         logits = mx.concatenate([self.model(self.x_test[i:i + bs])
                                  for i in range(0, len(self.x_test), bs)])
         self._produced = logits
-        return np.array(logits)
+        return self.outputs(np.array(logits))
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -583,7 +605,7 @@ class ResNet50Features(_MlxRun, InferenceImplementation):
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
         self._produced = self.model(self.images[start:stop])
-        return np.array(self._produced)
+        return self.outputs(np.array(self._produced))
 
     # == verification ==
     def activations(self, images: np.ndarray) -> dict[str, np.ndarray]:

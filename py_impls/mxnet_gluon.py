@@ -49,6 +49,7 @@ from harness.interface import (  # noqa: E402
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import OutputPrecision  # noqa: E402
 
 
 def resolve_context(requested: str) -> mx.Context:
@@ -61,7 +62,15 @@ def resolve_context(requested: str) -> mx.Context:
     return mx.gpu(0) if requested == "cuda" else mx.cpu()
 
 
-class MXNetRun:
+def strict_fp32() -> str:
+    """Strict fp32 the MXNet way: no tensor-core math in its cuDNN and cuBLAS calls (MXNet reads
+    the variable as each operator is set up, so before the model is built; the CPU computes fp32
+    with or without it). Returns what is in effect."""
+    os.environ["MXNET_CUDA_ALLOW_TENSOR_CORE"] = "0"
+    return f"MXNET_CUDA_ALLOW_TENSOR_CORE={os.environ['MXNET_CUDA_ALLOW_TENSOR_CORE']}"
+
+
+class MXNetRun(OutputPrecision):
     """Context, synchronisation and the run's description, shared by every MXNet row."""
 
     requested_device: str
@@ -70,6 +79,8 @@ class MXNetRun:
     def ctx(self) -> mx.Context:
         if not hasattr(self, "_ctx"):
             self._ctx = resolve_context(self.requested_device)
+            if self.strict:
+                self.strict_settings = strict_fp32()
         return self._ctx
 
     def sync(self) -> None:
@@ -93,7 +104,7 @@ class MXNetRun:
             framework_version=mx.__version__,
             device="cuda" if gpu else "cpu",
             device_name=f"gpu({self.ctx.device_id})" if gpu else "cpu",
-            precision="fp32",
+            precision=self.precision_record("", "fp32"),
             extra={
                 "cudnn_enabled": features.is_enabled("CUDNN"),
                 "mkldnn": features.is_enabled("MKLDNN"),
@@ -198,9 +209,9 @@ class CNN(MXNetRun, TrainingImplementation):
     def predict(self) -> np.ndarray:
         # Outside autograd.record() Gluon runs in inference mode: dropout off.
         batches = range(0, len(self.x_test), self.config.batch_size)
-        return np.concatenate([
+        return self.outputs(np.concatenate([
             self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
-            .asnumpy() for i in batches])
+            .asnumpy() for i in batches]))
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
@@ -289,9 +300,9 @@ class TokenClassifier(MXNetRun, TrainingImplementation):
     # == prediction ==
     def predict(self) -> np.ndarray:
         batches = range(0, len(self.x_test), self.config.batch_size)
-        return np.concatenate([
+        return self.outputs(np.concatenate([
             self.net(mx.nd.array(self.x_test[i:i + self.config.batch_size], ctx=self.ctx))
-            .asnumpy() for i in batches])
+            .asnumpy() for i in batches]))
 
     # == verification ==
     def verify_step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -567,7 +578,7 @@ class ResNet50Features(MXNetRun, InferenceImplementation):
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
         # Outside autograd.record(): inference mode, batch-norm uses its running statistics.
-        return self.net(mx.nd.array(self.images[start:stop], ctx=self.ctx)).asnumpy()
+        return self.outputs(self.net(mx.nd.array(self.images[start:stop], ctx=self.ctx)).asnumpy())
 
     # == verification ==
     def info(self) -> RunInfo:

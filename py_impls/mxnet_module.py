@@ -92,7 +92,7 @@ class CNN(MXNetRun, TrainingImplementation):
         # The iterator pads the last batch to a full one; predict drops the padding's outputs.
         batches = mx.io.NDArrayIter(self.x_test, batch_size=c.batch_size,
                                     last_batch_handle="pad")
-        return predictor.predict(batches).asnumpy()
+        return self.outputs(predictor.predict(batches).asnumpy())
 
     # == verification ==
     def load_weights(self, params: dict[str, np.ndarray]) -> None:

@@ -43,7 +43,7 @@ KERNEL_CACHE = cold_tinygrad_cache()
 
 import tinygrad  # noqa: E402
 from tinygrad import Context, Device, Tensor, TinyJit, function, nn  # noqa: E402
-from tinygrad.helpers import DEV, NUM_CPU_THREADS, USE_ATOMICS  # noqa: E402
+from tinygrad.helpers import ALLOW_TF32, DEV, NUM_CPU_THREADS, USE_ATOMICS  # noqa: E402
 from tinygrad.nn.state import get_parameters, get_state_dict  # noqa: E402
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig  # noqa: E402
@@ -53,6 +53,7 @@ from harness.interface import (  # noqa: E402
     TrainingData,
     TrainingImplementation,
 )
+from harness.precision import OutputPrecision  # noqa: E402
 
 
 def resolve_device(requested: str) -> str:
@@ -69,7 +70,14 @@ def resolve_device(requested: str) -> str:
     return "CPU"
 
 
-class _TinygradRun:
+def strict_fp32() -> str:
+    """Strict fp32 the tinygrad way: fp32 matmuls never on TF32 tensor cores (ALLOW_TF32=0, its
+    default; the CPU has none). Returns what is in effect."""
+    ALLOW_TF32.value = 0
+    return f"ALLOW_TF32={ALLOW_TF32.value}"
+
+
+class _TinygradRun(OutputPrecision):
     """Device, synchronisation and the run's description, shared by the four benchmarks."""
 
     requested_device: str
@@ -82,6 +90,8 @@ class _TinygradRun:
             DEV.value = self._device  # every tensor is made on it
             if self._device in ("CPU", "AMD"):  # the devices with the atomic embedding gradient
                 USE_ATOMICS.value = 1
+            if self.strict:
+                self.strict_settings = strict_fp32()
         return self._device
 
     def sync(self) -> None:
@@ -113,7 +123,8 @@ class _TinygradRun:
             device="cuda" if self.device == "CUDA" else "cpu",
             device_name=self.device,
             # tinygrad keeps fp32 matmuls off TF32 tensor cores unless ALLOW_TF32=1
-            precision="fp32",
+            precision=self.precision_record("", "fp32" if not ALLOW_TF32.value else
+                                            "tf32-where-allowed (ALLOW_TF32=1)"),
             extra={
                 "backend": f"{self.device}:{renderer}",  # e.g. CPU:CLANG, CUDA:CUDA
                 "compiler": compiler_version() if self.device == "CPU" else None,
@@ -240,7 +251,7 @@ class _Training(_TinygradRun, TrainingImplementation):
             x = self.inputs(self.x_test[start:start + bs])
             # a partial last batch runs uncaptured: the captured kernels have the full shape
             logits.append((self.jit_forward(x) if len(x) == bs else self.model(x)).numpy())
-        return np.concatenate(logits)
+        return self.outputs(np.concatenate(logits))
 
     def load_weights(self, params: dict[str, np.ndarray]) -> None:
         import_weights(self.model, params)
@@ -521,7 +532,7 @@ class ResNet50Features(_TinygradRun, InferenceImplementation):
 
     # == features ==
     def extract(self, start: int, stop: int) -> np.ndarray:
-        return self.forward(Tensor(self.images[start:stop], device=self.device)).numpy()
+        return self.outputs(self.forward(Tensor(self.images[start:stop], device=self.device)).numpy())
 
     def activations(self, images: np.ndarray) -> dict[str, np.ndarray]:
         out, h = {}, Tensor(images, device=self.device)

@@ -69,17 +69,26 @@ def test_fp32_strict_is_a_variant_in_the_strict_environment_and_a_row_without_it
     assert row.env == {"KERAS_BACKEND": "jax", **precision.STRICT_FP32_ENV}
     assert "jax_default_matmul_precision='highest'" in row.description
     assert registry.by_name("keras-jax").env == {"KERAS_BACKEND": "jax"}  # the row is unchanged
-    row, why = precision.at_precision(registry.by_name("mxnet-gluon"), "fp32-strict")
-    assert why.startswith("mxnet-gluon has no fp32-strict here")
+    row, why = precision.at_precision(registry.by_name("cntk"), "fp32-strict")
+    assert why.startswith("cntk has no fp32-strict here")
 
 
-# Each framework's own switch, in a fresh process (the switches are process-wide).
+# Each row's own switch, in a fresh process of the row's interpreter (the switches are
+# process-wide), on the one benchmark every row implements.
 STRICT_SWITCHES = {"pytorch": "fp32_precision ieee: cuBLAS, cuDNN conv, cuDNN RNN, oneDNN matmul",
+                   "pytorch-compile": "fp32_precision ieee: cuBLAS",
                    "tensorflow": "TensorFlow tensor_float_32_execution=False",
+                   "tensorflow-xla": "TensorFlow tensor_float_32_execution=False",
                    "keras-tensorflow": "TensorFlow tensor_float_32_execution=False",
                    "keras-jax": "jax_default_matmul_precision=highest",
                    "keras-torch": "fp32_precision ieee: cuBLAS",
-                   "jax-flax": "jax_default_matmul_precision=highest"}
+                   "jax-flax": "jax_default_matmul_precision=highest",
+                   "jax-flax-scan": "jax_default_matmul_precision=highest",
+                   "mxnet-gluon": "MXNET_CUDA_ALLOW_TENSOR_CORE=0",
+                   "mxnet-module": "MXNET_CUDA_ALLOW_TENSOR_CORE=0",
+                   "chainer": "chainer.config.use_cudnn_tensor_core=never",
+                   "mlx": "MLX_ENABLE_TF32=0",
+                   "tinygrad": "ALLOW_TF32=0"}
 BUILD_AND_PREDICT = """
 import importlib, json, sys
 import numpy as np
@@ -87,26 +96,35 @@ from harness import precision, registry
 from harness.benchmarks import get
 from harness.interface import TrainingData
 row, _ = precision.at_precision(registry.by_name(sys.argv[1]), "fp32-strict")
-module, name = row.entry_points["transformer"].split(":")
+module, name = row.entry_points["cnn"].split(":")
 impl = getattr(importlib.import_module(module), name)(device="cpu", **row.options)
-config = get("transformer").config
-tokens, labels = np.ones((8, config.seq_len), np.int32), np.zeros(8, np.int32)
-impl.prepare(TrainingData(tokens, labels, tokens[:2], labels[:2]))
-impl.build(config, seed=0)
+images = np.random.default_rng(0).random((64, 3, 32, 32), dtype=np.float32)
+labels = np.arange(64, dtype=np.int32) % 10
+impl.prepare(TrainingData(images, labels, images[:8], labels[:8]))
+impl.build(get("cnn").config, seed=0)
 impl.predict()
 print(json.dumps(impl.info().precision))
 """
 
 
+def test_every_python_row_that_runs_has_fp32_strict():
+    python = {row.name for row in registry.ROWS if row.language == "python" and not row.unavailable}
+    assert python == set(STRICT_SWITCHES)
+    assert all("fp32-strict" in registry.by_name(name).precisions for name in python)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(STRICT_SWITCHES))
-def test_each_row_with_fp32_strict_sets_its_own_switch_and_records_it(name):
+def test_each_row_sets_its_own_strict_switch_and_records_it_read_back(name):
+    from harness.run.child import interpreter_for
+
     row = registry.by_name(name)
-    if not registry.readiness(row, "transformer").ready:
-        pytest.skip(f"{name} is not ready here: {registry.readiness(row, 'transformer').reason}")
+    ready = registry.readiness(row, "cnn")
+    if not ready.ready:
+        pytest.skip(f"{name}: {ready.reason}")
     strict, _ = precision.at_precision(row, "fp32-strict")
-    done = subprocess.run([sys.executable, "-c", BUILD_AND_PREDICT, name], cwd=REPO,
-                          capture_output=True, text=True, timeout=300,
+    done = subprocess.run([interpreter_for(row.environment), "-c", BUILD_AND_PREDICT, name],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **strict.env})
     assert done.returncode == 0, done.stderr[-3000:]
     recorded = json.loads(done.stdout.strip().splitlines()[-1])
