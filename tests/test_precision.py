@@ -74,21 +74,21 @@ def test_fp32_strict_is_a_variant_in_the_strict_environment_and_a_row_without_it
 
 
 # Each row's own switch, in a fresh process of the row's interpreter (the switches are
-# process-wide), on the one benchmark every row implements.
+# process-wide), on the one benchmark every row implements. A row whose classes share another's
+# run class and prediction (pytorch-compile, tensorflow-xla, jax-flax-scan) is that row's.
 STRICT_SWITCHES = {"pytorch": "fp32_precision ieee: cuBLAS, cuDNN conv, cuDNN RNN, oneDNN matmul",
-                   "pytorch-compile": "fp32_precision ieee: cuBLAS",
                    "tensorflow": "TensorFlow tensor_float_32_execution=False",
-                   "tensorflow-xla": "TensorFlow tensor_float_32_execution=False",
                    "keras-tensorflow": "TensorFlow tensor_float_32_execution=False",
                    "keras-jax": "jax_default_matmul_precision=highest",
                    "keras-torch": "fp32_precision ieee: cuBLAS",
                    "jax-flax": "jax_default_matmul_precision=highest",
-                   "jax-flax-scan": "jax_default_matmul_precision=highest",
                    "mxnet-gluon": "MXNET_CUDA_ALLOW_TENSOR_CORE=0",
                    "mxnet-module": "MXNET_CUDA_ALLOW_TENSOR_CORE=0",
                    "chainer": "chainer.config.use_cudnn_tensor_core=never",
                    "mlx": "MLX_ENABLE_TF32=0",
                    "tinygrad": "ALLOW_TF32=0"}
+SAME_SWITCH_AS = {"pytorch-compile": "pytorch", "tensorflow-xla": "tensorflow",
+                  "jax-flax-scan": "jax-flax"}
 BUILD_AND_PREDICT = """
 import importlib, json, sys
 import numpy as np
@@ -109,8 +109,10 @@ print(json.dumps(impl.info().precision))
 
 def test_every_python_row_that_runs_has_fp32_strict():
     python = {row.name for row in registry.ROWS if row.language == "python" and not row.unavailable}
-    assert python == set(STRICT_SWITCHES)
+    assert python == set(STRICT_SWITCHES) | set(SAME_SWITCH_AS)
     assert all("fp32-strict" in registry.by_name(name).precisions for name in python)
+    for name, same in SAME_SWITCH_AS.items():
+        assert registry.by_name(name).precisions == registry.by_name(same).precisions
 
 
 @pytest.mark.slow
