@@ -91,3 +91,6 @@ PROFILES: dict[str, str] = {
 # covers process-to-process variation (harness.run.processes); `full` runs are hours long, and a
 # smoke run makes no figure worth a second process.
 PROCESSES: dict[str, int] = {"full": 1, "quick": 2, "smoke": 1}
+# The seconds one run may take by default (`--timeout` overrides) before it is killed and
+# recorded as timed out: a full run on a CPU is hours long.
+TIMEOUTS: dict[str, float] = {"full": 4 * 3600.0, "quick": 1200.0, "smoke": 600.0}

@@ -15,7 +15,7 @@ from rich.text import Text
 from harness import benchmarks, precision, registry
 from harness.commands import options
 from harness.commands.terminal import console
-from harness.config import PROCESSES, PROFILES
+from harness.config import PROCESSES, PROFILES, TIMEOUTS
 from harness.report.groups import record_problem
 from harness.report.overlap import overlap_warning, overlapping_runs
 from harness.report.live import legend, results_table
@@ -28,8 +28,6 @@ from harness.run.executor import PlannedRun
 from harness.run.runner import RunSettings, StopRequest, skipped_record
 from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
-
-DEFAULT_TIMEOUT = {"smoke": 600.0, "quick": 1200.0, "full": 4 * 3600.0}
 
 
 def register(sub: argparse._SubParsersAction, name: str) -> None:
@@ -55,7 +53,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="runs of each implementation (at least 1), each in a fresh process, "
                           "interleaved (default: quick 2, plus a third where the two disagree "
                           "beyond their spreads; full 1)")
-    options.add_timeout(run, "per run, above 0 (default: 1200 quick, 14400 full)")
+    options.add_timeout(run, "per run, above 0 (default: " + ", ".join(
+        f"{seconds:g} {profile}" for profile, seconds in TIMEOUTS.items()) + ")")
     options.results_option(run, f"{default_results_path()}; env HARNESS_RESULTS")
     options.add_data_dir(run)
     run.add_argument("--weights", default=None, metavar="FILE",
@@ -104,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = choose_profile(args.profile)
     settings = RunSettings(
         profile=profile, data=args.data, device=args.device,
-        timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT[profile],
+        timeout=args.timeout if args.timeout is not None else TIMEOUTS[profile],
         results=(args.results or default_results_path()).resolve(),
         data_dir=args.data_dir, weights=args.weights, seed=args.seed)
     # The path as given, so that the message names what the user typed (a link, say).
