@@ -40,7 +40,7 @@ def test_a_declared_precision_is_a_variant_and_a_missing_one_says_why():
     assert "torch.autocast" in row.description
     row, why = precision.at_precision(registry.by_name("chainer"), "bf16-mixed")
     assert row.options["variant"] == "bf16-mixed"
-    assert why.startswith("chainer has no bf16-mixed here (it has nothing but its default")
+    assert why.startswith("chainer has no bf16-mixed here (it has fp32-strict;")
 
 
 def test_outputs_in_another_precision_fail_the_run():
