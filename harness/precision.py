@@ -125,7 +125,7 @@ class NotThatPrecision(RuntimeError):
 def check(asked: str, computed: str | None) -> str | None:
     """Why a run asked for `asked` did not compute in it (the record's `precision`, which the
     implementation reads from its outputs' dtypes), or None. An option this module does not
-    define (a Julia row's own `strict`) is the row's business."""
+    define (a plugin row's own) is the row's business."""
     if asked == DEFAULT or asked not in PRECISIONS or (computed or "").startswith(asked):
         return None
     return (f"asked for {asked}, but the implementation reports its outputs computed in "

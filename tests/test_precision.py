@@ -48,7 +48,7 @@ def test_outputs_in_another_precision_fail_the_run():
     assert "not a bf16-mixed run" in precision.check(
         "bf16-mixed", "fp32 (bf16-mixed was asked for; outputs torch.float32)")
     assert precision.check("default", "fp32") is None
-    assert precision.check("strict", "fp32-strict (...)") is None  # a Julia row's own option
+    assert precision.check("strict", "fp32-strict (...)") is None  # an option of a row's own
 
 
 def test_a_strict_run_is_recorded_from_its_outputs_and_its_own_switch():

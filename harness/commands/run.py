@@ -29,7 +29,6 @@ from harness.run.runner import RunSettings, StopRequest, skipped_record
 from harness.run.slurm.executor import ClusterProblem, SlurmExecutor
 
 
-
 def register(sub: argparse._SubParsersAction, name: str) -> None:
     """`name` is a benchmark, or `all` for every one."""
     title = (benchmarks.get(name).title if name != "all"

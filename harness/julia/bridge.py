@@ -33,12 +33,12 @@ import numpy as np
 from harness import benchmarks
 from harness.interface import (InferenceImplementation, RunInfo, TrainingData,
                                TrainingImplementation)
-from harness.julia.device import (julia_precision, knet_cuda_problem, knet_gpu_pin,
-                                  precision_label)
+from harness.julia.device import knet_cuda_problem, knet_gpu_pin, precision_label
 from harness.julia.layouts import (canonical_weights, from_julia_columns, julia_inputs,
                                    julia_labels, julia_order, julia_range, julia_weights)
 from harness.julia.readiness import (Flavor, JuliaNotReady, bridge_name, find_julia,
                                      flavor_named, julia_readiness)
+from harness.precision import FP32_STRICT
 
 # Starting Julia (in the child process only).
 
@@ -90,6 +90,13 @@ class _PyJulia:
 
     def include(self, path: Path) -> Any:
         return self.main.include(str(path))
+
+
+def julia_precision(options: dict) -> str:
+    """The precision a Julia `State` is built with (julia_impls/precision.jl): "strict" for a
+    run asked for fp32-strict (`--precision`, whose variant also sets NVIDIA_TF32_OVERRIDE=0
+    before Julia starts), else "default"."""
+    return "strict" if options.get("precision") == FP32_STRICT else "default"
 
 
 def start_julia(flavor: Flavor) -> _JuliaCall | _PyJulia:

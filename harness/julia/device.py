@@ -88,13 +88,6 @@ def knet_cuda_problem() -> str | None:
     return f"--device cuda: {knet_gpu_note()}. Run the Knet rows with --device cpu or auto"
 
 
-def julia_precision(options: dict) -> str:
-    """The precision a Julia `State` is built with (julia_impls/precision.jl): "strict" for a
-    run asked for fp32-strict (`--precision`, whose variant also sets NVIDIA_TF32_OVERRIDE=0
-    before Julia starts), else "default"."""
-    return "strict" if options.get("precision") == "fp32-strict" else "default"
-
-
 def precision_label(flavor: str, facts: dict[str, str]) -> str:
     """The record's `precision` (docs/benchmarks.md §8) from what the Julia side reports:
     device, CUDA.jl's math mode, the GPU's compute capability, NVIDIA_TF32_OVERRIDE, and

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from harness.benchmarks import Benchmark
+from harness.precision import FP32_STRICT
 from harness.timing import Stopwatch
 
 # Matrix size of the calibration: large enough to reach the attainable rate, small enough to
@@ -92,7 +93,7 @@ def achieved(benchmark: Benchmark, timings: dict[str, Any]) -> float | None:
 
 def nominal_peak(device_name: str, precision: str) -> tuple[str, float] | None:
     """(which peak, FLOP/s) of a known GPU at the precision in effect; None when unknown."""
-    kind = ("fp32" if precision.startswith("fp32-strict") else "bf16" if "bf16" in precision else
+    kind = ("fp32" if precision.startswith(FP32_STRICT) else "bf16" if "bf16" in precision else
             "tf32" if "tf32" in precision.lower() and "tf32=false" not in precision.lower()
             else "fp32")
     for name, peaks in NOMINAL_PEAKS.items():

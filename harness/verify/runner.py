@@ -38,7 +38,6 @@ from harness.verify.checks import TOLERANCES, evaluate, first_divergence, precis
 from harness.verify.child_run import ChildRun
 
 
-
 def run_child(impl: registry.Row, case_file: Path, benchmark: str, device: str,
               seed: int, timeout: float, log_dir: Path,
               stop: threading.Event | None = None) -> ChildRun:
