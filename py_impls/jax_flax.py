@@ -40,7 +40,7 @@ AMD EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxli
 switching them off (`--xla_cpu_experimental_ynn_fusion_type=`) restores 0.7.1's speed within the
 run-to-run spread (benchmarks/jax_cpu_versions.py has the measurements; upstream:
 jax-ml/jax#37465 and #39257).
-So this module switches them off (`py_impls/xla_cpu.py`, shared with keras-jax), for XLA:CPU
+So this module switches them off (`py_impls/jax_settings.py`, shared with keras-jax), for XLA:CPU
 only, unless XLA_FLAGS already sets that flag; `info()` records the flags in effect. GPU runs are
 unaffected.
 
@@ -64,7 +64,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from py_impls.xla_cpu import switch_off_ynn_fusions
+from py_impls.jax_settings import strict_fp32, switch_off_ynn_fusions
 
 from harness.config import CNNConfig, InferenceConfig, RNNConfig, TransformerConfig
 from harness.interface import (
@@ -105,9 +105,7 @@ class _JaxRun(OutputPrecision):
         if not hasattr(self, "_device"):
             self._device = resolve_device(self.requested_device)
             if self.strict:  # no TF32 on a GPU
-                jax.config.update("jax_default_matmul_precision", "highest")
-                self.strict_settings = ("jax_default_matmul_precision="
-                                        f"{jax.config.jax_default_matmul_precision}")
+                self.strict_settings = strict_fp32()
         return self._device
 
     @property

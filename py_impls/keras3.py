@@ -42,8 +42,8 @@ from harness.verify.oracle.transformer import parameter_shapes
 
 BACKEND = keras.backend.backend()
 
-if BACKEND == "jax":  # the same XLA:CPU setting as the jax-flax rows (see py_impls/xla_cpu.py)
-    from py_impls.xla_cpu import switch_off_ynn_fusions
+if BACKEND == "jax":  # the same XLA:CPU setting as the jax-flax rows (py_impls/jax_settings.py)
+    from py_impls.jax_settings import switch_off_ynn_fusions
 
     XLA_CPU_YNN_FUSIONS = switch_off_ynn_fusions()
 
@@ -581,10 +581,9 @@ def strict_fp32() -> str:
         enabled = tf.config.experimental.tensor_float_32_execution_enabled()
         return f"TensorFlow tensor_float_32_execution={enabled}"
     if BACKEND == "jax":
-        import jax
+        from py_impls.jax_settings import strict_fp32 as jax_strict_fp32
 
-        jax.config.update("jax_default_matmul_precision", "highest")
-        return f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}"
+        return jax_strict_fp32()
     from py_impls.pytorch import strict_fp32 as torch_strict_fp32
 
     return torch_strict_fp32()

@@ -294,8 +294,8 @@ def test_resnet50_matches_pytorch_with_torchvision_weights(images):
 def test_the_ynn_flag_is_set_only_where_this_jaxlib_knows_it():
     """XLA aborts the process on an unknown flag in XLA_FLAGS, so the CPU setting is checked
     against the installed jaxlib first (a later jaxlib may drop the experimental flag)."""
-    from py_impls import xla_cpu
+    from py_impls import jax_settings
 
-    assert xla_cpu.jaxlib_knows_flag("xla_cpu_experimental_ynn_fusion_type") is True
-    assert xla_cpu.jaxlib_knows_flag("xla_cpu_no_such_flag_in_any_jaxlib") is False
+    assert jax_settings.jaxlib_knows_flag("xla_cpu_experimental_ynn_fusion_type") is True
+    assert jax_settings.jaxlib_knows_flag("xla_cpu_no_such_flag_in_any_jaxlib") is False
     assert jax_flax.YNN_FUSIONS in ("off", "as set in XLA_FLAGS")

@@ -1,4 +1,5 @@
-"""XLA:CPU settings shared by the rows that run on JAX (`jax-flax`, `jax-flax-scan`, `keras-jax`).
+"""JAX settings shared by the rows that run on JAX (`jax-flax`, `jax-flax-scan`, `keras-jax`):
+XLA:CPU's YNNPACK fusions off, and strict fp32 when `--precision fp32-strict` asks for it.
 
 jaxlib 0.10 hands dots, convolutions and reductions to YNNPACK fusions; on this project's AMD
 EPYC CPU that made the CNN's training step 2.6x slower (CPU time) than jaxlib 0.7.1, and
@@ -50,3 +51,13 @@ def jaxlib_knows_flag(name: str) -> bool | None:
         return None
     with open(library, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         return data.find(name.encode()) != -1
+
+
+def strict_fp32() -> str:
+    """True fp32 products (no TF32 on a GPU; the CPU computes fp32 either way); what is in
+    effect, read back. Call it before the first computation: jitted functions keep the
+    precision they were traced with."""
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")
+    return f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}"
