@@ -14,7 +14,8 @@ import pytest
 # (tests/smoke_runs.py: its fixture and the hook that plans the rows); not there when
 # tests/test_ci_skips.py copies this file to run a small suite of its own.
 try:
-    from tests.smoke_runs import pytest_collection_modifyitems, smoke_runs  # noqa: F401
+    from tests.smoke_runs import (  # noqa: F401
+        pytest_collection_modifyitems, smoke_runs, smoke_runs_started)
 except ImportError:
     pass
 

@@ -1,22 +1,25 @@
 """One smoke run of the registered rows, shared by every test that needs a record of a real run
 (a pytest plugin: tests/conftest.py loads it). The rows the session's tests will ask for are
-collected first (the contract's parameters, and each other test's `rows` marker); the first test
-that asks runs them all through the command line as a user would, in one command each -
+collected first (the contract's parameters, and each other test's `rows` marker), and the tests
+that read them are moved to the end of the session. When the session's first test starts, they
+all start in the background through the command line as a user would, in one command each -
 `all --impl ROWS --profile smoke` (synthetic data, CPU) and `verify --impl ROWS --strict`, so the
 oracle is computed once - in fresh processes that report which framework modules the parent
-imported. The contract test asserts on these runs; the framework tests (Keras, TensorFlow, JAX)
-and the Slurm comparison read the same records instead of training again. A row asked for that
-was not collected (a test run alone) is run by itself."""
+imported; the rest of the suite runs meanwhile, and the first test that asks waits for them. The
+contract test asserts on these runs; the framework tests (Keras, TensorFlow, JAX) and the Slurm
+comparison read the same records instead of training again. A row asked for that was not
+collected (a test run alone) is run by itself."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Iterator
 
 import pytest
 
@@ -30,28 +33,46 @@ FRAMEWORKS = ("torch", "jax", "tensorflow", "keras", "mxnet", "chainer", "juliac
               "tinygrad")
 
 
-def harness(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """`python -m harness ARGS` in a fresh process that reports which framework modules the
-    parent ended up with."""
-    script = ("import sys; from harness.commands import main; rc = main(sys.argv[1:]); "
-              f"print('PARENT_IMPORTED', sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)); "
-              "sys.exit(rc)")
-    return subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+class Command:
+    """`python -m harness ARGS`, started now in a fresh process that reports which framework
+    modules the parent ended up with; `result()` waits for it, `stop()` ends it early."""
 
+    def __init__(self, args: list[str], timeout: float) -> None:
+        script = ("import sys; from harness.commands import main; rc = main(sys.argv[1:]); "
+                  f"print('PARENT_IMPORTED', sorted(m for m in {FRAMEWORKS!r} "
+                  "if m in sys.modules)); sys.exit(rc)")
+        self.args, self.timeout = args, timeout
+        self.process = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env={**os.environ, "COLUMNS": "200"})
+        self._done: list[subprocess.CompletedProcess] = []
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
 
-def beside(args: list[str], timeout: float) -> Callable[[], subprocess.CompletedProcess]:
-    """`harness(args)` started in a thread; call the result to wait for it."""
-    done: list[subprocess.CompletedProcess] = []
-    thread = threading.Thread(target=lambda: done.append(harness(args, timeout)), daemon=True)
-    thread.start()
+    def _collect(self) -> None:
+        try:
+            out, err = self.process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            out, err = self.process.communicate()
+            err += f"\nno result within {self.timeout:g} s"
+        self._done.append(subprocess.CompletedProcess(self.args, self.process.returncode, out,
+                                                      err))
 
-    def wait() -> subprocess.CompletedProcess:
-        thread.join()
-        if not done:  # it raised (a timeout): the test reading it fails with this
-            return subprocess.CompletedProcess(args, -1, "", f"no result within {timeout:g} s")
-        return done[0]
-    return wait
+    def result(self) -> subprocess.CompletedProcess:
+        self._reader.join()
+        return self._done[0]
+
+    def stop(self) -> None:
+        """As a user's Ctrl-C would: the harness stops its child's process group and keeps
+        what finished; killed if it has not ended after a grace period."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 @dataclass
@@ -85,51 +106,83 @@ class RowRun:
                        for done in (self.run, self.verify) if done is not None)
 
 
+class Batch:
+    """Rows started together: their RowRuns and the two commands they share."""
+
+    def __init__(self, runs: dict[str, RowRun], folder: Path) -> None:
+        self.runs = runs
+        self._finished = False
+        ready = [name for name, run in runs.items() if any(r.ready for r in run.ready.values())]
+        self.commands: dict[str, Command] = {}
+        if not ready:
+            return
+        folder.mkdir()
+        self.results, self.verified = folder / "results.jsonl", folder / "verify.jsonl"
+        impls = ",".join(ready)
+        # One process a run (`--repeat 1`): the tests read a run's record, not its figure, so
+        # `verify` runs beside `all`, and the rest of the suite beside both (a smoke run trains
+        # a fixed number of steps whatever the clock says). Each run keeps the harness's own
+        # timeout; these bound the commands.
+        self.commands["all"] = Command(
+            ["all", "--impl", impls, "--profile", PROFILE, "--data", "synthetic", "--device",
+             "cpu", "--repeat", "1", "--results", str(self.results), "--data-dir",
+             str(folder / "data")], timeout=1200 * len(ready))
+        # ResNet-50 at 64x64 keeps the check quick; the network and its layers are the same.
+        self.commands["verify"] = Command(
+            ["verify", "--impl", impls, "--device", "cpu", "--image-size", "64", "--strict",
+             "--results", str(self.verified)], timeout=600 * len(ready))
+
+    def finish(self) -> None:
+        """Wait for both commands (once) and hand each RowRun its records."""
+        if not self.commands or self._finished:
+            return
+        run, verify = self.commands["all"].result(), self.commands["verify"].result()
+        records = read_results(self.results) if self.results.exists() else []
+        checked = read_results(self.verified) if self.verified.exists() else []
+        for name, found in self.runs.items():
+            found.run, found.verify, found.verified_beside = run, verify, checked
+            found.records = [r for r in records if r["impl"] == name]
+            found.verified = [r for r in checked if r["impl"] == name]
+        self._finished = True
+
+    def stop(self) -> None:
+        for command in self.commands.values():
+            command.stop()
+
+
 class SmokeRuns:
-    """Row name -> its RowRun; the first request runs every planned row."""
+    """Row name -> its RowRun. `start` launches rows in the background; asking for a row waits
+    for its batch (and starts a row nobody planned, by itself)."""
 
     def __init__(self, folder: Path, planned: list[str]) -> None:
         self.folder = folder
         self.planned = planned
-        self._done: dict[str, RowRun] = {}
+        self._batches: dict[str, Batch] = {}
+        self._started = 0
 
-    def __call__(self, name: str) -> RowRun:
-        if name not in self._done:
-            self._run([row for row in self.planned if row not in self._done]
-                      if name in self.planned else [name])
-        return self._done[name]
-
-    def _run(self, names: list[str]) -> None:
+    def start(self, names: list[str]) -> None:
+        names = [name for name in names if name not in self._batches]
+        if not names:
+            return
         runs = {}
         for name in names:
             row = registry.by_name(name)
             runs[name] = RowRun(row, {b: registry.readiness(row, b) for b in benchmarks.names()
                                       if b in row.entry_points})
-        self._done.update(runs)
-        ready = [name for name, run in runs.items() if any(r.ready for r in run.ready.values())]
-        if not ready:
-            return
-        folder = self.folder / f"run{len(list(self.folder.iterdir()))}"
-        folder.mkdir()
-        results, verified = folder / "results.jsonl", folder / "verify.jsonl"
-        # One process a run (`--repeat 1`): the tests read a run's record, not its figure, so
-        # `verify` runs beside `all` (a smoke run trains a fixed number of steps whatever the
-        # clock says). Each run keeps the harness's own timeout; these bound the commands.
-        wait = beside(["all", "--impl", ",".join(ready), "--profile", PROFILE, "--data",
-                       "synthetic", "--device", "cpu", "--repeat", "1", "--results", str(results),
-                       "--data-dir", str(folder / "data")], timeout=1200 * len(ready))
-        # ResNet-50 at 64x64 keeps the check quick; the network and its layers are the same.
-        verify = harness(["verify", "--impl", ",".join(ready), "--device", "cpu",
-                          "--image-size", "64", "--strict", "--results", str(verified)],
-                         timeout=600 * len(ready))
-        run = wait()
-        records = read_results(results) if results.exists() else []
-        checked = read_results(verified) if verified.exists() else []
-        for name in ready:
-            found = runs[name]
-            found.run, found.verify, found.verified_beside = run, verify, checked
-            found.records = [r for r in records if r["impl"] == name]
-            found.verified = [r for r in checked if r["impl"] == name]
+        self._started += 1
+        batch = Batch(runs, self.folder / f"run{self._started}")
+        self._batches.update(dict.fromkeys(names, batch))
+
+    def __call__(self, name: str) -> RowRun:
+        self.start(self.planned if name in self.planned else [name])
+        batch = self._batches[name]
+        batch.finish()
+        return batch.runs[name]
+
+    def stop(self) -> None:
+        """End what still runs (an interrupted or failed-fast session)."""
+        for batch in set(self._batches.values()):
+            batch.stop()
 
 
 def planned_rows(items: list[pytest.Item]) -> list[str]:
@@ -150,13 +203,33 @@ def planned_rows(items: list[pytest.Item]) -> list[str]:
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     config.stash[PLANNED] = planned_rows(items)
+    # The tests that read the shared run go last, so that everything else runs beside it; of
+    # those, first the ones with work of their own to do before they read (`rows` marker's
+    # `own_work_first`), which then runs beside the shared run's end.
+    reads = [item for item in items if "smoke_runs" in getattr(item, "fixturenames", ())]
+    first = [item for item in reads
+             if any(m.kwargs.get("own_work_first") for m in item.iter_markers("rows"))]
+    moved = set(reads)
+    items[:] = ([item for item in items if item not in moved] + first
+                + [item for item in reads if item not in first])
 
 
 PLANNED = pytest.StashKey[list]()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def smoke_runs_started(request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmokeRuns]:
+    """Starts the planned rows as the session's first test starts; stops whatever still runs
+    when the session ends (Ctrl-C, -x)."""
+    planned = request.config.stash.get(PLANNED, [])
+    runs = SmokeRuns(tmp_path_factory.mktemp("smoke-runs"), planned)
+    runs.start(planned)
+    yield runs
+    runs.stop()
+
+
 @pytest.fixture(scope="session")
-def smoke_runs(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> SmokeRuns:
-    return SmokeRuns(tmp_path_factory.mktemp("smoke-runs"),
-                     request.config.stash.get(PLANNED, []))
+def smoke_runs(smoke_runs_started: SmokeRuns) -> SmokeRuns:
+    """Row name -> its RowRun, waiting for the row's run where it still goes on."""
+    return smoke_runs_started

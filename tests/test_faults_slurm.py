@@ -23,7 +23,7 @@ from harness.run.slurm.tickets import Ticket, write_ticket
 from tests import fake_registry, test_slurm
 from tests.test_slurm import PER_RUN, harness, our_jobs, wait_for
 
-slurm_conf = test_slurm.slurm_conf  # the module-scoped fixture: the local test cluster
+slurm_conf = test_slurm.slurm_conf  # the session-scoped fixture: the local test cluster
 
 
 class Payload:

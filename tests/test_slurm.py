@@ -30,7 +30,9 @@ STATE = Path(os.environ.get("ROSETTA_SLURM_DIR", "/tmp/rosetta-slurm"))
 FAKES = "tests.fake_registry,tests.fake_process_group,tests.fake_slurm"
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: the Slurm comparison reads the shared smoke run, so it runs at the session's
+# end (tests/smoke_runs.py), and the cluster should not start twice.
+@pytest.fixture(scope="session")
 def slurm_conf() -> Any:
     """SLURM_CONF of the local test cluster; started here (and stopped after) unless it runs."""
     was_running = subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True
@@ -100,7 +102,7 @@ PER_RUN = {"run_id", "started_at", "finished_at", "wall_s", "wall", "load", "log
 
 
 @pytest.mark.slow
-@pytest.mark.rows("pytorch", "mxnet-gluon")
+@pytest.mark.rows("pytorch", "mxnet-gluon", own_work_first=True)
 def test_a_smoke_matrix_through_slurm_matches_the_local_executors_records(tmp_path, slurm_conf,
                                                                           smoke_runs):
     """PyTorch and an isolated-environment row (MXNet Gluon), every benchmark: the same
@@ -112,14 +114,14 @@ def test_a_smoke_matrix_through_slurm_matches_the_local_executors_records(tmp_pa
         ready = registry.readiness(registry.by_name(name), "cnn")
         if not ready.ready:
             pytest.skip(f"{name} is not ready: {ready.reason}")
-    local = [record for name in rows for record in smoke_runs(name).records]
-    (tmp_path / "local.jsonl").write_text("".join(json.dumps(r) + "\n" for r in local))
     # --device cpu: the test node offers a stand-in GPU (tests/slurm_cluster.sh), which a run
     # on the CPU does not ask for; the job then has the whole node to itself.
     slurm = harness(tmp_path, slurm_conf, "all", "--impl", ",".join(rows), "--data", "synthetic",
                     "--profile", PROFILE, "--device", "cpu", "--executor", "slurm", "--repeat", "1",
                     "--results", str(tmp_path / "slurm.jsonl"))
     assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
+    local = [record for name in rows for record in smoke_runs(name).records]
+    (tmp_path / "local.jsonl").write_text("".join(json.dumps(r) + "\n" for r in local))
 
     here, there = (by_key(read_results(tmp_path / f"{k}.jsonl")) for k in ("local", "slurm"))
     assert set(here) == set(there) == {(b, r) for b in benchmarks.names() for r in rows}
