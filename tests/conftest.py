@@ -61,7 +61,8 @@ def _fail_unallowed_skip(config: pytest.Config,
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config._allowed_skips = allowed_patterns() if _ci_mode(config) else []
+    config.ci_mode = _ci_mode(config)  # also read by tests/smoke_runs.py
+    config._allowed_skips = allowed_patterns() if config.ci_mode else []
 
 
 @pytest.hookimpl(hookwrapper=True)

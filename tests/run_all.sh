@@ -21,7 +21,7 @@ echo "installing into $(command -v python)"
 
 # The versions CI tests; PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu finds the CPU
 # torch wheel the constraints pin where it is not in pip's cache.
-python -m pip install -c constraints/ci-cpu.txt -e ".[all,test]"
+python -m pip install -c constraints/ci-cpu.txt -e ".[all,mlx,tinygrad,test]"
 python -m harness setup mxnet
 python -m harness setup chainer
 ruff check .

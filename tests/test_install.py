@@ -187,7 +187,8 @@ def test_ci_installs_with_the_constraints_file():
     block = block.split("<!-- /ci:test-commands -->")[0]
     assert "bash tests/run_all.sh" in block
     script = (REPO / "tests" / "run_all.sh").read_text()
-    assert re.search(r"pip install -c constraints/ci-cpu\.txt -e \"\.\[all,test\]\"", script)
+    assert re.search(r"pip install -c constraints/ci-cpu\.txt -e \"\.\[all,mlx,tinygrad,test\]\"",
+                     script)
 
 
 def test_the_isolated_environments_install_with_their_constraints(tmp_path, monkeypatch):
