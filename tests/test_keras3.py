@@ -1,10 +1,11 @@
-"""Keras 3 on each backend (py_impls.keras3), each in its own process: Keras reads
-KERAS_BACKEND once, at import, exactly as the harness's child processes do.
+"""Keras 3 on each backend (py_impls.keras3), each backend's checks in one process of its own:
+Keras reads KERAS_BACKEND once, at import, exactly as the harness's child processes do.
 
 Small generated data and shortened models keep each check to seconds of compute on 2 CPU
 cores: the CNN at batch 16 (its 32x32 input is fixed by fc1), the GRU on the last 40 tokens.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -19,9 +20,10 @@ helpers.framework("keras", "keras", "pip install -e '.[keras]'")
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Run in a child: `python -c CHILD MODULE CHECK` prints one JSON line.
+# Run in a child: `python -c CHILD MODULE CHECKS [SUFFIX]` runs each of the comma-separated
+# checks and prints one JSON line, check -> its output (or the traceback it raised).
 CHILD = r'''
-import importlib, json, sys
+import importlib, json, sys, traceback
 import numpy as np
 from harness.config import CNNConfig, InferenceConfig, RNNConfig
 from harness.interface import TrainingData
@@ -30,90 +32,115 @@ from harness.verify.weights import seeded_weights
 
 module = importlib.import_module(sys.argv[1])
 suffix = sys.argv[3] if len(sys.argv) > 3 else ""
-check = sys.argv[2]
-out = {}
 
 def rel(a, b):
     return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
 
-if check == "weights":  # canonical weights in and out, and the oracle's logits
-    rng = np.random.default_rng(0)
-    images = rng.random((4, 3, 32, 32), dtype=np.float32)
-    tokens = rng.integers(0, 30_000, (4, 150)).astype(np.int32)
-    labels = np.zeros(4, np.int32)
-    for name, cls, config, x in (("cnn", "CNN", CNNConfig(), images),
-                                 ("rnn", "RNN", RNNConfig(), tokens)):
-        impl = getattr(module, cls + suffix)(device="cpu")
-        impl.prepare(TrainingData(x, labels, x, labels))
-        impl.build(config, 0)
-        params = seeded_weights(name)
-        impl.load_weights(params)
+def run(check):
+    out = {}
+    if check == "weights":  # canonical weights in and out, and the oracle's logits
+        rng = np.random.default_rng(0)
+        images = rng.random((4, 3, 32, 32), dtype=np.float32)
+        tokens = rng.integers(0, 30_000, (4, 150)).astype(np.int32)
+        labels = np.zeros(4, np.int32)
+        for name, cls, config, x in (("cnn", "CNN", CNNConfig(), images),
+                                     ("rnn", "RNN", RNNConfig(), tokens)):
+            impl = getattr(module, cls + suffix)(device="cpu")
+            impl.prepare(TrainingData(x, labels, x, labels))
+            impl.build(config, 0)
+            params = seeded_weights(name)
+            impl.load_weights(params)
+            back = impl.get_weights()
+            oracle = (cnn_oracle.forward(params, x)["fc2"] if name == "cnn"
+                      else gru_oracle.forward(params, x)["fc"])
+            out[name] = {"same_names": sorted(back) == sorted(params),
+                         "exact": all(np.array_equal(back[k], params[k]) for k in params),
+                         "logits_rel_err": rel(impl.predict(), oracle)}
+    elif check == "resnet50":
+        images = np.random.default_rng(1).random((2, 3, 64, 64), dtype=np.float32)
+        params = seeded_weights("resnet50")
+        impl = getattr(module, "ResNet50Features" + suffix)(device="cpu")
+        impl.prepare(images)
+        impl.build(InferenceConfig(batch_size=2), params, seed=0)
+        first, second = impl.extract(0, 2), impl.extract(0, 2)
         back = impl.get_weights()
-        oracle = (cnn_oracle.forward(params, x)["fc2"] if name == "cnn"
-                  else gru_oracle.forward(params, x)["fc"])
-        out[name] = {"same_names": sorted(back) == sorted(params),
-                     "exact": all(np.array_equal(back[k], params[k]) for k in params),
-                     "logits_rel_err": rel(impl.predict(), oracle)}
-elif check == "resnet50":
-    images = np.random.default_rng(1).random((2, 3, 64, 64), dtype=np.float32)
-    params = seeded_weights("resnet50")
-    impl = getattr(module, "ResNet50Features" + suffix)(device="cpu")
-    impl.prepare(images)
-    impl.build(InferenceConfig(batch_size=2), params, seed=0)
-    first, second = impl.extract(0, 2), impl.extract(0, 2)
-    back = impl.get_weights()
-    out = {"shape": list(first.shape), "dtype": str(first.dtype),
-           "repeatable": bool(np.array_equal(first, second)),
-           "rel_err": rel(first, resnet_oracle.forward(params, images)["avgpool"]),
-           "round_trip": sorted(back) == sorted(params)
-                         and all(np.array_equal(back[k], params[k]) for k in params)}
-elif check == "attention":  # the path layers.MultiHeadAttention takes, and what info() records
-    from keras.src import ops
-    from harness.config import TransformerConfig
-    calls, dot_product_attention = [], ops.dot_product_attention
+        out = {"shape": list(first.shape), "dtype": str(first.dtype),
+               "repeatable": bool(np.array_equal(first, second)),
+               "rel_err": rel(first, resnet_oracle.forward(params, images)["avgpool"]),
+               "round_trip": sorted(back) == sorted(params)
+                             and all(np.array_equal(back[k], params[k]) for k in params)}
+    elif check == "attention":  # the path layers.MultiHeadAttention takes, and what info() records
+        from keras.src import ops
+        from harness.config import TransformerConfig
+        calls, dot_product_attention = [], ops.dot_product_attention
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("flash_attention"))
-        return dot_product_attention(*args, **kwargs)
+        def spy(*args, **kwargs):
+            calls.append(kwargs.get("flash_attention"))
+            return dot_product_attention(*args, **kwargs)
 
-    ops.dot_product_attention = spy  # the layer looks it up on keras.src.ops at each call
-    tokens, labels = np.zeros((2, 150), np.int32), np.zeros(2, np.int32)
-    impl = getattr(module, "Transformer" + suffix)(device="cpu")
-    impl.prepare(TrainingData(tokens, labels, tokens, labels))
-    impl.build(TransformerConfig(), 0)
-    impl.activations(tokens)
-    out = {"attention": impl.info().attention, "calls": calls}
-elif check == "fit":  # what one training epoch hands fit(), and in which order
-    rng = np.random.default_rng(0)
-    images, labels = rng.random((6, 3, 32, 32), dtype=np.float32), np.arange(6, dtype=np.int32)
-    impl = getattr(module, "CNN" + suffix)(device="cpu")
-    impl.prepare(TrainingData(images, labels, images, labels))
-    impl.build(CNNConfig(batch_size=2), 0)
-    given, fit = [], impl.model.fit
+        ops.dot_product_attention = spy  # the layer looks it up on keras.src.ops at each call
+        try:
+            tokens, labels = np.zeros((2, 150), np.int32), np.zeros(2, np.int32)
+            impl = getattr(module, "Transformer" + suffix)(device="cpu")
+            impl.prepare(TrainingData(tokens, labels, tokens, labels))
+            impl.build(TransformerConfig(), 0)
+            impl.activations(tokens)
+            out = {"attention": impl.info().attention, "calls": calls}
+        finally:
+            ops.dot_product_attention = dot_product_attention
+    elif check == "fit":  # what one training epoch hands fit(), and in which order
+        rng = np.random.default_rng(0)
+        images, labels = rng.random((6, 3, 32, 32), dtype=np.float32), np.arange(6, dtype=np.int32)
+        impl = getattr(module, "CNN" + suffix)(device="cpu")
+        impl.prepare(TrainingData(images, labels, images, labels))
+        impl.build(CNNConfig(batch_size=2), 0)
+        given, fit = [], impl.model.fit
 
-    def spy(x, *args, **kwargs):
-        given.append(x)
-        return fit(x, *args, **kwargs)
+        def spy(x, *args, **kwargs):
+            given.append(x)
+            return fit(x, *args, **kwargs)
 
-    impl.model.fit = spy
-    impl.train_epoch(np.array([4, 0, 2, 5, 1, 3]))
-    (x,) = given
-    if hasattr(x, "options"):  # a tf.data pipeline: its batches' labels, and its autotuning
-        out = {"labels": [y.numpy().tolist() for _, y in x],
-               "autotune": x.options().autotune.enabled}
-    else:
-        out = {"labels": None, "autotune": None}
-print("RESULT " + json.dumps(out))
+        impl.model.fit = spy
+        impl.train_epoch(np.array([4, 0, 2, 5, 1, 3]))
+        (x,) = given
+        if hasattr(x, "options"):  # a tf.data pipeline: its batches' labels, and its autotuning
+            out = {"labels": [y.numpy().tolist() for _, y in x],
+                   "autotune": x.options().autotune.enabled}
+        else:
+            out = {"labels": None, "autotune": None}
+    return out
+
+results = {}
+for check in sys.argv[2].split(","):
+    try:
+        results[check] = run(check)
+    except Exception:
+        results[check] = {"child_error": traceback.format_exc()}
+print("RESULT " + json.dumps(results))
 '''
 
 
+# The checks one child runs for each backend: Keras and its backend are imported once for all.
+CHECKS = ("weights", "resnet50", "fit", "attention")
+
+
 def run_child(module: str, check: str, backend: str, suffix: str = "",
-              timeout: float = 900) -> dict:
-    """One check in a fresh interpreter with KERAS_BACKEND set before anything imports keras."""
+              together: tuple[str, ...] = CHECKS) -> dict:
+    """`check`'s output, from a fresh interpreter with KERAS_BACKEND set before anything
+    imports keras, which runs the checks `together` once for the session (a check that raises
+    fails only its own test)."""
+    out = child_checks(module, backend, suffix, together)[check]
+    assert "child_error" not in out, out["child_error"]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def child_checks(module: str, backend: str, suffix: str, checks: tuple[str, ...],
+                 timeout: float = 900) -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", CHILD, module, check, suffix], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run([sys.executable, "-c", CHILD, module, ",".join(checks), suffix],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):])

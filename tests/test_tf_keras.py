@@ -1,6 +1,6 @@
-"""TensorFlow (py_impls.tf_keras) and its XLA variant, each check in a fresh process (as the
-harness runs it; TensorFlow is not imported into the test process). The checks themselves
-are those of tests/test_keras3.py, run on the TensorFlow classes."""
+"""TensorFlow (py_impls.tf_keras) and its XLA variant, each variant's checks in one fresh process
+(as the harness runs it; TensorFlow is not imported into the test process). The checks
+themselves are those of tests/test_keras3.py, run on the TensorFlow classes."""
 
 import importlib.util
 
@@ -13,6 +13,8 @@ if importlib.util.find_spec("tensorflow") is None:
                 allow_module_level=True)
 
 VARIANTS = [pytest.param("", id="tensorflow"), pytest.param("XLA", id="tensorflow-xla")]
+# What one child runs for each variant (tests/test_keras3.py: run_child).
+CHECKS = {"": ("weights", "resnet50"), "XLA": ("weights",)}
 
 
 @pytest.mark.slow
@@ -34,7 +36,7 @@ def test_each_variant_runs_and_records_itself(suffix, smoke_runs):
 @pytest.mark.slow
 @pytest.mark.parametrize("suffix", VARIANTS)
 def test_canonical_weights_round_trip_and_match_the_oracle(suffix):
-    out = run_child("py_impls.tf_keras", "weights", "tensorflow", suffix)
+    out = run_child("py_impls.tf_keras", "weights", "tensorflow", suffix, together=CHECKS[suffix])
     for model in ("cnn", "rnn"):
         assert out[model]["same_names"] and out[model]["exact"], out
         assert out[model]["logits_rel_err"] < 1e-4, out
@@ -42,7 +44,7 @@ def test_canonical_weights_round_trip_and_match_the_oracle(suffix):
 
 @pytest.mark.slow
 def test_resnet50_features():
-    out = run_child("py_impls.tf_keras", "resnet50", "tensorflow")
+    out = run_child("py_impls.tf_keras", "resnet50", "tensorflow", together=CHECKS[""])
     assert out["shape"] == [2, 2048] and out["dtype"] == "float32"
     assert out["repeatable"] and out["round_trip"]
     assert out["rel_err"] < 1e-4, out
