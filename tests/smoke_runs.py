@@ -13,9 +13,9 @@ collected (a test run alone) is run by itself."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +31,11 @@ PROFILE = "smoke"
 # Framework packages the parent process must never import (it only starts children).
 FRAMEWORKS = ("torch", "jax", "tensorflow", "keras", "mxnet", "chainer", "juliacall", "mlx",
               "tinygrad")
-# Rows CI mode verifies but does not train: their smoke runs alone would add about a third to
-# CI's time on 2 cores (measured alone, 2-core AMD EPYC: `all` smoke about 820 s for mlx - its
-# Linux CPU wheel runs single-threaded reference BLAS - and 550 s for tinygrad; `verify` of
-# both 170 s). Outside CI mode they train like every row.
-NOT_TRAINED_IN_CI = {"mlx": "its smoke run takes about 14 minutes on 2 cores",
+# Rows CI mode verifies but does not train: their smoke runs would add about 20 minutes to CI's
+# 30 on 2 cores (measured alone, 2-core AMD EPYC, `all --impl mlx,tinygrad --profile smoke`:
+# mlx 718 s - its Linux CPU wheel runs single-threaded reference BLAS - tinygrad 524 s; their
+# `verify --strict` together 171 s). Outside CI mode they train like every row.
+NOT_TRAINED_IN_CI = {"mlx": "its smoke run takes about 12 minutes on 2 cores",
                      "tinygrad": "its smoke run takes about 9 minutes on 2 cores"}
 
 
