@@ -27,6 +27,13 @@ from harness import benchmarks, registry
 from harness.run.results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
+# The matrix runs beside the rest of the suite on the same cores, where libgomp's default - a
+# waiting OpenMP thread spins - starves whoever holds the other core: a PyTorch GRU smoke run
+# beside one busy core took 306 s with it and 12 s with passive waits (2-core AMD EPYC; the
+# shared run's PyTorch rows and the tests that train PyTorch in process were hit the same way).
+# Set before any test imports a framework; every record says so (env.thread_env), and these
+# figures are not for comparison anyway. A value of your own is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 PROFILE = "smoke"
 # Framework packages the parent process must never import (it only starts children).
 FRAMEWORKS = ("torch", "jax", "tensorflow", "keras", "mxnet", "chainer", "juliacall", "mlx",

@@ -15,6 +15,7 @@ Per-framework test files keep only what is specific to their framework.
 
 from __future__ import annotations
 
+import os
 
 import pytest
 
@@ -43,6 +44,8 @@ def test_every_benchmark_runs_through_the_cli(row_run, benchmark):
     assert record["status"] == "ok", record["reason"]
     assert record["profile"] == PROFILE and record["data"] == "synthetic"
     assert record["device"] == "cpu"
+    # the thread settings the figures were made under: here the suite's passive OpenMP waits
+    assert record["env"]["thread_env"]["OMP_WAIT_POLICY"] == os.environ["OMP_WAIT_POLICY"]
     utilisation, memory = record["utilisation"], record["memory"]
     assert utilisation["calibration"].get("flops_per_s", 0) > 0, utilisation["calibration"]
     assert utilisation["flops_per_s"] > 0 and utilisation["pct_of_measured_peak"] > 0
