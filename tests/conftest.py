@@ -1,11 +1,14 @@
 """CI mode (CI=true in the environment, or --fail-on-skip): a skipped test fails the run unless its
 reason matches a line of tests/allowed_skips.txt. pytest passes a run with skips, so without this
-a test whose package broke, or whose environment went missing, would vanish from a green run."""
+a test whose package broke, or whose environment went missing, would vanish from a green run.
+
+Also: the session's stop signals as under a terminal, whoever started pytest."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -60,7 +63,20 @@ def _fail_unallowed_skip(config: pytest.Config,
                        f"tests/{ALLOWED_SKIPS.name}: {reason}")
 
 
+def _stop_signals_as_under_a_terminal() -> None:
+    """A script's background job and `nohup` start pytest with SIGINT (and SIGHUP) ignored, and
+    every process it starts inherits that; the harness rightly leaves an ignored signal ignored,
+    so the tests that stop it by signal would wait out their deadlines (9 of them did, and a
+    hung Slurm job of one held the local cluster's node). Handlers instead of SIG_IGN: children
+    get the default at exec, while pytest under nohup still outlives a hangup."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _stop_signals_as_under_a_terminal()
     config.ci_mode = _ci_mode(config)  # also read by tests/smoke_runs.py
     config._allowed_skips = allowed_patterns() if config.ci_mode else []
 

@@ -1,6 +1,6 @@
 """Helpers shared by the test modules: importing a framework (skip only when it is not installed),
-the `data` and `show` command lines, chance levels, random batch-norm statistics, a machine
-without Julia, and a command started as from a terminal."""
+the `data` and `show` command lines, chance levels, random batch-norm statistics, and a machine
+without Julia."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import dataclasses
 import importlib
 import importlib.metadata
 import io
-import signal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,15 +34,6 @@ def framework(module: str, distribution: str, install: str) -> ModuleType:
 def torch() -> ModuleType:
     """PyTorch (the reference several tests compare with), or a skip when it is not installed."""
     return framework("torch", "torch", "pip install -e '.[torch]'")
-
-
-def as_from_a_terminal() -> None:
-    """`preexec_fn` of a command a test stops by signal: SIGINT and SIGHUP at their defaults,
-    as under a terminal, even when pytest was started with them ignored (`nohup`, a script's
-    background job) - the harness rightly leaves an ignored signal ignored, and such a test
-    would wait out its deadline for a stop that never came."""
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def run_data_cli(*argv: str) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from harness.data.download import DownloadError, Pace, download
-from tests.helpers import as_from_a_terminal, run_data_cli as run_cli
+from tests.helpers import run_data_cli as run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 BODY = bytes(range(256)) * 40  # 10,240 bytes
@@ -154,7 +154,7 @@ def test_ctrl_c_during_a_fetch_is_one_line_and_keeps_the_partial_file(server, tm
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "data", "fetch", "imdb", "--url", server.url,
          "--data-dir", str(store)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env={**os.environ, "COLUMNS": "300"}, preexec_fn=as_from_a_terminal)
+        text=True, env={**os.environ, "COLUMNS": "300"})
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not part.exists():  # made as bytes arrive

@@ -17,7 +17,6 @@ from harness.run.child import KILL_GRACE_S, OWN_DEADLINE_MARGIN_S
 from harness.run.job import Job
 from harness.run.results import read_results
 from harness.run.runner import STOP_SIGNALS, stop_signals_as_request
-from tests.helpers import as_from_a_terminal
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,8 +29,7 @@ def start(tmp_path: Path, *argv: str) -> subprocess.Popen:
            "COLUMNS": "200",
            "PYTHONPATH": str(REPO), "HARNESS_DATA_DIR": str(tmp_path / "data")}
     return subprocess.Popen([sys.executable, "-m", "harness", *argv], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=as_from_a_terminal)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def hanging_child(parent: int, module: str, deadline_s: float = 300) -> int:
@@ -314,7 +312,6 @@ def test_a_closed_terminal_ends_the_run_as_sighup_does(tmp_path):
     pid, terminal = pty.fork()
     if pid == 0:  # the harness, with the pseudo-terminal as its controlling terminal
         try:
-            as_from_a_terminal()
             os.chdir(REPO)
             os.execve(sys.executable, [sys.executable, "-m", "harness", "inference", "--impl",
                                        "fake-ok,fake-hangs,fake-ok2", "--profile", "quick", "--repeat", "1",

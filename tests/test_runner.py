@@ -16,7 +16,6 @@ from harness import commands as cli
 from harness.run.results import SCHEMA, read_results
 from harness.run.runner import RunSettings, stop_signals_as_request, run_one
 from tests import fake_registry
-from tests.helpers import as_from_a_terminal
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,8 +106,7 @@ def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "inference", "--impl", "fake-ok,fake-hangs,fake-ok2",
          "--profile", "quick", "--repeat", "1", "--results", str(results)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=as_from_a_terminal)
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     logs = tmp_path / "logs"
     deadline = time.monotonic() + 300  # generous: CI machines can be loaded
     while time.monotonic() < deadline and not list(logs.glob("*fake-hangs*.log")):
@@ -124,19 +122,14 @@ def test_ctrl_c_keeps_finished_results_and_prints_the_table(tmp_path):
 def test_the_first_ctrl_c_is_a_request_and_the_second_interrupts():
     """No KeyboardInterrupt at an arbitrary point (where rich may hold a lock): the first Ctrl-C
     sets the event; a second one, for an impatient user, interrupts at once."""
-    # Python's own Ctrl-C handler, as under a terminal, even if pytest was started ignoring it
-    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with stop_signals_as_request() as stop:
+    with stop_signals_as_request() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs in the main thread at the next bytecode boundary
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.1)  # the handler runs in the main thread at the next bytecode boundary
-            assert stop.is_set()
-            with pytest.raises(KeyboardInterrupt):
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(1)
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, ignored)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_stop_request_kills_the_child_and_records_nothing(tmp_path):

@@ -22,7 +22,6 @@ from harness.run.results import read_results
 from harness.run.slurm.readiness import NodeView, sharing_problems
 from harness.run.slurm.node import fingerprint
 from harness.run.slurm.settings import SlurmConfigError, settings_from
-from tests.helpers import as_from_a_terminal
 from tests.smoke_runs import PROFILE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,7 +65,7 @@ def harness(tmp_path: Path, slurm_conf: str | None, *argv: str, timeout: float =
 def start(tmp_path: Path, slurm_conf: str, *argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness", *argv], cwd=REPO, text=True,
                             env=environment(tmp_path, slurm_conf), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, preexec_fn=as_from_a_terminal)
+                            stderr=subprocess.STDOUT)
 
 
 def our_jobs(slurm_conf: str, name_part: str = "", states: str = "all") -> dict[str, str]:
