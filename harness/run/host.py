@@ -18,8 +18,7 @@ from harness import nvidia
 from harness.project import REPO_ROOT
 
 # Variables that change how a framework's threads run, and with them its figures: recorded when
-# set. OMP_WAIT_POLICY=PASSIVE, say, cost PyTorch's GRU 19% of its speed on a quiet 2-core CPU
-# and made it 26 times faster beside one busy core (libgomp's waiting threads spin by default).
+# set (OMP_WAIT_POLICY, say: README's test paragraph gives what it changed for PyTorch).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME",
                     "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                     "TF_NUM_INTEROP_THREADS")
